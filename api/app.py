@@ -1,0 +1,27 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+import structlog
+from fastapi import FastAPI
+from prometheus_client import make_asgi_app
+
+from api import health, webhooks
+from api.errors import Rejected, rejected_handler
+from shared.logging import configure_logging
+from shared.settings import get_settings
+
+log = structlog.get_logger(__name__)
+
+
+def create_app() -> FastAPI:
+    configure_logging()
+    settings = get_settings()  # fails at start-up, naming the bad variable
+    if not settings.stripe_webhook_secrets:
+        log.error("STRIPE_WEBHOOK_SECRETS is not set: /webhooks/stripe answers 503")
+    app = FastAPI(title="relink", version="0.1.0")
+    app.add_exception_handler(Rejected, rejected_handler)
+    app.include_router(webhooks.router)
+    app.include_router(health.router)
+    app.mount("/metrics", make_asgi_app())
+    return app

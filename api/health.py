@@ -1,0 +1,47 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import ORJSONResponse
+from sqlalchemy import text
+
+from shared.db import session_scope
+from shared.inbox import count_stuck
+from worker.celery_app import app as celery_app
+
+STUCK_AFTER = timedelta(minutes=5)
+router = APIRouter()
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def _check_database() -> dict[str, Any]:
+    try:
+        with session_scope() as session:
+            session.execute(text("SELECT 1"))
+            return {"ok": True, "events_unprocessed_over_5m": count_stuck(session, STUCK_AFTER)}
+    except Exception as exc:
+        return {"ok": False, "error": type(exc).__name__}
+
+
+def _check_broker() -> dict[str, Any]:
+    try:
+        with celery_app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=2)
+        return {"ok": True}
+    except Exception as exc:
+        return {"ok": False, "error": type(exc).__name__}
+
+
+@router.get("/readyz")
+def readyz() -> ORJSONResponse:
+    checks = {"database": _check_database(), "broker": _check_broker()}
+    ready = all(check["ok"] for check in checks.values())
+    return ORJSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)

@@ -1,0 +1,157 @@
+"""SQLModel tables: the inbox, the accounts relink watches, cases, outbox and attempts.
+
+Timestamps relink makes are timezone-aware UTC datetimes; Stripe's own times (`created`,
+`state_at`) stay unix seconds as Stripe gives them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, Column, DateTime, Index, Text, text
+from sqlmodel import Field, SQLModel
+
+from shared.db import utcnow
+
+
+def _ts(*, nullable: bool = True, index: bool = False) -> Column:  # type: ignore[type-arg]
+    return Column(DateTime(timezone=True), nullable=nullable, index=index)
+
+
+class EventStatus(StrEnum):
+    RECEIVED = "received"  # in the inbox, to be processed
+    PROCESSED = "processed"
+    IGNORED = "ignored"  # a type relink does not handle
+    FAILED = "failed"  # permanent error: retrying cannot help
+    DEAD = "dead"  # transient errors outlasted every retry
+
+
+class WebhookEvent(SQLModel, table=True):
+    """The inbox: every verified Stripe event, keyed by its evt_ id."""
+
+    __tablename__ = "webhook_event"
+    __table_args__ = (Index("ix_webhook_event_status_enqueued", "status", "enqueued_at"),)
+
+    id: str = Field(primary_key=True, max_length=255)
+    type: str = Field(max_length=255, index=True)
+    livemode: bool
+    api_version: str | None = Field(default=None, max_length=64)
+    created: int = Field(description="Stripe's event.created (unix seconds)")
+    account: str | None = Field(default=None, max_length=255)
+    payload: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    status: str = Field(default=EventStatus.RECEIVED, max_length=16)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    received_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    enqueued_at: datetime | None = Field(default=None, sa_column=_ts())
+    processed_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class FcAuthorization(SQLModel, table=True):
+    __tablename__ = "fc_authorization"
+
+    id: str = Field(primary_key=True, max_length=255)
+    institution_name: str | None = Field(default=None, max_length=255)
+    holder_type: str | None = Field(default=None, max_length=16)
+    holder_id: str | None = Field(default=None, max_length=255)
+    status: str | None = Field(default=None, max_length=32)
+    state_at: int = 0
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class FcAccount(SQLModel, table=True):
+    """Last known state of a Financial Connections account, as of Stripe time `state_at`."""
+
+    __tablename__ = "fc_account"
+
+    id: str = Field(primary_key=True, max_length=255)
+    authorization_id: str | None = Field(default=None, max_length=255, index=True)
+    holder_type: str | None = Field(default=None, max_length=16)
+    holder_id: str | None = Field(default=None, max_length=255, index=True)
+    institution_name: str | None = Field(default=None, max_length=255)
+    display_name: str | None = Field(default=None, max_length=255)
+    last4: str | None = Field(default=None, max_length=4)
+    subcategory: str | None = Field(default=None, max_length=32)
+    status: str = Field(max_length=32)
+    inactive_cause: str | None = Field(default=None, max_length=64)
+    inactive_action: str | None = Field(default=None, max_length=64)
+    active_action: str | None = Field(default=None, max_length=64)
+    expected_deactivation_date: int | None = None
+    permissions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    state_at: int = Field(default=0, description="Stripe time of the snapshot")
+    state_event_id: str | None = Field(default=None, max_length=255)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class CaseState(StrEnum):
+    OPEN = "open"
+    PROACTIVE = "proactive"
+    NO_CONTACT = "no_contact"
+    UNREPAIRABLE = "unrepairable"
+    RESOLVED = "resolved"
+
+
+OPEN_CASE_STATES = (CaseState.OPEN, CaseState.PROACTIVE, CaseState.NO_CONTACT)
+
+
+class RelinkCase(SQLModel, table=True):
+    """One customer problem: at most one open case per authorization."""
+
+    __tablename__ = "relink_case"
+    __table_args__ = (
+        Index(
+            "uq_relink_case_open_authorization",
+            "authorization_id",
+            unique=True,
+            sqlite_where=text("state IN ('open', 'proactive', 'no_contact')"),
+            postgresql_where=text("state IN ('open', 'proactive', 'no_contact')"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    authorization_id: str = Field(max_length=255, index=True)
+    state: str = Field(default=CaseState.OPEN, max_length=16)
+    cause: str | None = Field(default=None, max_length=64)
+    action: str | None = Field(default=None, max_length=64)
+    opened_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    last_heard_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    resolved_at: datetime | None = Field(default=None, sa_column=_ts())
+    resolution: str | None = Field(default=None, max_length=255)
+    emails_sent: int = 0
+    next_reminder_at: datetime | None = Field(default=None, sa_column=_ts(index=True))
+
+
+class EmailOutbox(SQLModel, table=True):
+    """An email to send; `message_id` is its idempotency key."""
+
+    __tablename__ = "email_outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int | None = Field(default=None, foreign_key="relink_case.id", index=True)
+    kind: str = Field(max_length=32)
+    recipient: str = Field(max_length=320)
+    send_after: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    status: str = Field(default="pending", max_length=16, index=True)
+    attempts: int = 0
+    message_id: str = Field(max_length=255, unique=True)
+    claimed_at: datetime | None = Field(default=None, sa_column=_ts())
+    sent_at: datetime | None = Field(default=None, sa_column=_ts())
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class RelinkAttempt(SQLModel, table=True):
+    """A Financial Connections session opened from a link (never its client secret)."""
+
+    __tablename__ = "relink_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int | None = Field(default=None, foreign_key="relink_case.id", index=True)
+    account_id: str | None = Field(default=None, max_length=255)
+    session_id: str = Field(max_length=255, unique=True)
+    mode: str = Field(max_length=16, description="account or authorization")
+    result: str | None = Field(default=None, max_length=32)
+    linked_account_id: str | None = Field(default=None, max_length=255)
+    setup_intent_id: str | None = Field(default=None, max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))

@@ -1,0 +1,115 @@
+"""One typed settings object, read from the environment (names as in DESIGN.md)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+VAR_DIR = Path("var")
+DEV_LINK_KEY_FILE = VAR_DIR / "dev-link-signing-key"
+
+
+class ConfigError(Exception):
+    """Raised at start-up when a setting is missing or invalid; names the variable."""
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    database_url: str = "sqlite:///var/relink.db"
+    celery_broker_url: str = "filesystem://"
+    stripe_api_key: SecretStr | None = None
+    stripe_api_base: str = "https://api.stripe.com"
+    stripe_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    stripe_publishable_key: str | None = None
+    stripe_js_url: str = "https://js.stripe.com/v3/"
+    stripe_api_version: str = "2026-09-30.preview"
+    link_signing_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    link_max_age: int = Field(default=7 * 24 * 3600, gt=0, description="seconds")
+    public_base_url: str = "http://localhost:8000"
+    email_url: str = "file://var/outbox"
+    email_from: str = "relink <relink@localhost>"
+
+    # Tuning knobs beyond DESIGN.md's table.
+    redrive_after_seconds: int = Field(default=120, gt=0)
+    webhook_tolerance_seconds: int = Field(default=300, gt=0)
+    max_event_attempts: int = Field(default=8, gt=0)
+
+    @field_validator("stripe_webhook_secrets", "link_signing_keys", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("stripe_webhook_secrets")
+    @classmethod
+    def _whsec(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for secret in value:
+            if not secret.get_secret_value().startswith("whsec_"):
+                raise ValueError("each secret must start with whsec_")
+        return value
+
+    @field_validator("stripe_api_key")
+    @classmethod
+    def _api_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
+            ("sk_test_", "sk_live_", "rk_test_", "rk_live_")
+        ):
+            raise ValueError("must be a secret or restricted key (sk_test_, sk_live_, rk_…)")
+        return value
+
+    @field_validator("email_url")
+    @classmethod
+    def _email_url(cls, value: str) -> str:
+        if not value.startswith(("smtp://", "file://", "console://")):
+            raise ValueError("must start with smtp://, file:// or console://")
+        return value
+
+    @property
+    def livemode(self) -> bool:
+        """The mode events must be in: that of the configured key (test without a key)."""
+        key = self.stripe_api_key
+        return key is not None and "_live_" in key.get_secret_value()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def signing_keys(self) -> list[str]:
+        """Link-signing keys, newest first; a generated dev key kept in var/ when none is set."""
+        if self.link_signing_keys:
+            return [key.get_secret_value() for key in self.link_signing_keys]
+        log.warning("LINK_SIGNING_KEYS is not set: using a generated development key")
+        if not DEV_LINK_KEY_FILE.exists():
+            DEV_LINK_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+            DEV_LINK_KEY_FILE.write_text(secrets.token_urlsafe(32))
+        return [DEV_LINK_KEY_FILE.read_text().strip()]
+
+
+def load_settings() -> Settings:
+    """Read and validate the environment, raising ConfigError that names each bad variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = [
+            f"{str(err['loc'][0]).upper()}: {err['msg']}" for err in exc.errors(include_input=False)
+        ]
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

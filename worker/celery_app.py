@@ -1,0 +1,59 @@
+"""The Celery app: JSON only, late acks, one message at a time, explicit task names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from celery import Celery
+from celery.signals import worker_ready
+
+from shared.settings import VAR_DIR, Settings, get_settings
+
+PROCESS_EVENT = "relink.process_event"
+REDRIVE = "relink.redrive"
+REDRIVE_EVERY_SECONDS = 30.0
+
+
+def _transport_options(settings: Settings) -> dict[str, object]:
+    if settings.celery_broker_url.startswith("filesystem://"):
+        queue = Path(VAR_DIR, "broker", "queue")
+        queue.mkdir(parents=True, exist_ok=True)
+        return {"data_folder_in": str(queue), "data_folder_out": str(queue)}
+    # A killed worker's unacked message comes back after this long; the redrive is faster.
+    return {"visibility_timeout": 600}
+
+
+def make_celery(settings: Settings) -> Celery:
+    celery = Celery("relink", broker=settings.celery_broker_url, include=["worker.tasks"])
+    celery.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue="relink",
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=2,
+        broker_transport_options=_transport_options(settings),
+        worker_hijack_root_logger=False,
+        beat_schedule={
+            "redrive-inbox": {"task": REDRIVE, "schedule": REDRIVE_EVERY_SECONDS},
+        },
+    )
+    return celery
+
+
+app = make_celery(get_settings())
+
+
+def enqueue_event(event_id: str) -> None:
+    """Publish process_event without retrying: if the broker is down, the redrive catches up."""
+    app.send_task(PROCESS_EVENT, args=[event_id], retry=False)
+
+
+@worker_ready.connect
+def _redrive_at_start(sender: object = None, **_: object) -> None:
+    """Whatever a dead worker left unfinished is queued again as soon as a worker is back."""
+    app.send_task(REDRIVE)

@@ -1,0 +1,47 @@
+"""One registry from Stripe event type to the function that handles it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlmodel import Session
+
+from worker.accounts import apply_account_snapshot
+from worker.errors import PermanentEventError
+
+Handler = Callable[[Session, dict[str, Any]], None]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handles(*event_types: str) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        for event_type in event_types:
+            HANDLERS[event_type] = handler
+        return handler
+
+    return register
+
+
+def account_of(event: dict[str, Any]) -> dict[str, Any]:
+    """`data.object` of an account event, or a permanent error naming what is wrong."""
+    account = (event.get("data") or {}).get("object")
+    if not isinstance(account, dict) or account.get("object") != "financial_connections.account":
+        raise PermanentEventError(event["id"], "data.object is not a financial_connections.account")
+    if not isinstance(account.get("id"), str) or not isinstance(account.get("status"), str):
+        raise PermanentEventError(event["id"], "account without id or status")
+    return account
+
+
+@handles(
+    "financial_connections.account.created",
+    "financial_connections.account.deactivated",
+    "financial_connections.account.reactivated",
+    "financial_connections.account.disconnected",
+    "financial_connections.account.upcoming_deactivation",
+    "financial_connections.account.expected_deactivation_date_updated",
+)
+def record_account_snapshot(session: Session, event: dict[str, Any]) -> None:
+    apply_account_snapshot(
+        session, account_of(event), created=event["created"], event_id=event["id"]
+    )

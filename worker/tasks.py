@@ -1,0 +1,55 @@
+"""Thin Celery shells around plain functions: ids in, retries and final states decided here."""
+
+from __future__ import annotations
+
+import random
+
+import structlog
+from celery import Task
+
+from shared.models import EventStatus
+from shared.settings import get_settings
+from worker import processing
+from worker.celery_app import PROCESS_EVENT, REDRIVE, app, enqueue_event
+from worker.errors import TRANSIENT_ERRORS, PermanentEventError
+
+log = structlog.get_logger(__name__)
+
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_CAP_SECONDS = 300.0
+
+
+def backoff(retries: int) -> float:
+    """Exponential backoff with full jitter, capped."""
+    return random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**retries))
+
+
+@app.task(name=PROCESS_EVENT, bind=True, max_retries=None)
+def process_event(self: Task, event_id: str) -> str:
+    try:
+        return processing.process_event(event_id)
+    except PermanentEventError as exc:
+        processing.record_failure(event_id, exc, final_status=EventStatus.FAILED)
+        return EventStatus.FAILED
+    except TRANSIENT_ERRORS as exc:
+        last = self.request.retries + 1 >= get_settings().max_event_attempts
+        try:
+            processing.record_failure(
+                event_id, exc, final_status=EventStatus.DEAD if last else None
+            )
+        except TRANSIENT_ERRORS:
+            log.warning("failure_not_recorded", event_id=event_id)
+        if last:
+            return EventStatus.DEAD
+        raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
+
+
+@app.task(name=REDRIVE)
+def redrive() -> int:
+    """Queue again inbox events whose task was lost (broker down, worker killed)."""
+    event_ids = processing.claim_for_redrive()
+    for event_id in event_ids:
+        enqueue_event(event_id)
+    if event_ids:
+        log.info("redrive", queued=len(event_ids))
+    return len(event_ids)
