@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import Request
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 from prometheus_client import Counter
 
 REJECTIONS = Counter("relink_webhook_rejections", "Webhook deliveries refused", ["check"])
@@ -17,9 +17,9 @@ class Rejected(Exception):
         self.message = message
 
 
-async def rejected_handler(_request: Request, exc: Exception) -> ORJSONResponse:
+async def rejected_handler(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Rejected)
     REJECTIONS.labels(check=exc.check).inc()
-    return ORJSONResponse(
+    return JSONResponse(
         {"error": {"check": exc.check, "message": exc.message}}, status_code=exc.status_code
     )

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from shared.db import session_scope
@@ -41,7 +41,7 @@ def _check_broker() -> dict[str, Any]:
 
 
 @router.get("/readyz")
-def readyz() -> ORJSONResponse:
+def readyz() -> JSONResponse:
     checks = {"database": _check_database(), "broker": _check_broker()}
     ready = all(check["ok"] for check in checks.values())
-    return ORJSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+    return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)

@@ -9,7 +9,7 @@ import orjson
 import structlog
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import Response
 from prometheus_client import Counter
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -123,11 +123,12 @@ def record_and_enqueue(header: EventHeader, payload: str, settings: Settings) ->
     return "queued"
 
 
-@router.post("/webhooks/stripe", response_class=ORJSONResponse)
+@router.post("/webhooks/stripe")
 async def receive_stripe_webhook(
     event: Annotated[tuple[EventHeader, str], Depends(verified_event)],
-) -> ORJSONResponse:
+) -> Response:
     header, payload = event
     outcome = await run_in_threadpool(record_and_enqueue, header, payload, get_settings())
     ACCEPTED.labels(outcome=outcome).inc()
-    return ORJSONResponse({"received": True, "id": header.id, "outcome": outcome})
+    body = orjson.dumps({"received": True, "id": header.id, "outcome": outcome})
+    return Response(body, media_type="application/json")
