@@ -1,0 +1,214 @@
+"""The simulator's in-memory world: records, configuration and logs behind one lock."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from sim.versions import GA_DEFAULT
+
+
+@dataclass
+class Customer:
+    id: str
+    email: str | None
+    created: int
+
+
+@dataclass
+class ConnectedAccount:
+    id: str
+    email: str | None
+    created: int
+
+
+@dataclass
+class Holder:
+    type: str  # "customer" | "account"
+    id: str
+
+    def render(self) -> dict[str, Any]:
+        return {"type": self.type, self.type: self.id}
+
+
+@dataclass
+class Authorization:
+    id: str
+    holder: Holder
+    institution_name: str
+    institution: str
+    created: int
+    status: str = "active"  # active | inactive | disconnected
+    inactive_action: str | None = None
+    active_action: str | None = None
+    expected_deactivation_date: int | None = None
+
+
+@dataclass
+class Account:
+    id: str
+    authorization: str
+    holder: Holder
+    institution_name: str
+    institution: str
+    created: int
+    last4: str
+    subcategory: str
+    category: str
+    display_name: str
+    permissions: list[str]
+    session: str | None = None
+    status: str = "active"  # active | inactive | disconnected
+    inactive_action: str | None = None
+    inactive_cause: str | None = None
+    active_action: str | None = None
+    active_cause: str | None = None
+    expected_deactivation_date: int | None = None
+
+
+@dataclass
+class Session:
+    id: str
+    client_secret: str
+    created: int
+    holder: Holder | None
+    permissions: list[str]
+    account_subcategories: list[str] | None
+    limit_accounts: int | None
+    country: str | None
+    relink_authorization: str | None
+    relink_account: str | None
+    return_url: str | None
+    accounts: list[str] = field(default_factory=list)
+    status: str = "pending"  # pending | succeeded | failed | cancelled
+    result_account: str | None = None
+    result_authorization: str | None = None
+    failure_reason: str | None = None
+    cancelled_reason: str | None = None
+    scenario: dict[str, Any] = field(default_factory=lambda: {"outcome": "success"})
+    """What the fake Stripe.js does when this session is collected in a browser."""
+
+
+@dataclass
+class SetupIntent:
+    id: str
+    client_secret: str
+    created: int
+    customer: str | None
+    payment_method: str | None
+    financial_connections_account: str | None
+    billing_name: str | None
+    allowed_payment_method_types: list[str]
+    usage: str
+    status: str
+    mandate: str | None = None
+
+
+@dataclass
+class Event:
+    id: str
+    type: str
+    created: int
+    api_version: str
+    body: dict[str, Any]
+    """The payload frozen at creation, rendered at `api_version` (Stripe never re-renders)."""
+    object_id: str
+    pending_webhooks: int = 0
+    failed: bool = False
+    payload: str | None = None
+    """The exact webhook body, fixed on first delivery so every attempt is byte-identical."""
+
+
+@dataclass
+class WebhookEndpoint:
+    url: str
+    secret: str
+    api_version: str
+
+
+@dataclass
+class DeliveryConfig:
+    duplicates: int = 0
+    """Extra copies of each event to deliver (Stripe may deliver an event more than once)."""
+    shuffle: bool = False
+    delay_s: float = 0.0
+    paused: bool = False
+    retry_delays_s: list[float] = field(default_factory=lambda: [0.2, 0.5, 1.0])
+    """Delay before each retry; attempts = 1 + len(retry_delays_s)."""
+    timeout_s: float = 5.0
+    seed: int | None = None
+
+
+@dataclass
+class Faults:
+    error_rate: float = 0.0
+    slow_s: float = 0.0
+    drop_rate: float = 0.0
+    path_prefix: str = "/v1/"
+
+
+@dataclass
+class LoggedRequest:
+    id: str
+    method: str
+    path: str
+    route: str
+    params: dict[str, Any]
+    stripe_version: str | None
+    idempotency_key: str | None
+    status: int
+    at: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "method": self.method,
+            "path": self.path,
+            "route": self.route,
+            "params": self.params,
+            "stripe_version": self.stripe_version,
+            "idempotency_key": self.idempotency_key,
+            "status": self.status,
+            "at": self.at,
+        }
+
+
+@dataclass
+class StoredResponse:
+    fingerprint: str
+    status: int
+    body: bytes
+
+
+class SimState:
+    """Everything the simulator knows. Hold `lock` while reading or changing it."""
+
+    def __init__(self, rate_limit_per_second: float = 25.0) -> None:
+        self.lock = threading.RLock()
+        self.default_rate_limit = rate_limit_per_second
+        self.on_events: list[Any] = []
+        """Callbacks `fn(list[Event])` run (under the lock) when events are created."""
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every object, event, log and setting (webhook endpoint included)."""
+        with self.lock:
+            self.customers: dict[str, Customer] = {}
+            self.connected_accounts: dict[str, ConnectedAccount] = {}
+            self.authorizations: dict[str, Authorization] = {}
+            self.accounts: dict[str, Account] = {}
+            self.sessions: dict[str, Session] = {}
+            self.setup_intents: dict[str, SetupIntent] = {}
+            self.events: dict[str, Event] = {}
+            self.webhook: WebhookEndpoint | None = None
+            self.default_api_version = GA_DEFAULT
+            self.delivery = DeliveryConfig()
+            self.faults = Faults()
+            self.rate_limit_per_second = self.default_rate_limit
+            self.requests: list[LoggedRequest] = []
+            self.request_counts: dict[str, int] = {}
+            self.idempotency: dict[str, StoredResponse] = {}
+            self.deliveries: list[dict[str, Any]] = []
+            self.generation = getattr(self, "generation", 0) + 1
+            """Bumped on reset so the delivery thread drops work queued before it."""
