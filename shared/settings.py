@@ -46,6 +46,7 @@ class Settings(BaseSettings):
 
     # Tuning knobs beyond DESIGN.md's table.
     redrive_after_seconds: int = Field(default=120, gt=0)
+    redrive_every_seconds: float = Field(default=30.0, gt=0)
     webhook_tolerance_seconds: int = Field(default=300, gt=0)
     max_event_attempts: int = Field(default=8, gt=0)
 

@@ -11,7 +11,6 @@ from shared.settings import VAR_DIR, Settings, get_settings
 
 PROCESS_EVENT = "relink.process_event"
 REDRIVE = "relink.redrive"
-REDRIVE_EVERY_SECONDS = 30.0
 
 
 def _transport_options(settings: Settings) -> dict[str, object]:
@@ -39,7 +38,7 @@ def make_celery(settings: Settings) -> Celery:
         broker_transport_options=_transport_options(settings),
         worker_hijack_root_logger=False,
         beat_schedule={
-            "redrive-inbox": {"task": REDRIVE, "schedule": REDRIVE_EVERY_SECONDS},
+            "redrive-inbox": {"task": REDRIVE, "schedule": settings.redrive_every_seconds},
         },
     )
     return celery

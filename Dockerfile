@@ -1,0 +1,13 @@
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md alembic.ini ./
+COPY api api
+COPY worker worker
+COPY shared shared
+COPY sim sim
+COPY migrations migrations
+RUN pip install --no-cache-dir -e . \
+ && useradd --create-home relink && mkdir -p var && chown relink var
+USER relink
+EXPOSE 8000
+CMD ["uvicorn", "api.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,0 +1,101 @@
+"""Integration fixtures: real PostgreSQL, a real Redis server, real api and worker processes.
+
+A service that cannot be reached fails the test; nothing here skips.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from shared import migrate
+from tests.conftest import WEBHOOK_SECRET
+from tests.integration.stack import RedisServer, Stack, TcpProxy, running
+
+PG_HOST, PG_PORT = "127.0.0.1", 5432
+PG_ADMIN_URL = os.environ.get("RELINK_TEST_PG", f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test")
+TABLES = "relink_attempt, email_outbox, relink_case, fc_account, fc_authorization, webhook_event"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "integration" in str(item.path):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh, migrated database for this test session; its name."""
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}")
+    name = f"relink_it_{os.getpid()}"
+    admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.execute(f"CREATE DATABASE {name}")
+    migrate.upgrade(f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/{name}")
+    yield name
+    admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.close()
+
+
+@pytest.fixture(scope="session")
+def pg_proxy() -> Iterator[TcpProxy]:
+    proxy = TcpProxy(PG_HOST, PG_PORT)
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    try:
+        server.start()
+    except (OSError, AssertionError) as exc:
+        pytest.fail(f"cannot start redis-server: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg(pg_database: str) -> Iterator[psycopg.Connection]:
+    """A direct connection to the test database, emptied before the test."""
+    with psycopg.connect(
+        f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{pg_database}", autocommit=True
+    ) as conn:
+        conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+        yield conn
+
+
+@pytest.fixture
+def stack(
+    pg: psycopg.Connection,
+    pg_database: str,
+    pg_proxy: TcpProxy,
+    redis_server: RedisServer,
+    tmp_path: Path,
+) -> Iterator[Stack]:
+    """The api running against PostgreSQL (through the proxy) and Redis; workers on demand."""
+    if redis_server.process is None:
+        redis_server.start()
+    pg_proxy.restore()
+    import redis
+
+    redis.Redis.from_url(redis_server.url).flushall()
+    env = {
+        "DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:{pg_proxy.port}/{pg_database}",
+        "CELERY_BROKER_URL": redis_server.url,
+        "STRIPE_WEBHOOK_SECRETS": WEBHOOK_SECRET,
+        "STRIPE_API_KEY": "sk_test_integration",
+        "LINK_SIGNING_KEYS": "integration-link-key",
+        "REDRIVE_AFTER_SECONDS": "2",
+        "REDRIVE_EVERY_SECONDS": "1",
+    }
+    with running(Stack(env, tmp_path)) as started:
+        started.start_api()
+        yield started
+        print(started.logs())

@@ -1,0 +1,54 @@
+"""docker-compose.yml (no Docker engine here): its services, commands and variables agree
+with the code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from shared.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES: dict[str, Any] = COMPOSE["services"]
+RELINK_SERVICES = ("migrate", "api", "worker", "beat")
+
+
+def test_the_production_services_are_there() -> None:
+    assert {"api", "worker", "beat", "redis", "postgres", "migrate", "mailpit"} <= set(SERVICES)
+
+
+def test_commands_start_what_the_code_provides() -> None:
+    assert SERVICES["migrate"]["command"] == ["relink", "migrate"]
+    assert SERVICES["api"]["command"][:3] == ["uvicorn", "api.app:create_app", "--factory"]
+    assert SERVICES["worker"]["command"][:4] == ["celery", "-A", "worker", "worker"]
+    assert SERVICES["beat"]["command"][:4] == ["celery", "-A", "worker", "beat"]
+
+
+def test_relink_variables_are_exactly_settings_names() -> None:
+    fields = {name.upper() for name in Settings.model_fields}
+    for name in RELINK_SERVICES:
+        assert set(SERVICES[name]["environment"]) <= fields, name
+    assert {"DATABASE_URL", "CELERY_BROKER_URL", "STRIPE_WEBHOOK_SECRETS"} <= set(
+        SERVICES["api"]["environment"]
+    )
+
+
+def test_secrets_are_required_not_defaulted() -> None:
+    env = SERVICES["api"]["environment"]
+    for name in ("STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRETS", "LINK_SIGNING_KEYS"):
+        assert env[name].startswith("${" + name + ":?"), name
+    assert ":?" in env["DATABASE_URL"]
+
+
+def test_migrations_run_before_api_and_worker_on_healthy_services() -> None:
+    for name in ("api", "worker"):
+        depends = SERVICES[name]["depends_on"]
+        assert depends["migrate"]["condition"] == "service_completed_successfully"
+        assert depends["postgres"]["condition"] == "service_healthy"
+        assert depends["redis"]["condition"] == "service_healthy"
+    assert SERVICES["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    for name in ("postgres", "redis", "api"):
+        assert "healthcheck" in SERVICES[name], name
