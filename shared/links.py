@@ -1,0 +1,65 @@
+"""Signed relink links: ids only, newest key signs, every key verifies, always a max age."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from shared.settings import Settings, get_settings
+
+SALT = "relink.link.v1"
+
+
+class LinkError(Exception):
+    """A link that cannot be used; `expired` tells the two cases apart."""
+
+    def __init__(self, message: str, *, expired: bool, payload: LinkPayload | None = None) -> None:
+        super().__init__(message)
+        self.expired = expired
+        self.payload = payload  # for an expired link: whose it was (the signature was valid)
+
+
+@dataclass(frozen=True)
+class LinkPayload:
+    case_id: int
+    account_id: str
+    authorization_id: str
+
+
+def _serializer(settings: Settings) -> URLSafeTimedSerializer:
+    # LINK_SIGNING_KEYS lists the newest first; itsdangerous signs with the last key.
+    return URLSafeTimedSerializer(list(reversed(settings.signing_keys())), salt=SALT)
+
+
+def sign_link(payload: LinkPayload, settings: Settings | None = None) -> str:
+    return str(_serializer(settings or get_settings()).dumps(asdict(payload)))
+
+
+def read_link(token: str, settings: Settings | None = None) -> LinkPayload:
+    """The payload of a valid token; LinkError if tampered or older than LINK_MAX_AGE."""
+    settings = settings or get_settings()
+    serializer = _serializer(settings)
+    try:
+        data = serializer.loads(token, max_age=settings.link_max_age)
+    except SignatureExpired as exc:
+        expired = _payload(serializer.load_payload(exc.payload)) if exc.payload else None
+        raise LinkError("the link has expired", expired=True, payload=expired) from None
+    except BadSignature:
+        raise LinkError("the link is not valid", expired=False) from None
+    payload = _payload(data)
+    if payload is None:
+        raise LinkError("the link is not valid", expired=False)
+    return payload
+
+
+def _payload(data: object) -> LinkPayload | None:
+    try:
+        return LinkPayload(**data)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
+def link_url(payload: LinkPayload, settings: Settings | None = None) -> str:
+    settings = settings or get_settings()
+    return f"{settings.public_base_url.rstrip('/')}/relink/{sign_link(payload, settings)}"
