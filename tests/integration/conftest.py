@@ -13,7 +13,9 @@ import psycopg
 import pytest
 
 from shared import migrate
+from sim.testing import SimServer, run_sim_server
 from tests.conftest import WEBHOOK_SECRET
+from tests.integration.smtp import SmtpSink
 from tests.integration.stack import RedisServer, Stack, TcpProxy, running
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
@@ -72,14 +74,31 @@ def pg(pg_database: str) -> Iterator[psycopg.Connection]:
 
 
 @pytest.fixture
+def sim() -> Iterator[SimServer]:
+    """The Stripe simulator over HTTP, rate limiter off; `stack` points its webhooks at the api."""
+    with run_sim_server(webhook_secret=WEBHOOK_SECRET, rate_limit_per_second=0) as server:
+        yield server
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    """A real SMTP server (aiosmtpd) that keeps every message it receives."""
+    with SmtpSink.running() as sink:
+        yield sink
+
+
+@pytest.fixture
 def stack(
     pg: psycopg.Connection,
     pg_database: str,
     pg_proxy: TcpProxy,
     redis_server: RedisServer,
+    sim: SimServer,
+    smtp: SmtpSink,
     tmp_path: Path,
 ) -> Iterator[Stack]:
-    """The api running against PostgreSQL (through the proxy) and Redis; workers on demand."""
+    """The api against PostgreSQL (through the proxy), Redis, the simulator and the SMTP sink;
+    workers on demand. The simulator delivers its webhooks to this api."""
     if redis_server.process is None:
         redis_server.start()
     pg_proxy.restore()
@@ -90,12 +109,19 @@ def stack(
         "DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:{pg_proxy.port}/{pg_database}",
         "CELERY_BROKER_URL": redis_server.url,
         "STRIPE_WEBHOOK_SECRETS": WEBHOOK_SECRET,
-        "STRIPE_API_KEY": "sk_test_integration",
+        "STRIPE_API_KEY": sim.api_key,
+        "STRIPE_API_BASE": sim.base_url,
+        "STRIPE_PUBLISHABLE_KEY": "pk_test_sim",
+        "STRIPE_JS_URL": f"{sim.base_url}/_sim/stripe.js",
         "LINK_SIGNING_KEYS": "integration-link-key",
+        "EMAIL_URL": smtp.url,
+        "EMAIL_FROM": "relink <relink@example.com>",
         "REDRIVE_AFTER_SECONDS": "2",
         "REDRIVE_EVERY_SECONDS": "1",
     }
     with running(Stack(env, tmp_path)) as started:
+        started.env["PUBLIC_BASE_URL"] = started.base_url
         started.start_api()
+        sim.client.configure_webhooks(f"{started.base_url}/webhooks/stripe", WEBHOOK_SECRET)
         yield started
         print(started.logs())
