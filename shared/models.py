@@ -120,6 +120,10 @@ class RelinkCase(SQLModel, table=True):
     resolution: str | None = Field(default=None, max_length=255)
     emails_sent: int = 0
     next_reminder_at: datetime | None = Field(default=None, sa_column=_ts(index=True))
+    # Set from the relink page: a payment method saved from a newly linked account, and
+    # when the customer last asked for a fresh link (the api's own rate limit).
+    payment_method_id: str | None = Field(default=None, max_length=255)
+    fresh_link_requested_at: datetime | None = Field(default=None, sa_column=_ts())
 
 
 class EmailOutbox(SQLModel, table=True):
@@ -154,4 +158,6 @@ class RelinkAttempt(SQLModel, table=True):
     result: str | None = Field(default=None, max_length=32)
     linked_account_id: str | None = Field(default=None, max_length=255)
     setup_intent_id: str | None = Field(default=None, max_length=255)
+    payment_method_id: str | None = Field(default=None, max_length=255)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    completed_at: datetime | None = Field(default=None, sa_column=_ts())
