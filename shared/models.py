@@ -111,6 +111,9 @@ class RelinkCase(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     authorization_id: str = Field(max_length=255, index=True)
+    account_id: str | None = Field(
+        default=None, max_length=255, description="the account whose deactivation opened it"
+    )
     state: str = Field(default=CaseState.OPEN, max_length=16)
     cause: str | None = Field(default=None, max_length=64)
     action: str | None = Field(default=None, max_length=64)
@@ -126,15 +129,34 @@ class RelinkCase(SQLModel, table=True):
     fresh_link_requested_at: datetime | None = Field(default=None, sa_column=_ts())
 
 
+class EmailKind(StrEnum):
+    RELINK = "relink"
+    REMINDER = "reminder"
+    UNREPAIRABLE = "unrepairable"
+    FRESH_LINK = "fresh_link"
+    RECONNECTED = "reconnected"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by one worker (claimed_at); reclaimable when stale
+    SENT = "sent"
+    CANCELLED = "cancelled"  # the case resolved (or reactivated) first
+    NO_CONTACT = "no_contact"  # no address on file: nothing sent
+    FAILED = "failed"  # transport errors outlasted every retry
+
+
 class EmailOutbox(SQLModel, table=True):
-    """An email to send; `message_id` is its idempotency key."""
+    """An email to send; `message_id` is its idempotency key. The recipient is looked up
+    when the email is sent (and kept here), not when the row is written."""
 
     __tablename__ = "email_outbox"
+    __table_args__ = (Index("ix_email_outbox_status_send_after", "status", "send_after"),)
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int | None = Field(default=None, foreign_key="relink_case.id", index=True)
     kind: str = Field(max_length=32)
-    recipient: str = Field(max_length=320)
+    recipient: str | None = Field(default=None, max_length=320)
     send_after: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     status: str = Field(default="pending", max_length=16, index=True)
     attempts: int = 0

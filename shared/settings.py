@@ -15,6 +15,9 @@ log = logging.getLogger(__name__)
 
 VAR_DIR = Path("var")
 DEV_LINK_KEY_FILE = VAR_DIR / "dev-link-signing-key"
+# Below Stripe's own limits (about 25/s in test mode, 100/s in live mode).
+TEST_STRIPE_RATE_LIMIT = 20.0
+LIVE_STRIPE_RATE_LIMIT = 90.0
 
 
 class ConfigError(Exception):
@@ -50,10 +53,42 @@ class Settings(BaseSettings):
     webhook_tolerance_seconds: int = Field(default=300, gt=0)
     max_event_attempts: int = Field(default=8, gt=0)
 
+    # Relink emails (issue 4).
+    quiet_period_seconds: float = Field(default=60.0, ge=0, description="coalesce siblings")
+    reminder_delays_days: Annotated[list[float], NoDecode] = Field(default_factory=lambda: [3, 7])
+    email_sweep_every_seconds: float = Field(default=30.0, gt=0)
+    email_claim_timeout_seconds: int = Field(default=300, gt=0)
+    max_email_attempts: int = Field(default=8, gt=0)
+    fresh_link_interval_seconds: int = Field(default=600, gt=0)
+    contact_cache_seconds: float = Field(default=300.0, ge=0)
+
+    # Rate limits (shared/ratelimit.py): requests/s shared by every worker process and host.
+    stripe_rate_limit: float | None = Field(
+        default=None, gt=0, description="Stripe requests/s; unset: 20 for test keys, 90 live"
+    )
+    smtp_rate_limit: float = Field(default=10.0, gt=0, description="SMTP sends/s")
+
+    # Retention: processed/ignored inbox payloads are nulled after this many days.
+    inbox_retention_days: int = Field(default=30, gt=0)
+    prune_every_seconds: float = Field(default=3600.0, gt=0)
+    prune_batch_size: int = Field(default=1000, gt=0)
+
     @field_validator("stripe_webhook_secrets", "link_signing_keys", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("reminder_delays_days", mode="before")
+    @classmethod
+    def _delays(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("reminder_delays_days")
+    @classmethod
+    def _positive_delays(cls, value: list[float]) -> list[float]:
+        if any(delay <= 0 for delay in value):
+            raise ValueError("each delay must be a positive number of days")
+        return sorted(value)
 
     @field_validator("stripe_webhook_secrets")
     @classmethod
@@ -84,6 +119,13 @@ class Settings(BaseSettings):
         """The mode events must be in: that of the configured key (test without a key)."""
         key = self.stripe_api_key
         return key is not None and "_live_" in key.get_secret_value()
+
+    @property
+    def stripe_requests_per_second(self) -> float:
+        """STRIPE_RATE_LIMIT, or a default under Stripe's own limit for the key's mode."""
+        if self.stripe_rate_limit is not None:
+            return self.stripe_rate_limit
+        return LIVE_STRIPE_RATE_LIMIT if self.livemode else TEST_STRIPE_RATE_LIMIT
 
     @property
     def is_sqlite(self) -> bool:
