@@ -2,11 +2,85 @@
 
 from __future__ import annotations
 
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import stripe
 
+from shared.ratelimit import acquire
 from shared.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+# A 429 that gets past the shared limiter is retried here, apart from the SDK's own network
+# retries (which it would otherwise use up, or which it skips for a 429 without
+# `Stripe-Should-Retry: true`), so a busy moment is never a failed event.
+RATE_LIMITED_RETRIES = 6
+RATE_LIMITED_BACKOFF_BASE = 0.5
+RATE_LIMITED_BACKOFF_CAP = 8.0
+
+Response = tuple[Any, int, Mapping[str, str]]
+
+
+class RateLimitedRequestsClient(stripe.RequestsClient):
+    """The SDK's requests client, taking a token from the shared `stripe` bucket before every
+    request it sends (retries included) and retrying 429s after a jittered backoff unless
+    Stripe answers `Stripe-Should-Retry: false`."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings | None = None,
+        limit_name: str = "stripe",
+        sleep: Callable[[float], None] = time.sleep,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._settings = settings
+        self._limit_name = limit_name
+        self._sleep = sleep
+
+    def request(  # type: ignore[override]
+        self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any = None
+    ) -> Response:
+        return self._limited(super().request, method, url, headers, post_data)
+
+    def request_stream(  # type: ignore[override]
+        self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any = None
+    ) -> Response:
+        return self._limited(super().request_stream, method, url, headers, post_data)
+
+    def _limited(
+        self,
+        send: Callable[..., Response],
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        post_data: Any,
+    ) -> Response:
+        retries = 0
+        while True:
+            acquire(self._limit_name, settings=self._settings, sleep=self._sleep)
+            content, status, response_headers = send(method, url, headers, post_data)
+            if status != 429 or retries >= RATE_LIMITED_RETRIES:
+                return content, status, response_headers
+            if str(response_headers.get("stripe-should-retry", "")).lower() == "false":
+                return content, status, response_headers
+            retries += 1
+            delay = rate_limited_backoff(retries)
+            log.warning("stripe answered 429; retry %d in %.2fs", retries, delay)
+            if hasattr(content, "close"):  # a streamed body we will not read
+                content.close()
+            self._sleep(delay)
+
+
+def rate_limited_backoff(retries: int) -> float:
+    """Exponential backoff with jitter in [half, full], capped."""
+    ceiling = min(RATE_LIMITED_BACKOFF_CAP, RATE_LIMITED_BACKOFF_BASE * 2 ** (retries - 1))
+    return ceiling * random.uniform(0.5, 1.0)
 
 
 class StripeNotConfigured(Exception):
@@ -21,6 +95,7 @@ def make_stripe_client(settings: Settings | None = None) -> stripe.StripeClient:
         settings.stripe_api_key.get_secret_value(),
         base_addresses={"api": settings.stripe_api_base},
         max_network_retries=2,
+        http_client=RateLimitedRequestsClient(settings=settings, timeout=30),
     )
 
 
