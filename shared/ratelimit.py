@@ -22,6 +22,8 @@ from functools import lru_cache
 from typing import Protocol
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from shared.settings import Settings, get_settings
 
@@ -167,24 +169,37 @@ class LocalTokenBucket:
 
 class SharedBucket:
     """A Redis bucket that falls back to an in-process one while Redis is unreachable (a
-    Redis restart must not stop the workers; a 429 meanwhile is retried by the client)."""
+    Redis restart must not stop the workers; a 429 meanwhile is retried by the client).
+    After a failure Redis is left alone for `retry_after` seconds."""
 
-    def __init__(self, shared: RedisTokenBucket, fallback: LocalTokenBucket) -> None:
+    def __init__(
+        self,
+        shared: RedisTokenBucket,
+        fallback: LocalTokenBucket,
+        retry_after: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.shared = shared
         self.fallback = fallback
         self.rate = shared.rate
         self.capacity = shared.capacity
+        self.retry_after = retry_after
+        self.clock = clock
+        self._down_until = 0.0
 
     def reserve(self, tokens: float = 1.0, max_wait: float | None = None) -> float:
-        try:
-            return self.shared.reserve(tokens, max_wait)
-        except redis.RedisError as exc:
-            log.warning(
-                "rate limit %s: Redis unavailable (%s), limiting in-process",
-                self.shared.name,
-                type(exc).__name__,
-            )
-            return self.fallback.reserve(tokens, max_wait)
+        if self.clock() >= self._down_until:
+            try:
+                return self.shared.reserve(tokens, max_wait)
+            except redis.RedisError as exc:
+                self._down_until = self.clock() + self.retry_after
+                log.warning(
+                    "rate limit %s: Redis unavailable (%s), limiting in-process for %.0fs",
+                    self.shared.name,
+                    type(exc).__name__,
+                    self.retry_after,
+                )
+        return self.fallback.reserve(tokens, max_wait)
 
 
 def rate_for(name: str, settings: Settings) -> float:
@@ -204,7 +219,12 @@ def is_redis_url(url: str) -> bool:
 def _bucket(name: str, rate: float, broker_url: str) -> TokenBucket:
     if not is_redis_url(broker_url):
         return LocalTokenBucket(rate)
-    client = redis.Redis.from_url(broker_url, socket_timeout=2, socket_connect_timeout=2)
+    client = redis.Redis.from_url(
+        broker_url,
+        socket_timeout=2,
+        socket_connect_timeout=2,
+        retry=Retry(ExponentialBackoff(cap=0.1, base=0.02), 1),  # fail over fast, not in 3 s
+    )
     return SharedBucket(RedisTokenBucket(client, name, rate), LocalTokenBucket(rate))
 
 
