@@ -11,6 +11,7 @@ from shared.settings import VAR_DIR, Settings, get_settings
 
 PROCESS_EVENT = "relink.process_event"
 REDRIVE = "relink.redrive"
+PRUNE_INBOX = "relink.prune_inbox"
 
 
 def _transport_options(settings: Settings) -> dict[str, object]:
@@ -39,6 +40,7 @@ def make_celery(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         beat_schedule={
             "redrive-inbox": {"task": REDRIVE, "schedule": settings.redrive_every_seconds},
+            "prune-inbox": {"task": PRUNE_INBOX, "schedule": settings.prune_every_seconds},
         },
     )
     return celery

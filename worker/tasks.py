@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 
 import structlog
 from celery import Task
 
+from shared.db import session_scope, utcnow
 from shared.models import EventStatus
+from shared.retention import prune_payloads
 from shared.settings import get_settings
 from worker import processing
-from worker.celery_app import PROCESS_EVENT, REDRIVE, app, enqueue_event
+from worker.celery_app import PROCESS_EVENT, PRUNE_INBOX, REDRIVE, app, enqueue_event
 from worker.errors import TRANSIENT_ERRORS, PermanentEventError
 
 log = structlog.get_logger(__name__)
@@ -53,3 +56,15 @@ def redrive() -> int:
     if event_ids:
         log.info("redrive", queued=len(event_ids))
     return len(event_ids)
+
+
+@app.task(name=PRUNE_INBOX)
+def prune_inbox() -> int:
+    """Drop the payloads of old processed/ignored inbox events, one bounded batch per run."""
+    settings = get_settings()
+    cutoff = utcnow() - timedelta(days=settings.inbox_retention_days)
+    with session_scope() as session:
+        pruned = prune_payloads(session, cutoff, limit=settings.prune_batch_size)
+    if pruned:
+        log.info("inbox_pruned", events=pruned)
+    return pruned
