@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import structlog
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import make_asgi_app
 
-from api import health, webhooks
+from api import health, relink, webhooks
 from api.errors import Rejected, rejected_handler
 from shared.logging import configure_logging
 from shared.settings import get_settings
@@ -23,5 +26,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(Rejected, rejected_handler)
     app.include_router(webhooks.router)
     app.include_router(health.router)
+    app.include_router(relink.router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.mount("/metrics", make_asgi_app())
     return app

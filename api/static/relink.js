@@ -1,0 +1,70 @@
+/* The relink page's only script: Stripe.js collects (or confirms), then the server decides.
+   The client secret is read from the page body and sent to Stripe.js only. */
+(function () {
+  "use strict";
+
+  function ready(fn) {
+    if (document.readyState === "loading") {
+      document.addEventListener("DOMContentLoaded", fn);
+    } else {
+      fn();
+    }
+  }
+
+  ready(function () {
+    var root = document.getElementById("relink");
+    var button = document.getElementById("start");
+    var status = document.getElementById("status");
+    var done = document.getElementById("done");
+    if (!root || !button || !status || !done) {
+      return;
+    }
+    var sessionSecret = root.getAttribute("data-client-secret");
+    var setupSecret = root.getAttribute("data-setup-secret");
+
+    function say(text, isError) {
+      status.textContent = text;
+      status.className = isError ? "status error" : "status";
+    }
+
+    if (typeof window.Stripe !== "function") {
+      say("We couldn't load the secure connection to your bank. Please reload the page.", true);
+      return;
+    }
+    var stripe;
+    try {
+      stripe = window.Stripe(root.getAttribute("data-publishable-key"));
+    } catch (err) {
+      say("We couldn't start the secure connection to your bank. Please try again later.", true);
+      return;
+    }
+
+    function failed(result) {
+      button.disabled = false;
+      var message = result && result.error && result.error.message;
+      say((message ? message + " " : "") + "Please try again.", true);
+    }
+
+    button.disabled = false;
+    say("");
+    button.addEventListener("click", function () {
+      button.disabled = true;
+      var step;
+      if (setupSecret) {
+        say("Confirming your account…");
+        step = stripe.confirmUsBankAccountSetup(setupSecret);
+      } else {
+        say("Connecting to your bank…");
+        step = stripe.collectFinancialConnectionsAccounts({clientSecret: sessionSecret});
+      }
+      step.then(function (result) {
+        if (!result || result.error) {
+          failed(result);
+          return;
+        }
+        say("Checking with your bank…");
+        done.submit();
+      }, failed);
+    });
+  });
+})();
