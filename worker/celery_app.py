@@ -12,6 +12,9 @@ from shared.settings import VAR_DIR, Settings, get_settings
 PROCESS_EVENT = "relink.process_event"
 REDRIVE = "relink.redrive"
 PRUNE_INBOX = "relink.prune_inbox"
+SEND_EMAIL = "relink.send_email"
+SEND_FRESH_LINK = "relink.send_fresh_link"
+SWEEP_OUTBOX = "relink.sweep_outbox"
 
 
 def _transport_options(settings: Settings) -> dict[str, object]:
@@ -24,7 +27,9 @@ def _transport_options(settings: Settings) -> dict[str, object]:
 
 
 def make_celery(settings: Settings) -> Celery:
-    celery = Celery("relink", broker=settings.celery_broker_url, include=["worker.tasks"])
+    celery = Celery(
+        "relink", broker=settings.celery_broker_url, include=["worker.tasks", "worker.email_tasks"]
+    )
     celery.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -41,6 +46,10 @@ def make_celery(settings: Settings) -> Celery:
         beat_schedule={
             "redrive-inbox": {"task": REDRIVE, "schedule": settings.redrive_every_seconds},
             "prune-inbox": {"task": PRUNE_INBOX, "schedule": settings.prune_every_seconds},
+            "sweep-outbox": {
+                "task": SWEEP_OUTBOX,
+                "schedule": settings.email_sweep_every_seconds,
+            },
         },
     )
     return celery

@@ -8,6 +8,7 @@ from typing import Any
 from sqlmodel import Session
 
 from worker.accounts import apply_account_snapshot
+from worker.deactivation import handle_deactivation
 from worker.errors import PermanentEventError
 
 Handler = Callable[[Session, dict[str, Any]], None]
@@ -35,7 +36,6 @@ def account_of(event: dict[str, Any]) -> dict[str, Any]:
 
 @handles(
     "financial_connections.account.created",
-    "financial_connections.account.deactivated",
     "financial_connections.account.reactivated",
     "financial_connections.account.disconnected",
     "financial_connections.account.upcoming_deactivation",
@@ -45,3 +45,8 @@ def record_account_snapshot(session: Session, event: dict[str, Any]) -> None:
     apply_account_snapshot(
         session, account_of(event), created=event["created"], event_id=event["id"]
     )
+
+
+@handles("financial_connections.account.deactivated")
+def record_deactivation(session: Session, event: dict[str, Any]) -> None:
+    handle_deactivation(session, event, account_of(event))

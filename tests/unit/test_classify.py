@@ -1,0 +1,44 @@
+"""Every (cause, action) pair from the reference, plus causes Stripe may add later."""
+
+from __future__ import annotations
+
+import pytest
+
+from worker.classify import CauseFamily, classify_deactivation
+
+CAUSES = {
+    "access_denied": CauseFamily.ACCESS,
+    "access_expired": CauseFamily.ACCESS,
+    "account_closed": CauseFamily.UNKNOWN,
+    "account_unavailable": CauseFamily.UNKNOWN,
+    "institution_requirement": CauseFamily.INSTITUTION,
+    "unspecified": CauseFamily.UNKNOWN,
+    "bank_merged_into_another": CauseFamily.UNKNOWN,  # an unknown (future) cause
+}
+
+
+@pytest.mark.parametrize(("cause", "family"), CAUSES.items())
+def test_relink_required_is_repairable_in_the_cause_family(cause: str, family: CauseFamily) -> None:
+    result = classify_deactivation(cause, "relink_required")
+    assert result.repairable
+    assert result.family is family
+    assert (result.cause, result.action) == (cause, "relink_required")  # kept as they are
+
+
+@pytest.mark.parametrize("cause", CAUSES)
+def test_action_none_is_unrepairable_whatever_the_cause(cause: str) -> None:
+    result = classify_deactivation(cause, "none")
+    assert not result.repairable
+    assert result.family is CauseFamily.UNREPAIRABLE
+    assert result.cause == cause
+
+
+def test_an_unknown_action_is_not_treated_as_repairable() -> None:
+    assert (
+        classify_deactivation("access_expired", "contact_bank").family is CauseFamily.UNREPAIRABLE
+    )
+
+
+def test_missing_values_default_to_unspecified_and_none() -> None:
+    result = classify_deactivation(None, None)
+    assert (result.cause, result.action, result.repairable) == ("unspecified", "none", False)

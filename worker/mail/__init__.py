@@ -1,0 +1,1 @@
+"""Relink emails: rendering, the message, the transport and the outbox that drives them."""

@@ -1,0 +1,292 @@
+"""Send one outbox row: claim it, confirm against Stripe, render, deliver, mark it sent.
+
+Each step is its own short transaction (no lock is held while Stripe or SMTP answer):
+- claim: `pending` and due → `sending` (attempts + 1, claimed_at); a `sending` row whose
+  claim is older than EMAIL_CLAIM_TIMEOUT_SECONDS (a worker died) can be claimed again;
+- just before sending, the case's account is retrieved live: active again → nothing is sent
+  and the case closes (resolution "reactivated");
+- the recipient is looked up at send time; none → the row and case are `no_contact`;
+- the Message-ID is derived from the row id, so a resend after a crash is the same email.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import stripe
+import structlog
+from sqlalchemy import ColumnElement, and_, or_, update
+from sqlmodel import Session, col, select
+
+from shared.db import session_scope, utcnow
+from shared.links import LinkPayload, link_url
+from shared.models import (
+    CaseState,
+    EmailKind,
+    EmailOutbox,
+    FcAccount,
+    FcAuthorization,
+    OutboxStatus,
+    RelinkCase,
+)
+from shared.settings import Settings, get_settings
+from shared.stripe_client import make_stripe_client, retrieve_account
+from worker.cases import resolve_case
+from worker.classify import RELINK_REQUIRED, CauseFamily, classify_deactivation
+from worker.contacts import resolve_recipient
+from worker.mail.message import build_message
+from worker.mail.render import AccountLine, EmailContent, render_email
+from worker.mail.transport import deliver
+from worker.reminders import refresh_next_reminder, schedule_reminders
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a claimed row will send, read in the claim's transaction."""
+
+    outbox_id: int
+    case_id: int
+    kind: EmailKind
+    family: CauseFamily
+    authorization_id: str
+    account_id: str
+    holder_type: str | None
+    holder_id: str | None
+    institution: str
+    accounts: list[AccountLine]
+
+
+def _claimable(now: datetime, stale_before: datetime, max_attempts: int) -> ColumnElement[bool]:
+    return and_(
+        col(EmailOutbox.attempts) < max_attempts,
+        or_(
+            and_(
+                col(EmailOutbox.status) == OutboxStatus.PENDING,
+                col(EmailOutbox.send_after) <= now,
+            ),
+            and_(
+                col(EmailOutbox.status) == OutboxStatus.SENDING,
+                col(EmailOutbox.claimed_at) < stale_before,
+            ),
+        ),
+    )
+
+
+def claim(
+    session: Session,
+    outbox_id: int,
+    *,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+) -> EmailOutbox | None:
+    """Claim the row for this worker, or None if it is not due, already claimed or done."""
+    settings = settings or get_settings()
+    now = now or utcnow()
+    stale_before = now - timedelta(seconds=settings.email_claim_timeout_seconds)
+    result = session.execute(
+        update(EmailOutbox)
+        .where(
+            col(EmailOutbox.id) == outbox_id,
+            _claimable(now, stale_before, settings.max_email_attempts),
+        )
+        .values(
+            status=OutboxStatus.SENDING,
+            claimed_at=now,
+            attempts=col(EmailOutbox.attempts) + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return session.get(EmailOutbox, outbox_id, populate_existing=True)
+
+
+def due_outbox_ids(session: Session, *, now: datetime | None = None, limit: int = 500) -> list[int]:
+    """Rows a sweep should publish: due and pending, or claimed by a worker long gone.
+    Rows whose stale claim used up every attempt are marked failed."""
+    settings = get_settings()
+    now = now or utcnow()
+    stale_before = now - timedelta(seconds=settings.email_claim_timeout_seconds)
+    session.execute(
+        update(EmailOutbox)
+        .where(
+            col(EmailOutbox.status) == OutboxStatus.SENDING,
+            col(EmailOutbox.claimed_at) < stale_before,
+            col(EmailOutbox.attempts) >= settings.max_email_attempts,
+        )
+        .values(status=OutboxStatus.FAILED, last_error="claimed too often without finishing")
+        .execution_options(synchronize_session=False)
+    )
+    return list(
+        session.exec(
+            select(EmailOutbox.id)
+            .where(_claimable(now, stale_before, settings.max_email_attempts))
+            .order_by(col(EmailOutbox.send_after))
+            .limit(limit)
+        ).all()
+    )
+
+
+def release(outbox_id: int, error: Exception, *, retry_in: float) -> bool:
+    """Give a claimed row back after a failed attempt, due again in `retry_in` seconds; on
+    the last attempt mark it failed. Returns whether it is final."""
+    with session_scope() as session:
+        row = session.get(EmailOutbox, outbox_id)
+        if row is None or row.status != OutboxStatus.SENDING:
+            return True
+        final = row.attempts >= get_settings().max_email_attempts
+        row.status = OutboxStatus.FAILED if final else OutboxStatus.PENDING
+        row.send_after = utcnow() + timedelta(seconds=retry_in)
+        row.last_error = f"{type(error).__name__}: {error}"[:2000]
+        session.add(row)
+    log.warning("email_failed", outbox_id=outbox_id, error=type(error).__name__, final=final)
+    return final
+
+
+def send_outbox(outbox_id: int, *, client: stripe.StripeClient | None = None) -> str:
+    """Send the row if it is due and unclaimed. Returns sent, skipped (not claimable),
+    cancelled, reactivated or no_contact."""
+    settings = get_settings()
+    with session_scope() as session:
+        row = claim(session, outbox_id, settings=settings)
+        if row is None:
+            return "skipped"
+        plan = _plan(session, row)
+    if isinstance(plan, str):
+        log.info("email_not_sent", outbox_id=outbox_id, outcome=plan)
+        return plan
+    client = client or make_stripe_client(settings)
+    live = retrieve_account(client, plan.account_id)
+    if live.get("status") != "inactive":
+        with session_scope() as session:
+            _finish_unsent(session, plan, OutboxStatus.CANCELLED, resolution="reactivated")
+        log.info("email_not_sent", outbox_id=outbox_id, case_id=plan.case_id, outcome="reactivated")
+        return "reactivated"
+    recipient = resolve_recipient(client, plan.holder_type, plan.holder_id)
+    if recipient is None:
+        with session_scope() as session:
+            _finish_unsent(session, plan, OutboxStatus.NO_CONTACT)
+        log.info("email_not_sent", outbox_id=outbox_id, case_id=plan.case_id, outcome="no_contact")
+        return "no_contact"
+    message = build_message(
+        _render(plan, settings),
+        sender=settings.email_from,
+        recipient=recipient,
+        outbox_id=outbox_id,
+    )
+    deliver(message, settings.email_url, name=f"relink-outbox-{outbox_id}")
+    with session_scope() as session:
+        _mark_sent(session, plan, recipient)
+    log.info("email_sent", outbox_id=outbox_id, case_id=plan.case_id, kind=plan.kind)
+    return "sent"
+
+
+def _plan(session: Session, row: EmailOutbox) -> Plan | str:
+    case = session.get(RelinkCase, row.case_id) if row.case_id is not None else None
+    if case is None or case.state == CaseState.RESOLVED:
+        row.status = OutboxStatus.CANCELLED
+        session.add(row)
+        return "cancelled"
+    unrepairable = case.state == CaseState.UNREPAIRABLE
+    family = (
+        CauseFamily.UNREPAIRABLE
+        if unrepairable
+        else classify_deactivation(case.cause, case.action).family
+    )
+    accounts = _inactive_accounts(session, case.authorization_id, repairable=not unrepairable)
+    if not accounts:  # every account is active again by our own records
+        if not unrepairable:
+            resolve_case(session, case, "reactivated")
+        row.status = OutboxStatus.CANCELLED
+        session.add(row)
+        return "reactivated"
+    primary = next((a for a in accounts if a.id == case.account_id), accounts[0])
+    authorization = session.get(FcAuthorization, case.authorization_id)
+    institution = (
+        (authorization.institution_name if authorization else None)
+        or primary.institution_name
+        or "your bank"
+    )
+    assert row.id is not None
+    assert case.id is not None
+    return Plan(
+        outbox_id=row.id,
+        case_id=case.id,
+        kind=EmailKind(row.kind),
+        family=family,
+        authorization_id=case.authorization_id,
+        account_id=primary.id,
+        holder_type=primary.holder_type,
+        holder_id=primary.holder_id,
+        institution=institution,
+        accounts=[AccountLine(a.display_name, a.last4) for a in accounts],
+    )
+
+
+def _inactive_accounts(
+    session: Session, authorization_id: str, *, repairable: bool
+) -> list[FcAccount]:
+    accounts = session.exec(
+        select(FcAccount)
+        .where(FcAccount.authorization_id == authorization_id, FcAccount.status == "inactive")
+        .order_by(col(FcAccount.last4), col(FcAccount.id))
+    ).all()
+    return [a for a in accounts if (a.inactive_action == RELINK_REQUIRED) == repairable]
+
+
+def _render(plan: Plan, settings: Settings) -> EmailContent:
+    link = expires_at = None
+    if plan.family is not CauseFamily.UNREPAIRABLE:
+        payload = LinkPayload(plan.case_id, plan.account_id, plan.authorization_id)
+        link = link_url(payload, settings)
+        expires_at = utcnow() + timedelta(seconds=settings.link_max_age)
+    return render_email(
+        family=plan.family,
+        kind=plan.kind,
+        institution=plan.institution,
+        accounts=plan.accounts,
+        link=link,
+        expires_at=expires_at,
+    )
+
+
+def _finish_unsent(
+    session: Session, plan: Plan, status: OutboxStatus, *, resolution: str | None = None
+) -> None:
+    row = session.get(EmailOutbox, plan.outbox_id)
+    case = session.exec(
+        select(RelinkCase).where(RelinkCase.id == plan.case_id).with_for_update()
+    ).one()
+    if row is not None:
+        row.status = status
+        session.add(row)
+    if resolution is not None and case.state != CaseState.RESOLVED:
+        resolve_case(session, case, resolution)
+    elif status == OutboxStatus.NO_CONTACT and case.state == CaseState.OPEN:
+        case.state = CaseState.NO_CONTACT
+        session.add(case)
+
+
+def _mark_sent(session: Session, plan: Plan, recipient: str) -> None:
+    now = utcnow()
+    row = session.get(EmailOutbox, plan.outbox_id)
+    case = session.exec(
+        select(RelinkCase).where(RelinkCase.id == plan.case_id).with_for_update()
+    ).one()
+    if row is not None:
+        row.status = OutboxStatus.SENT
+        row.sent_at = now
+        row.recipient = recipient
+        row.last_error = None
+        session.add(row)
+    case.emails_sent += 1
+    if case.state == CaseState.NO_CONTACT:
+        case.state = CaseState.OPEN  # an address turned up (e.g. for a fresh link)
+    session.add(case)
+    if plan.kind == EmailKind.RELINK:
+        schedule_reminders(session, case, sent_at=now)
+    elif plan.kind == EmailKind.REMINDER:
+        refresh_next_reminder(session, case)
