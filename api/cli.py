@@ -1,4 +1,5 @@
-"""The `relink` command: `relink dev` (embedded default), `relink migrate`."""
+"""The `relink` command: `relink dev` (embedded default), `relink migrate`, and the operator
+commands of api/operator_cli.py (`relink events …`, `relink doctor`)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from pathlib import Path
 import typer
 import uvicorn
 
+from api import operator_cli
 from shared.settings import VAR_DIR, ConfigError, load_settings
 
 cli = typer.Typer(help="relink: keep Stripe Financial Connections bank links alive.")
+operator_cli.mount(cli)
 DEV_WEBHOOK_SECRET_FILE = VAR_DIR / "dev-webhook-secret"
 
 
