@@ -322,7 +322,8 @@ def complete_relink(
                 attempt.linked_account_id = unknown[0]
                 _finish(attempt, "new_account")
                 name = _holder_name(client, account)
-                return NewAccount(bank, session_id, name)
+                new = next(a for a in session["accounts"]["data"] if a["id"] == unknown[0])
+                return NewAccount(_bank(account, new), session_id, name)
             attempt.linked_account_id = linked[0] if linked else None
         _finish(attempt, "account" if result.get("account") else "authorization")
         authorization = result.get("authorization") or case.authorization_id
@@ -380,7 +381,13 @@ def create_setup(db: Session, payload: LinkPayload, session_id: str, name: str) 
     )
     attempt.setup_intent_id = intent["id"]
     log.info("setup_intent_created", case_id=case.id, setup_intent_id=intent["id"])
-    return ConfirmSetup(_bank(account), intent["id"], str(intent["client_secret"]), name)
+    try:
+        linked = client.v1.financial_connections.accounts.retrieve(
+            attempt.linked_account_id, options=preview_options()
+        ).to_dict()
+    except stripe.StripeError:  # only for the page's wording
+        linked = {}
+    return ConfirmSetup(_bank(account, linked), intent["id"], str(intent["client_secret"]), name)
 
 
 def complete_setup(

@@ -444,6 +444,7 @@ def link_new_account(client: TestClient, world: World, sim: SimServer) -> tuple[
     offer = complete(client, world, second.session_id)
     assert offer.status_code == 200
     assert "Name of the account holder" in offer.text
+    assert "ending in 1111" in offer.text
     assert f'action="/relink/{world.token()}/setup"' in offer.text
     confirm = client.post(
         f"/relink/{world.token()}/setup",
@@ -451,6 +452,8 @@ def link_new_account(client: TestClient, world: World, sim: SimServer) -> tuple[
     )
     assert confirm.status_code == 200, confirm.text
     assert "Authorization to debit your account" in confirm.text
+    assert "Savings ending in 1111" in confirm.text
+    assert "6789" not in confirm.text
     assert_page_headers(confirm, sim)
     return data_attr(confirm.text, 'name="setup_intent" value'), data_attr(
         confirm.text, "data-setup-secret"

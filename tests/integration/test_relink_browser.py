@@ -1,0 +1,257 @@
+"""The relink page in headless Chromium against the real api (uvicorn, PostgreSQL, Redis) and
+the simulator's fake Stripe.js: every page state, and no client secret left behind.
+
+Set RELINK_SCREENSHOTS=docs/screenshots to refresh the committed screenshots.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+from pydantic import SecretStr
+from sqlalchemy import Engine, create_engine
+from sqlmodel import Session
+
+from shared.models import CaseState
+from shared.settings import Settings
+from sim.testing import SimServer
+from tests.integration.stack import ROOT, Stack
+from tests.unit.relink_world import World, build_world
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's chromium; a missing binary fails the test rather than skipping it."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport=PHONE, device_scale_factor=1)
+    opened = context.new_page()
+    opened.set_default_timeout(15_000)
+    yield opened
+    context.close()
+
+
+@pytest.fixture
+def engine(pg_database: str) -> Iterator[Engine]:
+    engine = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_database}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Iterator[Path]:
+    """Screenshots land in tmp_path; copied to RELINK_SCREENSHOTS when it is set."""
+    directory = tmp_path / "screenshots"
+    directory.mkdir()
+    yield directory
+    target = os.environ.get("RELINK_SCREENSHOTS")
+    if target:
+        out = ROOT / target
+        out.mkdir(parents=True, exist_ok=True)
+        for png in directory.glob("*.png"):
+            shutil.copy(png, out / png.name)
+
+
+def link_settings(stack: Stack) -> Settings:
+    return Settings(link_signing_keys=[SecretStr(stack.env["LINK_SIGNING_KEYS"])])
+
+
+def make_world(sim: SimServer, engine: Engine, **kwargs: object) -> World:
+    with Session(engine) as db:
+        world = build_world(sim.client, db, **kwargs)  # type: ignore[arg-type]
+        db.commit()
+    return world
+
+
+def url(stack: Stack, world: World) -> str:
+    return f"{stack.base_url}/relink/{world.token(link_settings(stack))}"
+
+
+def snap(page: Page, shots: Path, name: str) -> None:
+    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+
+
+def session_on_page(page: Page) -> str:
+    return str(page.locator('input[name="session_id"]').get_attribute("value"))
+
+
+def results(pg: psycopg.Connection, case_id: int) -> list[tuple[str, str | None]]:
+    rows = pg.execute(
+        "SELECT mode, result FROM relink_attempt WHERE case_id = %s ORDER BY id", (case_id,)
+    ).fetchall()
+    return [(mode, result) for mode, result in rows]
+
+
+@pytest.mark.browser
+def test_relink_in_chromium_every_page_state_and_no_secret_left_behind(
+    stack: Stack,
+    sim: SimServer,
+    pg: psycopg.Connection,
+    engine: Engine,
+    page: Page,
+    shots: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the happy path: open the emailed link, relink, land on the success page
+    world = make_world(sim, engine)
+    response = page.goto(url(stack, world))
+    assert response is not None
+    assert response.status == 200
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["x-frame-options"] == "DENY"
+    button = page.get_by_role("button", name="Reconnect StripeBank")
+    button.wait_for()
+    page.wait_for_function("!document.getElementById('start').disabled")
+    snap(page, shots, "01-link-page")
+    button.click()
+    page.get_by_role("heading", name="Your bank is reconnected").wait_for()
+    assert "/complete" in page.url
+    snap(page, shots, "02-success")
+    assert results(pg, world.case_id) == [("account", "account")]
+    assert sim.client.session(session_id_of(pg, world.case_id))["status"] == "succeeded"
+
+    # no_account → "any checking or savings account" → a new account → SetupIntent confirmed
+    other = make_world(sim, engine, institution="Gringotts Bank")
+    page.goto(url(stack, other))
+    sim.client.set_session_scenario(session_on_page(page), "no_account")
+    page.get_by_role("button", name="Reconnect Gringotts Bank").click()
+    page.get_by_role(
+        "heading", name="Link any checking or savings account at Gringotts Bank"
+    ).wait_for()
+    snap(page, shots, "03-no-account-offer")
+    sim.client.set_session_scenario(
+        session_on_page(page),
+        "new_account",
+        new_accounts=[{"subcategory": "savings", "last4": "1111"}],
+        institution="Gringotts Bank",
+    )
+    page.get_by_role("button", name="Link an account at Gringotts Bank").click()
+    page.get_by_label("Name of the account holder").fill("Ada Lovelace")
+    snap(page, shots, "04-new-account-name")
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("heading", name="Authorization to debit your account").wait_for()
+    page.wait_for_function("!document.getElementById('start').disabled")
+    assert page.get_by_text("Savings ending in 1111").is_visible()
+    snap(page, shots, "05-mandate-confirm")
+    page.get_by_role("button", name="Agree and confirm").click()
+    page.get_by_role("heading", name="Your new bank account is saved").wait_for()
+    snap(page, shots, "06-payment-method-saved")
+    assert results(pg, other.case_id) == [
+        ("account", "no_account"),
+        ("authorization", "payment_method"),
+    ]
+    saved = pg.execute(
+        "SELECT payment_method_id FROM relink_case WHERE id = %s", (other.case_id,)
+    ).fetchone()
+    assert saved is not None
+    assert str(saved[0]).startswith("pm_")
+
+    # no_authorization → "we couldn't sign in"
+    third = make_world(sim, engine, institution="Bank of Nowhere")
+    page.goto(url(stack, third))
+    sim.client.set_session_scenario(session_on_page(page), "no_authorization")
+    page.get_by_role("button", name="Reconnect Bank of Nowhere").click()
+    page.get_by_role("heading", name="We couldn't sign in to your bank — try again").wait_for()
+    snap(page, shots, "07-no-authorization")
+    assert results(pg, third.case_id) == [("account", "no_authorization")]
+
+    # Stripe.js itself fails: the page says so and lets the customer try again
+    page.goto(url(stack, third))
+    sim.client.set_session_scenario(
+        session_on_page(page), "error", error_type="api_connection_error", message="Network down."
+    )
+    page.get_by_role("button", name="Reconnect Bank of Nowhere").click()
+    page.get_by_text("Network down. Please try again.").wait_for()
+    assert page.get_by_role("button", name="Reconnect Bank of Nowhere").is_enabled()
+
+    # expired: signed long ago; the page offers a fresh link by email
+    real_time = time.time
+    monkeypatch.setattr(
+        "itsdangerous.timed.time.time", lambda: real_time() - link_settings(stack).link_max_age - 60
+    )
+    expired_url = url(stack, world)
+    monkeypatch.undo()
+    response = page.goto(expired_url)
+    assert response is not None
+    assert response.status == 410
+    snap(page, shots, "08-expired")
+    page.get_by_role("button", name="Email me a new link").click()
+    page.get_by_role("heading", name="Check your email").wait_for()
+    snap(page, shots, "09-fresh-link-requested")
+
+    # tampered
+    response = page.goto(url(stack, world)[:-4] + "AAAA")
+    assert response is not None
+    assert response.status == 400
+    page.get_by_role("heading", name="This link isn't valid").wait_for()
+    snap(page, shots, "10-tampered")
+
+    # a case that is already resolved
+    resolved = make_world(sim, engine, institution="Resolved Bank", state=CaseState.RESOLVED)
+    page.goto(url(stack, resolved))
+    page.get_by_role("heading", name="Your bank is reconnected").wait_for()
+    snap(page, shots, "11-already-reconnected")
+
+    # no client secret the simulator issued is in the api's logs or the database
+    secrets = [s.client_secret for s in sim.state.sessions.values()]
+    secrets += [s.client_secret for s in sim.state.setup_intents.values()]
+    assert len(secrets) >= 6
+    logs = "\n".join(p.read_text(errors="replace") for p in stack.log_dir.glob("*.log"))
+    assert "relink_session_opened" in logs
+    dump = pg_dump(pg)
+    assert session_id_of(pg, world.case_id) in dump
+    for secret in secrets:
+        assert secret not in logs
+        assert secret not in dump
+        assert secret.split("_secret_")[1] not in logs + dump
+
+
+def session_id_of(pg: psycopg.Connection, case_id: int) -> str:
+    row = pg.execute(
+        "SELECT session_id FROM relink_attempt WHERE case_id = %s ORDER BY id LIMIT 1", (case_id,)
+    ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def pg_dump(pg: psycopg.Connection) -> str:
+    """Every row of every table in the public schema, as text."""
+    tables = [
+        row[0]
+        for row in pg.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        ).fetchall()
+    ]
+    lines = []
+    for table in tables:
+        copy_sql = f'COPY "{table}" TO STDOUT'  # names from the catalogue
+        with pg.cursor().copy(copy_sql) as copy:  # type: ignore[arg-type]
+            lines.extend(bytes(block).decode() for block in copy)
+    return "\n".join(lines)
