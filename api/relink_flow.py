@@ -157,8 +157,8 @@ def _stripe_call(what: str, call: Any, *args: Any, **kwargs: Any) -> dict[str, A
     return dict(result.to_dict())
 
 
-def _case(db: Session, payload: LinkPayload) -> RelinkCase:
-    case = db.get(RelinkCase, payload.case_id)
+def _case(db: Session, payload: LinkPayload, *, lock: bool = False) -> RelinkCase:
+    case = db.get(RelinkCase, payload.case_id, with_for_update=lock)
     if case is None or case.authorization_id != payload.authorization_id:
         raise UnknownCase(f"case {payload.case_id} does not exist")
     return case
@@ -419,8 +419,9 @@ def complete_setup(
 
 def request_fresh_link(db: Session, payload: LinkPayload, followups: Followups) -> Outcome:
     """Ask the worker to email a fresh link to the address on file (never one from the
-    request); at most one request per case every FRESH_LINK_INTERVAL from here."""
-    case = _case(db, payload)
+    request); at most one request per case every FRESH_LINK_INTERVAL from here (the row is
+    locked so two clicks at once publish once)."""
+    case = _case(db, payload, lock=True)
     if case.state == CaseState.RESOLVED:
         return Reconnected(_bank(db.get(FcAccount, payload.account_id)))
     now = utcnow()

@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, create_engine
 from sqlmodel import Session
 
+from shared.links import sign_link
 from shared.models import CaseState
 from shared.settings import Settings
 from sim.testing import SimServer
@@ -196,7 +197,7 @@ def test_relink_in_chromium_every_page_state_and_no_secret_left_behind(
     monkeypatch.setattr(
         "itsdangerous.timed.time.time", lambda: real_time() - link_settings(stack).link_max_age - 60
     )
-    expired_url = url(stack, world)
+    expired_url = f"{stack.base_url}/relink/{sign_link(world.payload, link_settings(stack))}"
     monkeypatch.undo()
     response = page.goto(expired_url)
     assert response is not None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel import Session
@@ -20,9 +20,14 @@ class World:
     accounts: list[str]
     case_id: int
     payload: LinkPayload
+    _tokens: dict[tuple[str, ...], str] = field(default_factory=dict)
 
     def token(self, settings: Settings | None = None) -> str:
-        return sign_link(self.payload, settings)
+        """The link's token, signed once per settings (a token embeds its signing second)."""
+        key = tuple(settings.signing_keys()) if settings else ()
+        if key not in self._tokens:
+            self._tokens[key] = sign_link(self.payload, settings)
+        return self._tokens[key]
 
 
 def build_world(

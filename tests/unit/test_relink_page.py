@@ -554,3 +554,12 @@ def test_client_secrets_reach_neither_the_database_nor_the_logs(
     assert "relink_session_opened" in everything  # and the logs were captured
     for secret in secrets:
         assert secret not in everything
+
+
+def test_page_text_is_escaped(client: TestClient, sim: SimServer) -> None:
+    with session_scope() as db:
+        world = build_world(sim.client, db, institution="<b>Evil</b> Bank")
+    response = client.get(f"/relink/{world.token()}")
+    assert response.status_code == 200
+    assert "&lt;b&gt;Evil&lt;/b&gt; Bank" in response.text
+    assert "<b>Evil</b>" not in response.text

@@ -1,0 +1,63 @@
+"""The relink page over real HTTP (uvicorn, PostgreSQL, Redis) against the simulator."""
+
+from __future__ import annotations
+
+import re
+
+import psycopg
+import requests
+from pydantic import SecretStr
+from sqlalchemy import create_engine
+from sqlmodel import Session
+
+from shared.settings import Settings
+from sim.testing import SimServer
+from tests.integration.stack import Stack
+from tests.unit.relink_world import build_world
+
+PREVIEW = "2026-09-30.preview"
+
+
+def test_link_opens_a_relink_session_and_success_is_recorded(
+    stack: Stack, sim: SimServer, pg: psycopg.Connection, pg_database: str
+) -> None:
+    engine = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_database}")
+    with Session(engine) as db:
+        world = build_world(sim.client, db)
+        db.commit()
+    engine.dispose()
+    token = world.token(Settings(link_signing_keys=[SecretStr(stack.env["LINK_SIGNING_KEYS"])]))
+
+    page = requests.get(f"{stack.base_url}/relink/{token}", timeout=30)
+
+    assert page.status_code == 200
+    assert page.headers["cache-control"] == "no-store"
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert f"script-src 'self' {sim.base_url}" in page.headers["content-security-policy"]
+    (created,) = [
+        r
+        for r in sim.client.requests("/v1/financial_connections/sessions")
+        if r["method"] == "POST"
+    ]
+    assert created["stripe_version"] == PREVIEW
+    assert created["params"] == {
+        "account_holder": {"type": "customer", "customer": world.customer},
+        "permissions": ["balances", "payment_method"],
+        "relink_options": {"authorization": world.authorization, "account": world.accounts[0]},
+    }
+    found = re.search(r'name="session_id" value="([^"]+)"', page.text)
+    assert found
+    session_id = found.group(1)
+
+    sim.client.complete_session(session_id, "success")
+    done = requests.post(
+        f"{stack.base_url}/relink/{token}/complete", data={"session_id": session_id}, timeout=30
+    )
+
+    assert done.status_code == 200
+    assert "Your bank is reconnected" in done.text
+    row = pg.execute(
+        "SELECT mode, result, session_id FROM relink_attempt WHERE case_id = %s",
+        (world.case_id,),
+    ).fetchone()
+    assert row == ("account", "account", session_id)
