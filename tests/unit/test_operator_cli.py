@@ -227,10 +227,14 @@ def test_replay_unknown_event_exits_1(db: None, queued: list[str]) -> None:
 
 
 def test_replay_really_publishes_to_the_broker(inbox: None, tmp_path: Any) -> None:
-    # the embedded filesystem broker: one message lands in var/broker/queue
-    result = relink("events", "replay", "evt_dead_1")
+    # the embedded filesystem broker (its folder is relative to the working directory, made
+    # when the Celery app was first built): one message lands in var/broker/queue
+    queue = tmp_path / "var" / "broker" / "queue"
+    queue.mkdir(parents=True, exist_ok=True)
+    result = relink("events", "replay", "evt_dead_1", "--json")
     assert result.exit_code == 0, result.output
-    messages = list((tmp_path / "var" / "broker" / "queue").iterdir())
+    assert json.loads(result.output)[0]["outcome"] == "queued"
+    messages = list(queue.iterdir())
     assert len(messages) == 1
     assert "evt_dead_1" in messages[0].read_text()
 
