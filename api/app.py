@@ -11,6 +11,7 @@ from prometheus_client import make_asgi_app
 
 from api import health, relink, webhooks
 from api.errors import Rejected, rejected_handler
+from api.inbox_writer import InboxWriter
 from shared.logging import configure_logging
 from shared.settings import get_settings
 
@@ -23,6 +24,7 @@ def create_app() -> FastAPI:
     if not settings.stripe_webhook_secrets:
         log.error("STRIPE_WEBHOOK_SECRETS is not set: /webhooks/stripe answers 503")
     app = FastAPI(title="relink", version="0.1.0")
+    app.state.inbox_writer = InboxWriter()
     app.add_exception_handler(Rejected, rejected_handler)
     app.include_router(webhooks.router)
     app.include_router(health.router)

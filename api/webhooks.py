@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any
 
 import orjson
 import structlog
 from fastapi import APIRouter, Depends, Header, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from prometheus_client import Counter
-from sqlalchemy.exc import SQLAlchemyError
 
 from api.errors import Rejected
 from api.signature import verify_signature
-from shared.db import session_scope
-from shared.inbox import EventHeader, forget_enqueue, record_event
-from shared.settings import Settings, get_settings
-from worker.celery_app import enqueue_event
+from shared.inbox import EventHeader, InboxItem
+from shared.settings import get_settings
 from worker.handlers import HANDLERS
 
 MAX_BODY_BYTES = 256 * 1024
@@ -93,42 +88,14 @@ async def verified_event(
     return header, payload
 
 
-def record_and_enqueue(header: EventHeader, payload: str, settings: Settings) -> str:
-    """Commit the event to the inbox, then (outside the transaction) queue it if needed."""
-    handled = header.type in HANDLERS
-    try:
-        with session_scope() as session:
-            queue_it = record_event(
-                session,
-                header,
-                payload,
-                handled=handled,
-                stale_after=timedelta(seconds=settings.redrive_after_seconds),
-            )
-    except SQLAlchemyError:
-        log.exception("inbox_unavailable", event_id=header.id)
-        raise Rejected(503, "database_unavailable", "the inbox is unavailable; retry") from None
-    if not queue_it:
-        return "recorded" if handled else "ignored"
-    try:
-        enqueue_event(header.id)
-    except Exception:  # any broker failure: the inbox row is safe, the redrive re-queues it
-        log.warning("enqueue_failed", event_id=header.id, exc_info=True)
-        try:
-            with session_scope() as session:
-                forget_enqueue(session, header.id)
-        except SQLAlchemyError:
-            log.warning("enqueue_failure_not_recorded", event_id=header.id)
-        return "stored"
-    return "queued"
-
-
 @router.post("/webhooks/stripe")
 async def receive_stripe_webhook(
+    request: Request,
     event: Annotated[tuple[EventHeader, str], Depends(verified_event)],
 ) -> Response:
     header, payload = event
-    outcome = await run_in_threadpool(record_and_enqueue, header, payload, get_settings())
+    item = InboxItem(header, payload, handled=header.type in HANDLERS)
+    outcome = await request.app.state.inbox_writer.submit(item)
     ACCEPTED.labels(outcome=outcome).inc()
     body = orjson.dumps({"received": True, "id": header.id, "outcome": outcome})
     return Response(body, media_type="application/json")

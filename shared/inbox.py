@@ -25,38 +25,50 @@ class EventHeader:
     account: str | None
 
 
-def record_event(
-    session: Session, header: EventHeader, payload: str, *, handled: bool, stale_after: timedelta
-) -> bool:
-    """Insert the event if new; return whether it should be (re)queued now.
+@dataclass(frozen=True)
+class InboxItem:
+    header: EventHeader
+    payload: str
+    handled: bool  # False: a type relink does not handle, recorded as ignored
+
+
+def record_events(session: Session, items: list[InboxItem], *, stale_after: timedelta) -> set[str]:
+    """Insert the new events in one statement; return the ids to (re)queue now.
 
     A duplicate is queued again only while it is still unprocessed and its last enqueue is
     older than `stale_after` (or failed), so a Stripe retry is never swallowed by dedupe.
     """
     now = utcnow()
-    values = {
-        "id": header.id,
-        "type": header.type,
-        "created": header.created,
-        "livemode": header.livemode,
-        "api_version": header.api_version,
-        "account": header.account,
-        "payload": payload,
-        "status": EventStatus.RECEIVED if handled else EventStatus.IGNORED,
-        "attempts": 0,
-        "received_at": now,
-        "enqueued_at": now if handled else None,
-    }
+    rows = [
+        {
+            "id": item.header.id,
+            "type": item.header.type,
+            "created": item.header.created,
+            "livemode": item.header.livemode,
+            "api_version": item.header.api_version,
+            "account": item.header.account,
+            "payload": item.payload,
+            "status": EventStatus.RECEIVED if item.handled else EventStatus.IGNORED,
+            "attempts": 0,
+            "received_at": now,
+            "enqueued_at": now if item.handled else None,
+        }
+        for item in {item.header.id: item for item in reversed(items)}.values()
+    ]
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    inserted = session.execute(
+    # executemany with RETURNING: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues")
+    # from one cached compiled statement.
+    insert = (
         dialect.insert(WebhookEvent)
-        .values(**values)
         .on_conflict_do_nothing(index_elements=["id"])
         .returning(WebhookEvent.id)  # type: ignore[arg-type]
-    ).first()
-    if inserted is not None:
-        return handled
-    return claim_stale(session, now - stale_after, event_ids=[header.id]) == [header.id]
+    )
+    inserted = {row[0] for row in session.connection().execute(insert, rows)}
+    to_queue = {item.header.id for item in items if item.handled and item.header.id in inserted}
+    duplicates = [item.header.id for item in items if item.header.id not in inserted]
+    if duplicates:
+        to_queue.update(claim_stale(session, now - stale_after, event_ids=duplicates))
+    return to_queue
 
 
 def claim_stale(
@@ -83,10 +95,10 @@ def claim_stale(
     return [row[0] for row in session.execute(stmt)]
 
 
-def forget_enqueue(session: Session, event_id: str) -> None:
-    """The publish failed: clear enqueued_at so a redelivery or the redrive queues it at once."""
+def forget_enqueue(session: Session, event_ids: list[str]) -> None:
+    """The publish failed: clear enqueued_at so a redelivery or the redrive queues them at once."""
     session.execute(
-        update(WebhookEvent).where(col(WebhookEvent.id) == event_id).values(enqueued_at=None)
+        update(WebhookEvent).where(col(WebhookEvent.id).in_(event_ids)).values(enqueued_at=None)
     )
 
 

@@ -10,6 +10,7 @@ from celery.signals import worker_ready
 from shared.settings import VAR_DIR, Settings, get_settings
 
 PROCESS_EVENT = "relink.process_event"
+PROCESS_EVENTS = "relink.process_events"
 REDRIVE = "relink.redrive"
 PRUNE_INBOX = "relink.prune_inbox"
 SEND_EMAIL = "relink.send_email"
@@ -61,6 +62,14 @@ app = make_celery(get_settings())
 def enqueue_event(event_id: str) -> None:
     """Publish process_event without retrying: if the broker is down, the redrive catches up."""
     app.send_task(PROCESS_EVENT, args=[event_id], retry=False)
+
+
+def enqueue_events(event_ids: list[str]) -> None:
+    """Publish a batch as one message; a worker fans it out to one process_event each."""
+    if len(event_ids) == 1:
+        enqueue_event(event_ids[0])
+    else:
+        app.send_task(PROCESS_EVENTS, args=[event_ids], retry=False)
 
 
 @worker_ready.connect

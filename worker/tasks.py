@@ -13,7 +13,14 @@ from shared.models import EventStatus
 from shared.retention import prune_payloads
 from shared.settings import get_settings
 from worker import processing
-from worker.celery_app import PROCESS_EVENT, PRUNE_INBOX, REDRIVE, app, enqueue_event
+from worker.celery_app import (
+    PROCESS_EVENT,
+    PROCESS_EVENTS,
+    PRUNE_INBOX,
+    REDRIVE,
+    app,
+    enqueue_events,
+)
 from worker.errors import TRANSIENT_ERRORS, PermanentEventError
 
 log = structlog.get_logger(__name__)
@@ -47,12 +54,20 @@ def process_event(self: Task, event_id: str) -> str:
         raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
 
 
+@app.task(name=PROCESS_EVENTS)
+def process_events(event_ids: list[str]) -> int:
+    """Fan a batch from the receiver out to one process_event task per event."""
+    for event_id in event_ids:
+        process_event.apply_async(args=[event_id])
+    return len(event_ids)
+
+
 @app.task(name=REDRIVE)
 def redrive() -> int:
     """Queue again inbox events whose task was lost (broker down, worker killed)."""
     event_ids = processing.claim_for_redrive()
-    for event_id in event_ids:
-        enqueue_event(event_id)
+    if event_ids:
+        enqueue_events(event_ids)
     if event_ids:
         log.info("redrive", queued=len(event_ids))
     return len(event_ids)

@@ -10,7 +10,7 @@ import stripe
 from sqlalchemy import update
 
 from shared.db import session_scope, utcnow
-from shared.inbox import EventHeader, record_event
+from shared.inbox import EventHeader, InboxItem, record_events
 from shared.models import FcAccount, FcAuthorization, WebhookEvent
 from tests.factories import event, fc_account
 from worker import handlers, processing, tasks
@@ -20,14 +20,9 @@ def store(evt: dict) -> str:  # type: ignore[type-arg]
     header = EventHeader(
         evt["id"], evt["type"], evt["created"], evt["livemode"], evt.get("api_version"), None
     )
+    item = InboxItem(header, orjson.dumps(evt).decode(), handled=evt["type"] in handlers.HANDLERS)
     with session_scope() as session:
-        record_event(
-            session,
-            header,
-            orjson.dumps(evt).decode(),
-            handled=evt["type"] in handlers.HANDLERS,
-            stale_after=timedelta(minutes=2),
-        )
+        record_events(session, [item], stale_after=timedelta(minutes=2))
     return evt["id"]
 
 
@@ -45,13 +40,15 @@ def account_row(account_id: str) -> FcAccount:
         return row
 
 
-def test_record_event_inserts_once(db: None) -> None:
+def test_record_events_inserts_once_and_queues_once(db: None) -> None:
     evt = event()
-    header = EventHeader(evt["id"], evt["type"], evt["created"], False, None, None)
+    item = InboxItem(
+        EventHeader(evt["id"], evt["type"], evt["created"], False, None, None), "{}", True
+    )
     with session_scope() as session:
-        first = record_event(session, header, "{}", handled=True, stale_after=timedelta(1))
-        second = record_event(session, header, "{}", handled=True, stale_after=timedelta(1))
-    assert (first, second) == (True, False)
+        first = record_events(session, [item, item], stale_after=timedelta(1))
+        second = record_events(session, [item], stale_after=timedelta(1))
+    assert (first, second) == ({evt["id"]}, set())
 
 
 def test_processing_twice_has_the_effect_of_once(db: None, monkeypatch: pytest.MonkeyPatch) -> None:

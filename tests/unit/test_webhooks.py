@@ -13,7 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
-from api import webhooks
+from api import inbox_writer
 from api.app import create_app
 from shared.db import session_scope, utcnow
 from shared.models import WebhookEvent
@@ -26,7 +26,7 @@ URL = "/webhooks/stripe"
 @pytest.fixture
 def queued(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     sent: list[str] = []
-    monkeypatch.setattr(webhooks, "enqueue_event", sent.append)
+    monkeypatch.setattr(inbox_writer, "enqueue_events", sent.extend)
     return sent
 
 
@@ -217,10 +217,10 @@ def test_unhandled_type_is_recorded_as_ignored(client: TestClient, queued: list[
 def test_broker_down_still_acknowledges_and_leaves_it_for_the_redrive(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broker_down(_event_id: str) -> None:
+    def broker_down(_event_ids: list[str]) -> None:
         raise ConnectionRefusedError("broker down")
 
-    monkeypatch.setattr(webhooks, "enqueue_event", broker_down)
+    monkeypatch.setattr(inbox_writer, "enqueue_events", broker_down)
     body = body_of(event())
     response = post(client, body, signature(body, WEBHOOK_SECRET))
     assert response.status_code == 200
@@ -236,7 +236,7 @@ def test_database_down_answers_503_so_stripe_retries(
     def database_down(*_args: object, **_kwargs: object) -> bool:
         raise OperationalError("INSERT", {}, Exception("connection refused"))
 
-    monkeypatch.setattr(webhooks, "record_event", database_down)
+    monkeypatch.setattr(inbox_writer, "record_events", database_down)
     body = body_of(event())
     response = post(client, body, signature(body, WEBHOOK_SECRET))
     assert response.status_code == 503

@@ -1,0 +1,65 @@
+"""Group commit: deliveries that arrive during a write share the next one."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from api import inbox_writer
+from api.errors import Rejected
+from shared.inbox import EventHeader, InboxItem
+
+
+def item(n: int) -> InboxItem:
+    return InboxItem(EventHeader(f"evt_{n}", "t", 1, False, None, None), "{}", handled=True)
+
+
+def test_requests_arriving_during_a_write_share_the_next_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    batches: list[list[str]] = []
+
+    def slow_write(items: list[InboxItem]) -> list[str]:
+        batches.append([i.header.id for i in items])
+        time.sleep(0.05)
+        return [f"queued:{i.header.id}" for i in items]
+
+    monkeypatch.setattr(inbox_writer, "write_batch", slow_write)
+
+    async def scenario() -> list[str]:
+        writer = inbox_writer.InboxWriter()
+        first = asyncio.create_task(writer.submit(item(0)))
+        await asyncio.sleep(0.01)  # the first write is now in flight
+        rest = [asyncio.create_task(writer.submit(item(n))) for n in range(1, 10)]
+        return await asyncio.gather(first, *rest)
+
+    outcomes = asyncio.run(scenario())
+    assert batches == [["evt_0"], [f"evt_{n}" for n in range(1, 10)]]
+    assert outcomes == [f"queued:evt_{n}" for n in range(10)]
+
+
+def test_a_failed_write_fails_every_request_in_its_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    def database_down(_items: list[InboxItem]) -> list[str]:
+        raise Rejected(503, "database_unavailable", "down")
+
+    monkeypatch.setattr(inbox_writer, "write_batch", database_down)
+
+    async def scenario() -> list[object]:
+        writer = inbox_writer.InboxWriter()
+        tasks = [asyncio.create_task(writer.submit(item(n))) for n in range(3)]
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    results = asyncio.run(scenario())
+    assert [type(r) for r in results] == [Rejected] * 3
+
+
+def test_duplicates_within_one_batch_are_queued_once(
+    db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[list[str]] = []
+    monkeypatch.setattr(inbox_writer, "enqueue_events", sent.append)
+    outcomes = inbox_writer.write_batch([item(1), item(2), item(1)])
+    assert outcomes == ["queued", "queued", "recorded"]
+    assert sent == [["evt_1", "evt_2"]]
