@@ -8,7 +8,7 @@ from typing import Any
 
 from sim import objects
 from sim.errors import invalid, parameters_exclusive
-from sim.ids import new_id, now
+from sim.ids import now, sortable_id
 from sim.pagination import paginate
 from sim.state import Account, Authorization, Event, SimState
 
@@ -28,7 +28,7 @@ def emit(
     version = event_version(state)
     pending = 1 if state.webhook else 0
     event = Event(
-        id=new_id("evt"),
+        id=sortable_id("evt"),
         type=type,
         created=now(),
         api_version=version,

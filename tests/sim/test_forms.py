@@ -28,3 +28,11 @@ def test_blank_values_are_kept_as_empty_strings() -> None:
 def test_malformed_keys_are_rejected(query: str) -> None:
     with pytest.raises(FormError):
         decode(query)
+
+
+def test_event_ids_sort_in_creation_order() -> None:
+    from sim.ids import sortable_id
+
+    ids = [sortable_id("evt") for _ in range(2000)]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
