@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, col, select
 
 from shared.db import utcnow
@@ -32,38 +32,78 @@ class InboxItem:
     handled: bool  # False: a type relink does not handle, recorded as ignored
 
 
+_COLUMNS = (
+    "id",
+    "type",
+    "created",
+    "livemode",
+    "api_version",
+    "account",
+    "payload",
+    "status",
+    "attempts",
+    "received_at",
+    "enqueued_at",
+)
+# On PostgreSQL the batch goes straight to psycopg's pipelined executemany: a third of the
+# CPU per row of SQLAlchemy's insertmanyvalues, on the receiver's hot path.
+_PG_INSERT = (
+    "INSERT INTO webhook_event (id, type, created, livemode, api_version, account, payload,"
+    " status, attempts, received_at, enqueued_at)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (id) DO NOTHING RETURNING id"
+)
+
+
+def _insert_new(session: Session, items: list[InboxItem], now: datetime) -> set[str]:
+    """Insert the events not yet in the inbox (ids unique); return the ids inserted."""
+    rows = [
+        (
+            item.header.id,
+            item.header.type,
+            item.header.created,
+            item.header.livemode,
+            item.header.api_version,
+            item.header.account,
+            item.payload,
+            EventStatus.RECEIVED if item.handled else EventStatus.IGNORED,
+            0,
+            now,
+            now if item.handled else None,
+        )
+        for item in items
+    ]
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        inserted: set[str] = set()
+        with connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+            cursor.executemany(_PG_INSERT, rows, returning=True)
+            while True:
+                inserted.update(row[0] for row in cursor.fetchall())
+                if not cursor.nextset():
+                    return inserted
+    insert = (
+        sqlite.insert(WebhookEvent)
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(WebhookEvent.id)  # type: ignore[arg-type]
+    )
+    return {
+        row[0]
+        for row in connection.execute(
+            insert, [dict(zip(_COLUMNS, row, strict=True)) for row in rows]
+        )
+    }
+
+
 def record_events(session: Session, items: list[InboxItem], *, stale_after: timedelta) -> set[str]:
-    """Insert the new events in one statement; return the ids to (re)queue now.
+    """Insert the new events in one round trip; return the ids to (re)queue now.
 
     A duplicate is queued again only while it is still unprocessed and its last enqueue is
     older than `stale_after` (or failed), so a Stripe retry is never swallowed by dedupe.
     """
     now = utcnow()
-    rows = [
-        {
-            "id": item.header.id,
-            "type": item.header.type,
-            "created": item.header.created,
-            "livemode": item.header.livemode,
-            "api_version": item.header.api_version,
-            "account": item.header.account,
-            "payload": item.payload,
-            "status": EventStatus.RECEIVED if item.handled else EventStatus.IGNORED,
-            "attempts": 0,
-            "received_at": now,
-            "enqueued_at": now if item.handled else None,
-        }
-        for item in {item.header.id: item for item in reversed(items)}.values()
-    ]
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    # executemany with RETURNING: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues")
-    # from one cached compiled statement.
-    insert = (
-        dialect.insert(WebhookEvent)
-        .on_conflict_do_nothing(index_elements=["id"])
-        .returning(WebhookEvent.id)  # type: ignore[arg-type]
-    )
-    inserted = {row[0] for row in session.connection().execute(insert, rows)}
+    unique = list({item.header.id: item for item in reversed(items)}.values())
+    inserted = _insert_new(session, unique, now)
     to_queue = {item.header.id for item in items if item.handled and item.header.id in inserted}
     duplicates = [item.header.id for item in items if item.header.id not in inserted]
     if duplicates:
