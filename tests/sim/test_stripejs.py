@@ -9,21 +9,12 @@ from typing import Any
 
 import pytest
 import stripe
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from sim.testing import SimServer
+from tests.browser import chromium
 from tests.sim.conftest import PREVIEW
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PAGE = """<!doctype html>
 <html><head><script src="{sim}/_sim/stripe.js"></script></head>
 <body><script>
@@ -43,11 +34,8 @@ SdkFactory = Callable[..., stripe.StripeClient]
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's chromium; a missing binary fails the test rather than skipping it."""
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture
