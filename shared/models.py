@@ -57,6 +57,11 @@ class FcAuthorization(SQLModel, table=True):
     holder_id: str | None = Field(default=None, max_length=255)
     status: str | None = Field(default=None, max_length=32)
     state_at: int = 0
+    active_action: str | None = Field(default=None, max_length=64)
+    expected_deactivation_date: int | None = None
+    # The last reconciliation from the API: when (our clock) and as of which Stripe time.
+    reconciled_at: datetime | None = Field(default=None, sa_column=_ts())
+    reconciled_through: int = Field(default=0, description="Stripe time of that snapshot")
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
 
 
@@ -107,6 +112,7 @@ class RelinkCase(SQLModel, table=True):
             sqlite_where=text("state IN ('open', 'proactive', 'no_contact')"),
             postgresql_where=text("state IN ('open', 'proactive', 'no_contact')"),
         ),
+        Index("ix_relink_case_state_last_heard", "state", "last_heard_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -121,6 +127,9 @@ class RelinkCase(SQLModel, table=True):
     last_heard_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     resolved_at: datetime | None = Field(default=None, sa_column=_ts())
     resolution: str | None = Field(default=None, max_length=255)
+    resolved_by: str | None = Field(
+        default=None, max_length=255, description="the event id, relink or sweep"
+    )
     emails_sent: int = 0
     next_reminder_at: datetime | None = Field(default=None, sa_column=_ts(index=True))
     # Set from the relink page: a payment method saved from a newly linked account, and
@@ -135,6 +144,7 @@ class EmailKind(StrEnum):
     UNREPAIRABLE = "unrepairable"
     FRESH_LINK = "fresh_link"
     RECONNECTED = "reconnected"
+    PROACTIVE = "proactive"  # "reconnect before <date>": the first email of a proactive case
 
 
 class OutboxStatus(StrEnum):

@@ -110,3 +110,58 @@ def retrieve_account(client: stripe.StripeClient, account_id: str) -> dict[str, 
         account_id, options=preview_options()
     )
     return account.to_dict()
+
+
+def retrieve_authorization(client: stripe.StripeClient, authorization_id: str) -> dict[str, Any]:
+    """The authorization (a preview endpoint the GA SDK does not model), at STRIPE_API_VERSION."""
+    response = client.raw_request(
+        "get",
+        f"/v1/financial_connections/authorizations/{authorization_id}",
+        stripe_version=get_settings().stripe_api_version,
+    )
+    return dict(client.deserialize(response, api_mode="V1").to_dict())
+
+
+def list_holder_accounts(
+    client: stripe.StripeClient,
+    holder_type: str,
+    holder_id: str,
+    *,
+    page_size: int = 100,
+    max_pages: int = 10,
+) -> list[dict[str, Any]]:
+    """Every account of an account holder (`account_holder[customer]` or `[account]`), at
+    STRIPE_API_VERSION so each carries its `authorization`; at most `max_pages` pages."""
+    found: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"account_holder": {holder_type: holder_id}, "limit": page_size}
+    for _ in range(max_pages):
+        page = client.v1.financial_connections.accounts.list(
+            params=params,  # type: ignore[arg-type]
+            options=preview_options(),  # type: ignore[arg-type]
+        ).to_dict()
+        data = list(page.get("data") or [])
+        found.extend(data)
+        if not page.get("has_more") or not data:
+            break
+        params = {**params, "starting_after": data[-1]["id"]}
+    return found
+
+
+def list_events_page(
+    client: stripe.StripeClient,
+    *,
+    created_gte: int,
+    starting_after: str | None = None,
+    limit: int = 100,
+) -> tuple[list[dict[str, Any]], bool]:
+    """One page of `financial_connections.*` events created at or after `created_gte`,
+    newest first, and whether more follow."""
+    params: dict[str, Any] = {
+        "type": "financial_connections.*",
+        "created": {"gte": created_gte},
+        "limit": limit,
+    }
+    if starting_after is not None:
+        params["starting_after"] = starting_after
+    page = client.v1.events.list(params=params).to_dict()  # type: ignore[arg-type]
+    return list(page.get("data") or []), bool(page.get("has_more"))

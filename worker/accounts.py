@@ -19,23 +19,41 @@ def _holder(account: dict[str, Any]) -> tuple[str | None, str | None]:
     return holder_type, holder_id
 
 
+# The "event id" of a snapshot read from the API rather than from an event. It sorts after
+# every `evt_` id, so an API read wins the tie with the events of its own second; an event of
+# that second whose status differs is then settled by asking Stripe (worker/reconcile.py).
+API_SNAPSHOT = "~api"
+
+
 def is_newer(created: int, event_id: str, state_at: int, state_event_id: str | None) -> bool:
     """Stripe's clock orders snapshots; the event id breaks ties so replays agree."""
     return (created, event_id) > (state_at, state_event_id or "")
 
 
+def is_api_snapshot(account: FcAccount) -> bool:
+    return account.state_event_id == API_SNAPSHOT
+
+
 def apply_account_snapshot(
-    session: Session, account: dict[str, Any], *, created: int, event_id: str
+    session: Session,
+    account: dict[str, Any],
+    *,
+    created: int,
+    event_id: str,
+    replace_equal: bool = False,
 ) -> FcAccount | None:
     """Store the account as of Stripe time `created`; return it, or None if the stored state
-    is newer (an older event arriving late changes nothing)."""
+    is newer (an older event arriving late changes nothing). With `replace_equal` a snapshot
+    of the same time and id replaces the stored one (a later API read of the same second)."""
     stored = session.exec(
         select(FcAccount).where(FcAccount.id == account["id"]).with_for_update()
     ).first()
     if stored is not None and not is_newer(
         created, event_id, stored.state_at, stored.state_event_id
     ):
-        return None
+        same = (created, event_id) == (stored.state_at, stored.state_event_id)
+        if not (replace_equal and same):
+            return None
     status_details = account.get("status_details") or {}
     inactive = status_details.get("inactive") or {}
     active = status_details.get("active") or {}

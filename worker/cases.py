@@ -92,7 +92,7 @@ def record_deactivation(
         state, kind = CaseState.UNREPAIRABLE, EmailKind.UNREPAIRABLE
     opened = False
     if case is None:
-        case, opened = _insert_case(session, authorization_id, account_id, deactivation, state, now)
+        case, opened = insert_case(session, authorization_id, account_id, deactivation, state, now)
     case.last_heard_at = now
     if case.state == CaseState.PROACTIVE and deactivation.repairable:
         # Warned ahead, now broken: the relink email goes out.
@@ -114,7 +114,7 @@ def record_deactivation(
     return case, opened
 
 
-def _insert_case(
+def insert_case(
     session: Session,
     authorization_id: str,
     account_id: str,
@@ -188,17 +188,30 @@ def cancel_pending_emails(session: Session, case_id: int) -> int:
 
 
 def resolve_case(
-    session: Session, case: RelinkCase, resolution: str, *, now: datetime | None = None
+    session: Session,
+    case: RelinkCase,
+    resolution: str,
+    *,
+    now: datetime | None = None,
+    resolved_by: str | None = None,
 ) -> None:
-    """Close the case (e.g. resolution "reactivated") and cancel its pending emails."""
+    """Close the case (e.g. resolution "reactivated", by an event id) and cancel its pending
+    emails."""
     case.state = CaseState.RESOLVED
     case.resolved_at = now or utcnow()
     case.resolution = resolution
+    case.resolved_by = resolved_by
     case.next_reminder_at = None
     session.add(case)
     assert case.id is not None
     cancelled = cancel_pending_emails(session, case.id)
-    log.info("case_resolved", case_id=case.id, resolution=resolution, cancelled=cancelled)
+    log.info(
+        "case_resolved",
+        case_id=case.id,
+        resolution=resolution,
+        resolved_by=resolved_by,
+        cancelled=cancelled,
+    )
 
 
 def request_fresh_link(session: Session, case_id: int, *, now: datetime | None = None) -> str:

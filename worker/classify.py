@@ -19,6 +19,8 @@ class CauseFamily(StrEnum):
     INSTITUTION = "institution"  # a change at the bank: institution_requirement
     UNKNOWN = "unknown"  # every other cause, including ones Stripe adds later
     UNREPAIRABLE = "unrepairable"  # action none: the customer needs a new payment method
+    PROACTIVE = "proactive"  # still working, but will need a relink before a date
+    RECONNECTED = "reconnected"  # the optional "your bank is reconnected" email
 
 
 _FAMILY_OF_CAUSE = {

@@ -12,10 +12,10 @@ from sqlmodel import Session
 from shared.models import FcAuthorization, RelinkCase
 from shared.settings import get_settings
 from shared.stripe_client import StripeNotConfigured, make_stripe_client, retrieve_account
-from worker.accounts import apply_account_snapshot
 from worker.cases import lock_authorization, record_deactivation
 from worker.classify import classify_deactivation
 from worker.errors import PermanentEventError
+from worker.reconcile import apply_event_snapshot
 
 log = structlog.get_logger(__name__)
 
@@ -62,9 +62,7 @@ def handle_deactivation(
     account = with_preview_fields(event["id"], account)
     authorization_id = account.get("authorization")
     authorization = lock_authorization(session, authorization_id) if authorization_id else None
-    stored = apply_account_snapshot(
-        session, account, created=event["created"], event_id=event["id"]
-    )
+    stored = apply_event_snapshot(session, account, event)
     if stored is None:
         log.info("snapshot_older", event_id=event["id"], account_id=account["id"])
         return None

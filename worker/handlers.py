@@ -9,7 +9,10 @@ from sqlmodel import Session
 
 from worker.accounts import apply_account_snapshot
 from worker.deactivation import handle_deactivation
+from worker.disconnection import handle_disconnection
 from worker.errors import PermanentEventError
+from worker.proactive import handle_account_warning, handle_authorization_warning
+from worker.reactivation import handle_reactivation
 
 Handler = Callable[[Session, dict[str, Any]], None]
 HANDLERS: dict[str, Handler] = {}
@@ -34,13 +37,7 @@ def account_of(event: dict[str, Any]) -> dict[str, Any]:
     return account
 
 
-@handles(
-    "financial_connections.account.created",
-    "financial_connections.account.reactivated",
-    "financial_connections.account.disconnected",
-    "financial_connections.account.upcoming_deactivation",
-    "financial_connections.account.expected_deactivation_date_updated",
-)
+@handles("financial_connections.account.created")
 def record_account_snapshot(session: Session, event: dict[str, Any]) -> None:
     apply_account_snapshot(
         session, account_of(event), created=event["created"], event_id=event["id"]
@@ -50,3 +47,29 @@ def record_account_snapshot(session: Session, event: dict[str, Any]) -> None:
 @handles("financial_connections.account.deactivated")
 def record_deactivation(session: Session, event: dict[str, Any]) -> None:
     handle_deactivation(session, event, account_of(event))
+
+
+@handles("financial_connections.account.reactivated")
+def record_reactivation(session: Session, event: dict[str, Any]) -> None:
+    handle_reactivation(session, event, account_of(event))
+
+
+@handles("financial_connections.account.disconnected")
+def record_disconnection(session: Session, event: dict[str, Any]) -> None:
+    handle_disconnection(session, event, account_of(event))
+
+
+@handles(
+    "financial_connections.account.upcoming_deactivation",
+    "financial_connections.account.expected_deactivation_date_updated",
+)
+def record_account_warning(session: Session, event: dict[str, Any]) -> None:
+    handle_account_warning(session, event, account_of(event))
+
+
+@handles(
+    "financial_connections.authorization.upcoming_deactivation",
+    "financial_connections.authorization.expected_deactivation_date_updated",
+)
+def record_authorization_warning(session: Session, event: dict[str, Any]) -> None:
+    handle_authorization_warning(session, event)

@@ -92,7 +92,7 @@ def test_deactivation_stores_the_account_and_its_authorization(db: None) -> None
 def test_an_older_snapshot_arriving_late_changes_nothing(db: None) -> None:
     account = fc_account()
     newer = event(
-        "financial_connections.account.reactivated",
+        "financial_connections.account.created",
         obj={**account, "status": "active", "status_details": {}},
         created=2000,
     )
@@ -107,7 +107,7 @@ def test_same_second_snapshots_are_ordered_by_event_id(db: None) -> None:
     account = fc_account()
     first = event(obj=account, created=1000, id="evt_A")
     second = event(
-        "financial_connections.account.reactivated",
+        "financial_connections.account.created",
         obj={**account, "status": "active"},
         created=1000,
         id="evt_B",

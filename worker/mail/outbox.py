@@ -12,7 +12,8 @@ Each step is its own short transaction (no lock is held while Stripe or SMTP ans
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import stripe
 import structlog
@@ -32,6 +33,7 @@ from shared.models import (
 )
 from shared.settings import Settings, get_settings
 from shared.stripe_client import make_stripe_client, retrieve_account
+from worker.case_review import WARNING_CLEARED, standing_of
 from worker.cases import resolve_case
 from worker.classify import RELINK_REQUIRED, CauseFamily, classify_deactivation
 from worker.contacts import resolve_recipient
@@ -57,6 +59,7 @@ class Plan:
     holder_id: str | None
     institution: str
     accounts: list[AccountLine]
+    deadline: datetime | None = None  # a proactive email's "before <date>"
 
 
 def _claimable(now: datetime, stale_before: datetime, max_attempts: int) -> ColumnElement[bool]:
@@ -160,9 +163,13 @@ def send_outbox(outbox_id: int, *, client: stripe.StripeClient | None = None) ->
         return plan
     client = client or make_stripe_client(settings)
     live = retrieve_account(client, plan.account_id)
-    if live.get("status") != "inactive":
+    if not still_needed(plan, live):
+        resolution = {
+            CauseFamily.RECONNECTED: None,
+            CauseFamily.PROACTIVE: WARNING_CLEARED,
+        }.get(plan.family, "reactivated")
         with session_scope() as session:
-            _finish_unsent(session, plan, OutboxStatus.CANCELLED, resolution="reactivated")
+            _finish_unsent(session, plan, OutboxStatus.CANCELLED, resolution=resolution)
         log.info("email_not_sent", outbox_id=outbox_id, case_id=plan.case_id, outcome="reactivated")
         return "reactivated"
     recipient = resolve_recipient(client, plan.holder_type, plan.holder_id)
@@ -186,20 +193,17 @@ def send_outbox(outbox_id: int, *, client: stripe.StripeClient | None = None) ->
 
 def _plan(session: Session, row: EmailOutbox) -> Plan | str:
     case = session.get(RelinkCase, row.case_id) if row.case_id is not None else None
-    if case is None or case.state == CaseState.RESOLVED:
+    reconnected = row.kind == EmailKind.RECONNECTED
+    if case is None or (case.state == CaseState.RESOLVED) != reconnected:
         row.status = OutboxStatus.CANCELLED
         session.add(row)
         return "cancelled"
-    unrepairable = case.state == CaseState.UNREPAIRABLE
-    family = (
-        CauseFamily.UNREPAIRABLE
-        if unrepairable
-        else classify_deactivation(case.cause, case.action).family
-    )
-    accounts = _inactive_accounts(session, case.authorization_id, repairable=not unrepairable)
-    if not accounts:  # every account is active again by our own records
-        if not unrepairable:
-            resolve_case(session, case, "reactivated")
+    family = _family(case, reconnected)
+    accounts = _accounts_to_name(session, case, family)
+    if not accounts:  # nothing left to name by our own records
+        if family not in (CauseFamily.UNREPAIRABLE, CauseFamily.RECONNECTED):
+            resolution = WARNING_CLEARED if family is CauseFamily.PROACTIVE else "reactivated"
+            resolve_case(session, case, resolution, resolved_by="outbox")
         row.status = OutboxStatus.CANCELLED
         session.add(row)
         return "reactivated"
@@ -210,12 +214,18 @@ def _plan(session: Session, row: EmailOutbox) -> Plan | str:
         or primary.institution_name
         or "your bank"
     )
+    kind = EmailKind(row.kind)
+    if kind == EmailKind.PROACTIVE and family is not CauseFamily.PROACTIVE:
+        kind = EmailKind.RELINK  # warned, then broken before the email left: say so
+    dates = [a.expected_deactivation_date for a in accounts if a.expected_deactivation_date]
+    if not dates and authorization is not None and authorization.expected_deactivation_date:
+        dates = [authorization.expected_deactivation_date]
     assert row.id is not None
     assert case.id is not None
     return Plan(
         outbox_id=row.id,
         case_id=case.id,
-        kind=EmailKind(row.kind),
+        kind=kind,
         family=family,
         authorization_id=case.authorization_id,
         account_id=primary.id,
@@ -223,23 +233,57 @@ def _plan(session: Session, row: EmailOutbox) -> Plan | str:
         holder_id=primary.holder_id,
         institution=institution,
         accounts=[AccountLine(a.display_name, a.last4) for a in accounts],
+        deadline=datetime.fromtimestamp(min(dates), UTC) if dates else None,
     )
 
 
-def _inactive_accounts(
-    session: Session, authorization_id: str, *, repairable: bool
-) -> list[FcAccount]:
+def _family(case: RelinkCase, reconnected: bool) -> CauseFamily:
+    if reconnected:
+        return CauseFamily.RECONNECTED
+    if case.state == CaseState.UNREPAIRABLE:
+        return CauseFamily.UNREPAIRABLE
+    if case.state == CaseState.PROACTIVE:
+        return CauseFamily.PROACTIVE
+    return classify_deactivation(case.cause, case.action).family
+
+
+def _accounts_to_name(session: Session, case: RelinkCase, family: CauseFamily) -> list[FcAccount]:
+    """The accounts the email is about: broken and repairable ones for a relink email, the
+    warned ones for a proactive one, the lost ones (not repairable, or disconnected) for an
+    unrepairable one, the working ones for "reconnected"."""
     accounts = session.exec(
         select(FcAccount)
-        .where(FcAccount.authorization_id == authorization_id, FcAccount.status == "inactive")
+        .where(FcAccount.authorization_id == case.authorization_id)
         .order_by(col(FcAccount.last4), col(FcAccount.id))
     ).all()
-    return [a for a in accounts if (a.inactive_action == RELINK_REQUIRED) == repairable]
+    if family is CauseFamily.RECONNECTED:
+        return [a for a in accounts if a.status == "active"]
+    if family is CauseFamily.PROACTIVE:
+        authorization = session.get(FcAuthorization, case.authorization_id)
+        if authorization is None:
+            return []
+        return standing_of(session, authorization, utcnow()).warned
+    inactive = [a for a in accounts if a.status == "inactive"]
+    if family is CauseFamily.UNREPAIRABLE:
+        lost = [a for a in inactive if a.inactive_action != RELINK_REQUIRED]
+        return lost or [a for a in accounts if a.status == "disconnected"]
+    return [a for a in inactive if a.inactive_action == RELINK_REQUIRED]
+
+
+def still_needed(plan: Plan, live: dict[str, Any]) -> bool:
+    """Whether the live account still calls for this email."""
+    status = live.get("status")
+    if plan.family is CauseFamily.RECONNECTED:
+        return status == "active"
+    if plan.family is CauseFamily.PROACTIVE:
+        active = (live.get("status_details") or {}).get("active") or {}
+        return status == "inactive" or active.get("action") == RELINK_REQUIRED
+    return status != "active"
 
 
 def _render(plan: Plan, settings: Settings) -> EmailContent:
     link = expires_at = None
-    if plan.family is not CauseFamily.UNREPAIRABLE:
+    if plan.family not in (CauseFamily.UNREPAIRABLE, CauseFamily.RECONNECTED):
         payload = LinkPayload(plan.case_id, plan.account_id, plan.authorization_id)
         link = link_url(payload, settings)
         expires_at = utcnow() + timedelta(seconds=settings.link_max_age)
@@ -250,6 +294,7 @@ def _render(plan: Plan, settings: Settings) -> EmailContent:
         accounts=plan.accounts,
         link=link,
         expires_at=expires_at,
+        deadline=plan.deadline,
     )
 
 
@@ -264,7 +309,7 @@ def _finish_unsent(
         row.status = status
         session.add(row)
     if resolution is not None and case.state != CaseState.RESOLVED:
-        resolve_case(session, case, resolution)
+        resolve_case(session, case, resolution, resolved_by="outbox")
     elif status == OutboxStatus.NO_CONTACT and case.state == CaseState.OPEN:
         case.state = CaseState.NO_CONTACT
         session.add(case)
@@ -286,7 +331,7 @@ def _mark_sent(session: Session, plan: Plan, recipient: str) -> None:
     if case.state == CaseState.NO_CONTACT:
         case.state = CaseState.OPEN  # an address turned up (e.g. for a fresh link)
     session.add(case)
-    if plan.kind == EmailKind.RELINK:
+    if plan.kind in (EmailKind.RELINK, EmailKind.PROACTIVE):
         schedule_reminders(session, case, sent_at=now)
     elif plan.kind == EmailKind.REMINDER:
         refresh_next_reminder(session, case)
