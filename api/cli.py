@@ -70,6 +70,7 @@ def dev(
     VAR_DIR.mkdir(exist_ok=True)
     if "STRIPE_WEBHOOK_SECRETS" not in os.environ:
         os.environ["STRIPE_WEBHOOK_SECRETS"] = _dev_webhook_secret()
+    os.environ.setdefault("PUBLIC_BASE_URL", f"http://{host}:{port}")
     webhook_url = f"http://{host}:{port}/webhooks/stripe"
     children: list[subprocess.Popen[bytes]] = []
     if "STRIPE_API_KEY" not in os.environ:

@@ -1,0 +1,60 @@
+"""The README's first command: `relink dev` runs the whole story on the embedded default
+(SQLite, a file broker, a worker beside the API, emails as files, the bundled simulator)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from sim.client import SimClient
+from tests.integration.stack import free_port, wait_until
+
+RELINK_VARIABLES = ("DATABASE_URL", "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRETS", "LINK_SIGNING_KEYS")
+
+
+def test_relink_dev_turns_a_deactivation_into_an_email_file(tmp_path: Path) -> None:
+    port, sim_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k not in RELINK_VARIABLES}
+    env["QUIET_PERIOD_SECONDS"] = "1"
+    relink = [sys.executable, "-c", "from api.cli import main; main()"]
+    with open(tmp_path / "dev.log", "wb") as log:
+        process = subprocess.Popen(
+            [*relink, "dev", "--port", str(port), "--sim-port", str(sim_port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: requests.get(f"{base}/readyz", timeout=1).ok, 60, "relink dev")
+        sim = SimClient(f"http://127.0.0.1:{sim_port}")
+        customer = sim.create_customer("ada@example.com")
+        authorization = sim.create_authorization(
+            {"type": "customer", "customer": customer["id"]},
+            institution="StripeBank",
+            accounts=[{"last4": "6789", "subcategory": "checking"}],
+        )
+        sim.deactivate_authorization(authorization["id"])
+        outbox = tmp_path / "var" / "outbox"
+        wait_until(lambda: any(outbox.glob("*.eml")), 60, "the email file")
+        [eml] = outbox.glob("*.eml")
+        message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+        text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert message["To"] == "ada@example.com"
+        assert "6789" in text
+        assert f"{base}/relink/" in text
+        output = (tmp_path / "dev.log").read_text()
+        assert f"{base}/webhooks/stripe" in output
+        assert "whsec_" in output
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
