@@ -1,4 +1,5 @@
-"""Operator commands mounted into `relink`: `events list|show|replay` and `doctor`.
+"""Operator commands mounted into `relink`: `events list|show|replay`, `cases list|show`,
+`emails resend` and `doctor`.
 
 Every command prints a readable table, or JSON with `--json`; a failure exits non-zero
 (1: refused, not found or a failed check; 2: invalid configuration).
@@ -10,20 +11,31 @@ import json
 import smtplib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import typer
-from sqlalchemy import text
-from sqlmodel import col, select
+from sqlalchemy import func, or_, text
+from sqlmodel import Session, col, select
 
 from shared.db import session_scope, utcnow
-from shared.models import EventStatus, WebhookEvent
+from shared.models import (
+    CaseState,
+    EmailOutbox,
+    EventStatus,
+    FcAccount,
+    FcAuthorization,
+    RelinkAttempt,
+    RelinkCase,
+    WebhookEvent,
+)
 from shared.settings import ConfigError, Settings, load_settings
 
 events_cli = typer.Typer(help="Inbox events: list, show and replay (dead letters).")
+cases_cli = typer.Typer(help="Relink cases: list and show (a timeline).")
+emails_cli = typer.Typer(help="Relink emails: resend a fresh link.")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
 
@@ -262,6 +274,282 @@ def replay(
         raise typer.Exit(1)
 
 
+# ---------------------------------------------------------------------------- cases
+
+
+def mask_email(address: str | None) -> str | None:
+    """`ada@example.com` → `a***@example.com`: enough to tell addresses apart, not to mail."""
+    if not address:
+        return address
+    local, at, domain = address.rpartition("@")
+    if not at:
+        return "***"
+    return f"{local[:1]}***@{domain}"
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every time relink writes is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def case_summary(case: RelinkCase, institution: str | None) -> dict[str, Any]:
+    return {
+        "id": case.id,
+        "state": case.state,
+        "institution": institution,
+        "authorization_id": case.authorization_id,
+        "account_id": case.account_id,
+        "cause": case.cause,
+        "action": case.action,
+        "opened_at": _iso(case.opened_at),
+        "last_heard_at": _iso(case.last_heard_at),
+        "resolved_at": _iso(case.resolved_at),
+        "resolution": case.resolution,
+        "emails_sent": case.emails_sent,
+        "next_reminder_at": _iso(case.next_reminder_at),
+    }
+
+
+@cases_cli.command("list")
+def list_cases(
+    state: Annotated[CaseState | None, typer.Option("--state", help="only this state")] = None,
+    institution: Annotated[
+        str | None, typer.Option("--institution", help="only this bank (any case)")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="how many")] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """List cases, most recently heard of first."""
+    _settings()
+    query = (
+        select(RelinkCase, FcAuthorization.institution_name)
+        .join(
+            FcAuthorization,
+            col(FcAuthorization.id) == col(RelinkCase.authorization_id),
+            isouter=True,
+        )
+        .order_by(col(RelinkCase.last_heard_at).desc(), col(RelinkCase.id).desc())
+        .limit(limit)
+    )
+    if state is not None:
+        query = query.where(col(RelinkCase.state) == state.value)
+    if institution:
+        query = query.where(
+            func.lower(col(FcAuthorization.institution_name)) == institution.lower()
+        )
+    with session_scope() as session:
+        rows = [case_summary(case, bank) for case, bank in session.exec(query)]
+    if as_json:
+        _echo_json(rows)
+        return
+    if not rows:
+        typer.echo("no cases")
+        return
+    table = [
+        (
+            r["id"],
+            r["state"],
+            r["institution"],
+            r["authorization_id"],
+            r["opened_at"],
+            r["last_heard_at"],
+            r["emails_sent"],
+            r["resolution"],
+        )
+        for r in rows
+    ]
+    headers = ("id", "state", "institution", "authorization", "opened", "last heard", "emails")
+    typer.echo(render_table((*headers, "resolution"), table))
+
+
+def _case_events(session: Session, case: RelinkCase, account_ids: list[str]) -> list[WebhookEvent]:
+    """Inbox events naming the case's authorization or one of its accounts (payload search;
+    an event whose payload retention pruned can no longer be found)."""
+    needles = [case.authorization_id, *account_ids]
+    query = (
+        select(WebhookEvent)
+        .where(or_(*(col(WebhookEvent.payload).contains(f'"{n}"') for n in needles)))
+        .order_by(col(WebhookEvent.received_at))
+    )
+    return list(session.exec(query))
+
+
+def case_timeline(case_id: int) -> dict[str, Any] | None:
+    """The case, its accounts and a timeline of its events, emails and relink attempts."""
+    with session_scope() as session:
+        case = session.get(RelinkCase, case_id)
+        if case is None:
+            return None
+        authorization = session.get(FcAuthorization, case.authorization_id)
+        accounts = list(
+            session.exec(
+                select(FcAccount)
+                .where(col(FcAccount.authorization_id) == case.authorization_id)
+                .order_by(col(FcAccount.id))
+            )
+        )
+        events = _case_events(session, case, [a.id for a in accounts])
+        emails = list(
+            session.exec(
+                select(EmailOutbox)
+                .where(col(EmailOutbox.case_id) == case_id)
+                .order_by(col(EmailOutbox.id))
+            )
+        )
+        attempts = list(
+            session.exec(
+                select(RelinkAttempt)
+                .where(col(RelinkAttempt.case_id) == case_id)
+                .order_by(col(RelinkAttempt.id))
+            )
+        )
+        entries: list[tuple[datetime, dict[str, Any]]] = [
+            (case.opened_at, {"kind": "case", "id": case.id, "what": "opened", "detail": ""})
+        ]
+        if case.resolved_at is not None:
+            entries.append(
+                (
+                    case.resolved_at,
+                    {
+                        "kind": "case",
+                        "id": case.id,
+                        "what": "resolved",
+                        "detail": case.resolution or "",
+                    },
+                )
+            )
+        for event in events:
+            detail = f"{event.status}, attempts {event.attempts}"
+            if event.last_error:
+                detail += f", {event.last_error[:80]}"
+            entries.append(
+                (
+                    event.received_at,
+                    {"kind": "event", "id": event.id, "what": event.type, "detail": detail},
+                )
+            )
+        for email in emails:
+            entries.append(
+                (
+                    email.sent_at or email.send_after,
+                    {
+                        "kind": "email",
+                        "id": email.id,
+                        "what": email.kind,
+                        "detail": f"{email.status}, attempts {email.attempts}",
+                        "status": email.status,
+                        "send_after": _iso(email.send_after),
+                        "sent_at": _iso(email.sent_at),
+                        "attempts": email.attempts,
+                        "recipient": mask_email(email.recipient),
+                        "last_error": email.last_error,
+                    },
+                )
+            )
+        for attempt in attempts:
+            entries.append(
+                (
+                    attempt.created_at,
+                    {
+                        "kind": "attempt",
+                        "id": attempt.session_id,
+                        "what": f"relink session ({attempt.mode})",
+                        "detail": attempt.result or "open",
+                        "mode": attempt.mode,
+                        "result": attempt.result,
+                        "completed_at": _iso(attempt.completed_at),
+                    },
+                )
+            )
+        entries.sort(key=lambda entry: _aware(entry[0]))
+        return {
+            "case": case_summary(case, authorization.institution_name if authorization else None),
+            "accounts": [
+                {
+                    "id": a.id,
+                    "status": a.status,
+                    "display_name": a.display_name,
+                    "last4": a.last4,
+                    "inactive_cause": a.inactive_cause,
+                    "inactive_action": a.inactive_action,
+                }
+                for a in accounts
+            ],
+            "timeline": [{"at": _iso(at), **entry} for at, entry in entries],
+        }
+
+
+@cases_cli.command("show")
+def show_case(
+    case_id: Annotated[int, typer.Argument(metavar="CASE_ID")], as_json: JsonFlag = False
+) -> None:
+    """Show one case: its accounts and a timeline of events, emails and relink attempts."""
+    _settings()
+    detail = case_timeline(case_id)
+    if detail is None:
+        raise _fail(f"no case {case_id}")
+    if as_json:
+        _echo_json(detail)
+        return
+    typer.echo(render_table(("field", "value"), list(detail["case"].items())))
+    typer.echo("\naccounts:")
+    accounts = [
+        (a["id"], a["status"], a["display_name"], a["last4"], a["inactive_cause"])
+        for a in detail["accounts"]
+    ]
+    typer.echo(render_table(("account", "status", "name", "last4", "cause"), accounts))
+    typer.echo("\ntimeline:")
+    timeline = [(e["at"], e["kind"], e["id"], e["what"], e["detail"]) for e in detail["timeline"]]
+    typer.echo(render_table(("at", "kind", "id", "what", "detail"), timeline))
+
+
+# ---------------------------------------------------------------------------- emails
+
+RESEND_REFUSALS = {
+    "missing": "no case {case_id}",
+    "not_open": "case {case_id} is {state}: there is nothing to relink, no email queued",
+    "rate_limited": (
+        "case {case_id} got a fresh link less than {interval}s ago "
+        "(FRESH_LINK_INTERVAL_SECONDS): not queued again"
+    ),
+}
+
+
+def resend_fresh_link(case_id: int) -> tuple[str, str | None]:
+    """Queue a fresh relink email through the worker's own path (one outbox row, sent by
+    `relink.send_email` under the SMTP rate limit). Returns the outcome and the case state."""
+    from worker.cases import request_fresh_link
+
+    with session_scope() as session:
+        outcome = request_fresh_link(session, case_id)
+        case = session.get(RelinkCase, case_id)
+        state = case.state if case is not None else None
+    return outcome, state
+
+
+@emails_cli.command("resend")
+def resend(
+    case_id: Annotated[int, typer.Argument(metavar="CASE_ID")], as_json: JsonFlag = False
+) -> None:
+    """Queue a fresh relink email for an open case (the same limits as the page's button)."""
+    settings = _settings()
+    outcome, state = resend_fresh_link(case_id)
+    refusal = RESEND_REFUSALS.get(outcome)
+    detail = (
+        refusal.format(case_id=case_id, state=state, interval=settings.fresh_link_interval_seconds)
+        if refusal
+        else f"a fresh relink email for case {case_id} is queued"
+    )
+    if as_json:
+        _echo_json({"case_id": case_id, "outcome": outcome, "state": state, "detail": detail})
+    elif refusal:
+        typer.echo(detail, err=True)
+    else:
+        typer.echo(render_table(("case", "outcome", "detail"), [(case_id, outcome, detail)]))
+    if refusal:
+        raise typer.Exit(1)
+
+
 # ---------------------------------------------------------------------------- doctor
 
 
@@ -446,4 +734,6 @@ def doctor(as_json: JsonFlag = False) -> None:
 def mount(cli: typer.Typer) -> None:
     """Add the operator commands to the `relink` command."""
     cli.add_typer(events_cli, name="events")
+    cli.add_typer(cases_cli, name="cases")
+    cli.add_typer(emails_cli, name="emails")
     cli.command("doctor")(doctor)

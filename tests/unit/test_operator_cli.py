@@ -7,13 +7,25 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlmodel import select
 from typer.testing import CliRunner
 
 from api import operator_cli
 from api.cli import cli
 from shared import migrate
 from shared.db import session_scope, utcnow
-from shared.models import EventStatus, WebhookEvent
+from shared.models import (
+    CaseState,
+    EmailKind,
+    EmailOutbox,
+    EventStatus,
+    FcAccount,
+    FcAuthorization,
+    OutboxStatus,
+    RelinkAttempt,
+    RelinkCase,
+    WebhookEvent,
+)
 from shared.settings import get_settings
 from sim.testing import run_sim_server
 
@@ -375,3 +387,226 @@ def test_webhook_endpoint_check_against_the_simulator(monkeypatch: pytest.Monkey
         check = operator_cli.check_webhook_endpoint(get_settings())
     assert check.status == "fail"
     assert "GET /v1/webhook_endpoints failed (404)" in check.detail
+
+
+# ---------------------------------------------------------------- cases and emails
+
+ADDRESS = "ada.lovelace@example.com"
+
+
+def add_case(
+    case_id: int,
+    authorization: str,
+    *,
+    state: str = CaseState.OPEN,
+    institution: str = "StripeBank",
+    age_minutes: int = 0,
+) -> None:
+    opened = utcnow() - timedelta(minutes=age_minutes)
+    with session_scope() as session:
+        session.add(FcAuthorization(id=authorization, institution_name=institution))
+        for n in (1, 2):
+            session.add(
+                FcAccount(
+                    id=f"fca_{authorization}_{n}",
+                    authorization_id=authorization,
+                    institution_name=institution,
+                    display_name=f"Account {n}",
+                    last4=f"000{n}",
+                    status="inactive",
+                    inactive_cause="access_expired",
+                    inactive_action="relink_required",
+                )
+            )
+        resolved = state == CaseState.RESOLVED
+        session.add(
+            RelinkCase(
+                id=case_id,
+                authorization_id=authorization,
+                account_id=f"fca_{authorization}_1",
+                state=state,
+                cause="access_expired",
+                action="relink_required",
+                opened_at=opened,
+                last_heard_at=opened,
+                resolved_at=utcnow() if resolved else None,
+                resolution="reactivated" if resolved else None,
+            )
+        )
+
+
+@pytest.fixture
+def cases(db: None) -> None:
+    add_case(1, "fcauth_a", age_minutes=60)
+    add_case(2, "fcauth_b", institution="Other Bank", age_minutes=30)
+    add_case(3, "fcauth_c", state=CaseState.RESOLVED, age_minutes=10)
+    start = utcnow() - timedelta(minutes=60)
+    add_event(
+        "evt_a_deactivated",
+        payload=json.dumps({"data": {"object": {"id": "fca_fcauth_a_1"}}}),
+        age_minutes=59,
+    )
+    add_event("evt_b", payload=json.dumps({"data": {"object": {"id": "fca_fcauth_b_1"}}}))
+    with session_scope() as session:
+        session.add(
+            EmailOutbox(
+                case_id=1,
+                kind=EmailKind.RELINK,
+                recipient=ADDRESS,
+                status=OutboxStatus.SENT,
+                attempts=1,
+                message_id="relink-case-1-relink",
+                send_after=start + timedelta(minutes=2),
+                sent_at=start + timedelta(minutes=3),
+            )
+        )
+        session.add(
+            EmailOutbox(
+                case_id=1,
+                kind=EmailKind.REMINDER,
+                message_id="relink-case-1-reminder-1",
+                send_after=start + timedelta(days=3),
+            )
+        )
+        session.add(
+            RelinkAttempt(
+                case_id=1,
+                session_id="fcsess_first",
+                mode="account",
+                result="no_account",
+                created_at=start + timedelta(minutes=10),
+            )
+        )
+
+
+def test_cases_list_shows_a_table(cases: None) -> None:
+    result = relink("cases", "list")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split()[:4] == ["ID", "STATE", "INSTITUTION", "AUTHORIZATION"]
+    assert [line.split()[0] for line in lines[2:]] == ["3", "2", "1"]  # last heard first
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--state", "open"], [2, 1]),
+        (["--state", "resolved"], [3]),
+        (["--institution", "other bank"], [2]),
+        (["--institution", "StripeBank", "--state", "open"], [1]),
+        (["--limit", "1"], [3]),
+        (["--institution", "Nowhere"], []),
+    ],
+)
+def test_cases_list_filters_as_json(cases: None, args: list[str], expected: list[int]) -> None:
+    result = relink("cases", "list", *args, "--json")
+    assert result.exit_code == 0, result.output
+    assert [row["id"] for row in json.loads(result.output)] == expected
+
+
+def test_cases_list_refuses_an_unknown_state(cases: None) -> None:
+    assert relink("cases", "list", "--state", "sleepy").exit_code == 2
+
+
+def test_cases_list_says_so_when_nothing_matches(db: None) -> None:
+    result = relink("cases", "list")
+    assert result.exit_code == 0
+    assert result.output.strip() == "no cases"
+
+
+def test_cases_show_merges_a_timeline_in_time_order(cases: None) -> None:
+    result = relink("cases", "show", "1", "--json")
+    assert result.exit_code == 0, result.output
+    detail = json.loads(result.output)
+    assert detail["case"]["institution"] == "StripeBank"
+    assert [a["id"] for a in detail["accounts"]] == ["fca_fcauth_a_1", "fca_fcauth_a_2"]
+    timeline = [(e["kind"], e["id"]) for e in detail["timeline"]]
+    assert timeline == [
+        ("case", 1),
+        ("event", "evt_a_deactivated"),  # only the events naming this case's accounts
+        ("email", 1),
+        ("attempt", "fcsess_first"),
+        ("email", 2),  # the reminder, due in three days
+    ]
+    times = [e["at"] for e in detail["timeline"]]
+    assert times == sorted(times)
+    sent = detail["timeline"][2]
+    assert (sent["what"], sent["status"], sent["attempts"]) == ("relink", "sent", 1)
+    assert sent["recipient"] == "a***@example.com"
+    assert detail["timeline"][3]["mode"] == "account"
+    assert detail["timeline"][3]["result"] == "no_account"
+
+
+def test_cases_show_table_never_prints_the_address(cases: None) -> None:
+    result = relink("cases", "show", "1")
+    assert result.exit_code == 0, result.output
+    assert "timeline:" in result.output
+    assert "evt_a_deactivated" in result.output
+    assert "fcsess_first" in result.output
+    assert ADDRESS not in result.output
+    assert ADDRESS not in relink("cases", "show", "1", "--json").output
+
+
+def test_cases_show_a_resolved_case_ends_with_its_resolution(cases: None) -> None:
+    detail = json.loads(relink("cases", "show", "3", "--json").output)
+    assert detail["timeline"][-1] | {"at": None} == {
+        "at": None,
+        "kind": "case",
+        "id": 3,
+        "what": "resolved",
+        "detail": "reactivated",
+    }
+
+
+def test_cases_show_unknown_case_exits_1(db: None) -> None:
+    result = relink("cases", "show", "404")
+    assert result.exit_code == 1
+    assert "no case 404" in result.output
+
+
+@pytest.mark.parametrize(
+    ("address", "masked"),
+    [(ADDRESS, "a***@example.com"), ("x@y.z", "x***@y.z"), ("no-at-sign", "***"), (None, None)],
+)
+def test_mask_email(address: str | None, masked: str | None) -> None:
+    assert operator_cli.mask_email(address) == masked
+
+
+def outbox_of(case_id: int) -> list[EmailOutbox]:
+    with session_scope() as session:
+        return list(session.exec(select(EmailOutbox).where(EmailOutbox.case_id == case_id)))
+
+
+def test_resend_queues_a_fresh_link_through_the_worker_path(cases: None, tmp_path: Any) -> None:
+    queue = tmp_path / "var" / "broker" / "queue"
+    queue.mkdir(parents=True, exist_ok=True)
+    result = relink("emails", "resend", "2", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["outcome"] == "queued"
+    [row] = outbox_of(2)
+    assert (row.kind, row.status) == (EmailKind.FRESH_LINK, OutboxStatus.PENDING)
+    messages = list(queue.iterdir())  # relink.send_email(row.id): sent under the SMTP limit
+    assert len(messages) == 1
+    assert "relink.send_email" in messages[0].read_text()
+
+
+def test_resend_respects_the_fresh_link_interval(cases: None, tmp_path: Any) -> None:
+    (tmp_path / "var" / "broker" / "queue").mkdir(parents=True, exist_ok=True)
+    assert relink("emails", "resend", "2").exit_code == 0
+    again = relink("emails", "resend", "2")
+    assert again.exit_code == 1
+    assert "fresh link less than 600s ago" in again.output
+    assert len(outbox_of(2)) == 1
+
+
+def test_resend_refuses_a_resolved_case(cases: None) -> None:
+    result = relink("emails", "resend", "3")
+    assert result.exit_code == 1
+    assert "case 3 is resolved" in result.output
+    assert outbox_of(3) == []
+
+
+def test_resend_unknown_case_exits_1(db: None) -> None:
+    result = relink("emails", "resend", "404", "--json")
+    assert result.exit_code == 1
+    assert json.loads(result.output)["outcome"] == "missing"
