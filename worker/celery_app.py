@@ -16,6 +16,9 @@ PRUNE_INBOX = "relink.prune_inbox"
 SEND_EMAIL = "relink.send_email"
 SEND_FRESH_LINK = "relink.send_fresh_link"
 SWEEP_OUTBOX = "relink.sweep_outbox"
+RECONCILE_AUTHORIZATION = "relink.reconcile_authorization"
+SWEEP_STALE_CASES = "relink.sweep_stale_cases"
+BACKFILL_EVENTS = "relink.backfill_events"
 
 
 def _transport_options(settings: Settings) -> dict[str, object]:
@@ -29,7 +32,9 @@ def _transport_options(settings: Settings) -> dict[str, object]:
 
 def make_celery(settings: Settings) -> Celery:
     celery = Celery(
-        "relink", broker=settings.celery_broker_url, include=["worker.tasks", "worker.email_tasks"]
+        "relink",
+        broker=settings.celery_broker_url,
+        include=["worker.tasks", "worker.email_tasks", "worker.reconcile_tasks"],
     )
     celery.conf.update(
         task_serializer="json",
@@ -50,6 +55,14 @@ def make_celery(settings: Settings) -> Celery:
             "sweep-outbox": {
                 "task": SWEEP_OUTBOX,
                 "schedule": settings.email_sweep_every_seconds,
+            },
+            "sweep-stale-cases": {
+                "task": SWEEP_STALE_CASES,
+                "schedule": settings.stale_case_sweep_every_seconds,
+            },
+            "backfill-events": {
+                "task": BACKFILL_EVENTS,
+                "schedule": settings.events_backfill_every_seconds,
             },
         },
     )

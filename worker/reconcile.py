@@ -18,8 +18,8 @@ import stripe
 import structlog
 from sqlmodel import Session, col, select
 
-from shared.db import utcnow
-from shared.models import FcAccount, FcAuthorization
+from shared.db import session_scope, utcnow
+from shared.models import FcAccount, FcAuthorization, WebhookEvent
 from shared.settings import get_settings
 from shared.stripe_client import (
     list_holder_accounts,
@@ -29,6 +29,7 @@ from shared.stripe_client import (
 )
 from worker.accounts import API_SNAPSHOT, apply_account_snapshot, is_api_snapshot
 from worker.case_review import review_case
+from worker.cases import lock_authorization
 
 log = structlog.get_logger(__name__)
 
@@ -215,3 +216,13 @@ def apply_event_snapshot(
     return apply_account_snapshot(
         session, live, created=created, event_id=API_SNAPSHOT, replace_equal=True
     )
+
+
+def reconcile_authorization(authorization_id: str, trigger: str = RELINK) -> str:
+    """Reconcile one authorization in its own unit of work (the task's plain function)."""
+    with session_scope() as session:
+        authorization = lock_authorization(session, authorization_id)
+        created = session.exec(
+            select(WebhookEvent.created).where(WebhookEvent.id == trigger)
+        ).first()
+        return reconcile_locked(session, authorization, Trigger(trigger, created))

@@ -1,0 +1,136 @@
+"""The simulator as relink's Stripe, its events fed through the real process_event on SQLite
+(no Celery), for the reactivation unit and property tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import orjson
+import pytest
+from sqlmodel import select
+
+from shared.db import get_engine, session_scope
+from shared.inbox import EventHeader, InboxItem, record_events
+from shared.models import EmailOutbox, FcAccount, RelinkCase
+from shared.settings import get_settings
+from shared.stripe_client import make_stripe_client, preview_options
+from sim.testing import SimServer, run_sim_server
+from worker import handlers, processing
+from worker.contacts import clear_contact_cache
+
+PREVIEW = "2026-09-30.preview"
+# Where nothing listens: the simulator renders events at the preview version (as an endpoint
+# on that version would receive them) but never delivers them; tests feed them in.
+NOWHERE = "http://127.0.0.1:9/webhooks/stripe"
+
+
+@contextmanager
+def simulated_world(monkeypatch: pytest.MonkeyPatch, **env: str) -> Iterator[SimServer]:
+    with run_sim_server(webhook_url=NOWHERE, rate_limit_per_second=0, paused=True) as sim:
+        settings = {
+            "STRIPE_API_BASE": sim.base_url,
+            "STRIPE_API_KEY": sim.api_key,
+            "EMAIL_FROM": "relink <relink@example.com>",
+            "PUBLIC_BASE_URL": "https://relink.example",
+            "QUIET_PERIOD_SECONDS": "0",
+            **env,
+        }
+        for name, value in settings.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        get_engine.cache_clear()
+        clear_contact_cache()
+        yield sim
+        clear_contact_cache()
+
+
+@dataclass
+class Authorization:
+    id: str
+    customer: str
+    accounts: list[str]
+
+
+def new_authorization(
+    sim: SimServer, n_accounts: int = 3, email: str | None = "ada@example.com"
+) -> Authorization:
+    customer = sim.client.create_customer(email)["id"]
+    auth = sim.client.create_authorization(
+        {"type": "customer", "customer": customer},
+        institution="First Platypus Bank",
+        accounts=[
+            {"last4": f"{1111 * (i + 1):04d}"[-4:], "subcategory": "checking"}
+            for i in range(n_accounts)
+        ],
+    )
+    return Authorization(str(auth["id"]), customer, list(auth["accounts"]))
+
+
+def relink(sim: SimServer, auth: Authorization, outcome: str = "success") -> str:
+    """Open a relink session for the authorization (as the page does) and finish it."""
+    session = make_stripe_client().v1.financial_connections.sessions.create(
+        params={  # type: ignore[arg-type]
+            "account_holder": {"type": "customer", "customer": auth.customer},
+            "permissions": ["payment_method", "balances"],
+            "relink_options": {"authorization": auth.id},
+        },
+        options=preview_options(),  # type: ignore[arg-type]
+    )
+    sim.client.complete_session(session.id, outcome)
+    return str(session.id)
+
+
+def events_of(sim: SimServer, auth: Authorization, *types: str) -> list[dict[str, Any]]:
+    """The simulator's events about the authorization or its accounts, oldest first."""
+    ids = {auth.id, *auth.accounts}
+    return [
+        e
+        for e in sim.client.events()
+        if e["data"]["object"]["id"] in ids and (not types or e["type"] in types)
+    ]
+
+
+def feed(event: dict[str, Any]) -> str:
+    """Record the event in the inbox as the receiver would, and process it in-process."""
+    header = EventHeader(
+        event["id"], event["type"], event["created"], event["livemode"], event["api_version"], None
+    )
+    item = InboxItem(header, orjson.dumps(event).decode(), event["type"] in handlers.HANDLERS)
+    with session_scope() as session:
+        record_events(session, [item], stale_after=timedelta(minutes=2))
+    return processing.process_event(event["id"])
+
+
+def cases() -> list[RelinkCase]:
+    with session_scope() as session:
+        return list(session.exec(select(RelinkCase).order_by(RelinkCase.id)).all())
+
+
+def outbox_rows() -> list[EmailOutbox]:
+    with session_scope() as session:
+        return list(session.exec(select(EmailOutbox).order_by(EmailOutbox.id)).all())
+
+
+def stored_accounts() -> dict[str, FcAccount]:
+    with session_scope() as session:
+        return {a.id: a for a in session.exec(select(FcAccount)).all()}
+
+
+def call_counts(sim: SimServer) -> dict[str, int]:
+    """Stripe calls relink made since the last `clear_requests`, by kind."""
+    counts = {"authorization": 0, "list": 0, "account": 0}
+    for request in sim.client.requests("/v1/financial_connections/"):
+        path = request["path"]
+        if request["method"] != "GET":
+            continue
+        if path.startswith("/v1/financial_connections/authorizations/"):
+            counts["authorization"] += 1
+        elif path == "/v1/financial_connections/accounts":
+            counts["list"] += 1
+        elif path.startswith("/v1/financial_connections/accounts/"):
+            counts["account"] += 1
+    return counts
