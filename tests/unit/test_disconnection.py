@@ -1,0 +1,92 @@
+"""`disconnected`: the account leaves the case; nothing repairable left → unrepairable, with
+one "new payment method" email."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sim.testing import SimServer
+from tests.unit.reactivation_world import (
+    cases,
+    events_of,
+    feed,
+    new_authorization,
+    outbox_rows,
+    simulated_world,
+)
+from worker.mail import outbox
+
+
+@pytest.fixture
+def sim(db: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[SimServer]:
+    with simulated_world(monkeypatch, EMAIL_URL=f"file://{tmp_path}/outbox") as server:
+        yield server
+
+
+def feed_new(sim: SimServer, seen: set[str], auth: object) -> None:
+    for event in events_of(sim, auth):  # type: ignore[arg-type]
+        if event["id"] not in seen:
+            seen.add(event["id"])
+            feed(event)
+
+
+def test_disconnecting_one_of_three_keeps_the_case_on_the_others(sim: SimServer) -> None:
+    auth = new_authorization(sim)
+    seen: set[str] = set()
+    sim.client.deactivate_authorization(auth.id)
+    feed_new(sim, seen, auth)
+    [case] = cases()
+    sim.client.disconnect_account(case.account_id)  # type: ignore[arg-type]
+    feed_new(sim, seen, auth)
+    [after] = cases()
+    assert after.state == "open"
+    assert after.account_id != case.account_id
+    assert [r.kind for r in outbox_rows()] == ["relink"]
+
+
+def test_disconnecting_every_broken_account_makes_the_case_unrepairable_with_one_email(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    auth = new_authorization(sim, n_accounts=2)
+    seen: set[str] = set()
+    sim.client.deactivate_authorization(auth.id)
+    feed_new(sim, seen, auth)
+    [relink_row] = outbox_rows()
+    assert outbox.send_outbox(relink_row.id) == "sent"  # type: ignore[arg-type]
+    for account in auth.accounts:
+        sim.client.disconnect_account(account)
+    events = [e for e in events_of(sim, auth) if e["id"] not in seen]
+    for event in [*events, *events]:  # each delivered twice
+        feed(event)
+
+    [case] = cases()
+    assert case.state == "unrepairable"
+    kinds = [(r.kind, r.status) for r in outbox_rows()]
+    assert kinds == [
+        ("relink", "sent"),
+        ("reminder", "cancelled"),
+        ("reminder", "cancelled"),
+        ("unrepairable", "pending"),
+    ]
+    assert outbox.send_outbox(outbox_rows()[-1].id) == "sent"  # type: ignore[arg-type]
+    [_, message] = sorted((tmp_path / "outbox").glob("*.eml"))
+    text = message.read_text()
+    assert "set up a new payment method" in text
+    assert "/relink/" not in text
+
+
+def test_disconnecting_the_broken_account_when_the_rest_works_resolves_the_case(
+    sim: SimServer,
+) -> None:
+    auth = new_authorization(sim, n_accounts=2)
+    seen: set[str] = set()
+    sim.client.deactivate_account(auth.accounts[0])
+    feed_new(sim, seen, auth)
+    sim.client.disconnect_account(auth.accounts[0])
+    feed_new(sim, seen, auth)
+    [case] = cases()
+    assert (case.state, case.resolution) == ("resolved", "disconnected")
+    assert [r.status for r in outbox_rows()] == ["cancelled"]
