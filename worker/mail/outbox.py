@@ -6,7 +6,10 @@ Each step is its own short transaction (no lock is held while Stripe or SMTP ans
 - just before sending, the case's account is retrieved live: active again → nothing is sent
   and the case closes (resolution "reactivated");
 - the recipient is looked up at send time; none → the row and case are `no_contact`;
-- the Message-ID is derived from the row id, so a resend after a crash is the same email.
+- the Message-ID is derived from the row id, so a resend after a crash is the same email;
+- an SMTP send first takes a token of the shared "smtp" rate limit (SMTP_RATE_LIMIT); if none
+  comes within SMTP_TOKEN_WAIT_SECONDS the row is given back without counting the attempt and
+  the task retries later (SmtpRateLimited is a TransportError).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from shared.models import (
     OutboxStatus,
     RelinkCase,
 )
+from shared.ratelimit import RateLimitTimeout, acquire
 from shared.settings import Settings, get_settings
 from shared.stripe_client import make_stripe_client, retrieve_account
 from worker.case_review import WARNING_CLEARED, standing_of
@@ -39,10 +43,16 @@ from worker.classify import RELINK_REQUIRED, CauseFamily, classify_deactivation
 from worker.contacts import resolve_recipient
 from worker.mail.message import build_message
 from worker.mail.render import AccountLine, EmailContent, render_email
-from worker.mail.transport import deliver
+from worker.mail.transport import TransportError, deliver
 from worker.reminders import refresh_next_reminder, schedule_reminders
 
 log = structlog.get_logger(__name__)
+
+SMTP_TOKEN_WAIT_SECONDS = 10.0
+
+
+class SmtpRateLimited(TransportError):
+    """No SMTP token in time: nothing was sent, the attempt does not count, retry later."""
 
 
 @dataclass(frozen=True)
@@ -184,11 +194,34 @@ def send_outbox(outbox_id: int, *, client: stripe.StripeClient | None = None) ->
         recipient=recipient,
         outbox_id=outbox_id,
     )
+    take_smtp_token(outbox_id, settings)
     deliver(message, settings.email_url, name=f"relink-outbox-{outbox_id}")
     with session_scope() as session:
         _mark_sent(session, plan, recipient)
     log.info("email_sent", outbox_id=outbox_id, case_id=plan.case_id, kind=plan.kind)
     return "sent"
+
+
+def take_smtp_token(outbox_id: int, settings: Settings) -> None:
+    """Wait for the shared SMTP rate limit before an SMTP send. Too long a wait: the claim's
+    attempt is given back and SmtpRateLimited sends the task round its retry path."""
+    if not settings.email_url.startswith("smtp://"):
+        return
+    try:
+        acquire("smtp", timeout=SMTP_TOKEN_WAIT_SECONDS, settings=settings)
+    except RateLimitTimeout as exc:
+        with session_scope() as session:
+            session.execute(
+                update(EmailOutbox)
+                .where(
+                    col(EmailOutbox.id) == outbox_id,
+                    col(EmailOutbox.status) == OutboxStatus.SENDING,
+                    col(EmailOutbox.attempts) > 0,
+                )
+                .values(attempts=col(EmailOutbox.attempts) - 1)
+                .execution_options(synchronize_session=False)
+            )
+        raise SmtpRateLimited(str(exc)) from exc
 
 
 def _plan(session: Session, row: EmailOutbox) -> Plan | str:
