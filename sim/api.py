@@ -81,6 +81,9 @@ ROUTES: list[Route] = [
         "/v1/setup_intents/{id}",
         lambda s, p, v, a: resources.retrieve_setup_intent(s, a["id"]),
     ),
+    Route(
+        "GET", "/v1/webhook_endpoints", lambda s, p, v, a: resources.list_webhook_endpoints(s, p)
+    ),
     Route("GET", "/v1/events", lambda s, p, v, a: list_events(s, p)),
     Route("GET", "/v1/events/{id}", lambda s, p, v, a: resources.retrieve_event(s, a["id"])),
 ]

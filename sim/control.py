@@ -17,8 +17,9 @@ from starlette.routing import Route
 from sim import objects, resources, scenarios
 from sim.delivery import Deliverer
 from sim.errors import StripeError, invalid
+from sim.ids import new_id, now
 from sim.signing import new_secret
-from sim.state import DeliveryConfig, Faults, SimState, WebhookEndpoint
+from sim.state import FC_EVENT_TYPES, DeliveryConfig, Faults, SimState, WebhookEndpoint
 from sim.traffic import RateLimiter
 from sim.versions import PREVIEW_DEFAULT
 
@@ -153,6 +154,9 @@ class Control:
                 url=_req(body, "url"),
                 secret=body.get("secret") or new_secret(),
                 api_version=body.get("api_version") or PREVIEW_DEFAULT,
+                id=new_id("we"),
+                enabled_events=list(body.get("enabled_events") or FC_EVENT_TYPES),
+                created=now(),
             )
             delivery = body.get("delivery")
             if delivery:

@@ -12,6 +12,7 @@ from sim.state import (
     Event,
     Session,
     SetupIntent,
+    WebhookEndpoint,
 )
 from sim.versions import is_preview
 
@@ -152,6 +153,23 @@ def session(record: Session, accounts: list[Account], version: str) -> dict[str,
         body["ui_mode"] = "modal"
         body["url"] = None
     return body
+
+
+def webhook_endpoint(record: WebhookEndpoint) -> dict[str, Any]:
+    """As Stripe lists it: the signing secret is only ever shown on create."""
+    return {
+        "id": record.id,
+        "object": "webhook_endpoint",
+        "api_version": record.api_version,
+        "application": None,
+        "created": record.created,
+        "description": None,
+        "enabled_events": list(record.enabled_events),
+        "livemode": False,
+        "metadata": {},
+        "status": "enabled",
+        "url": record.url,
+    }
 
 
 def customer(record: Customer) -> dict[str, Any]:

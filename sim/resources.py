@@ -242,6 +242,18 @@ def render_session(state: SimState, record: Session, version: str) -> dict[str, 
 # customers and connected accounts
 
 
+def list_webhook_endpoints(state: SimState, params: dict[str, Any]) -> dict[str, Any]:
+    endpoints = [state.webhook] if state.webhook else []
+    return paginate(
+        endpoints,
+        params,
+        "/v1/webhook_endpoints",
+        objects.webhook_endpoint,
+        lambda endpoint: endpoint.id,
+        "webhook endpoint",
+    )
+
+
 def retrieve_customer(state: SimState, customer_id: str) -> dict[str, Any]:
     record = state.customers.get(customer_id)
     if record is None:

@@ -120,11 +120,25 @@ class Event:
     """The exact webhook body, fixed on first delivery so every attempt is byte-identical."""
 
 
+FC_EVENT_TYPES = (
+    "financial_connections.account.created",
+    "financial_connections.account.deactivated",
+    "financial_connections.account.reactivated",
+    "financial_connections.account.disconnected",
+    "financial_connections.account.upcoming_deactivation",
+    "financial_connections.account.expected_deactivation_date_updated",
+    "financial_connections.authorization.upcoming_deactivation",
+)
+
+
 @dataclass
 class WebhookEndpoint:
     url: str
     secret: str
     api_version: str
+    id: str = ""
+    enabled_events: list[str] = field(default_factory=lambda: list(FC_EVENT_TYPES))
+    created: int = 0
 
 
 @dataclass

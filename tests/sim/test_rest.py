@@ -458,3 +458,19 @@ def test_setup_intent_refuses_an_inactive_account(
             }
         )
     assert raised.value.code == "financial_connections_account_inactive"
+
+
+def test_webhook_endpoints_list_the_configured_endpoint_without_its_secret(
+    sim: SimServer, sdk: Callable[..., stripe.StripeClient]
+) -> None:
+    assert list(sdk().v1.webhook_endpoints.list().data) == []
+    sim.client.configure_webhooks("https://relink.example.com/webhooks/stripe", "whsec_x")
+    [endpoint] = sdk().v1.webhook_endpoints.list().data
+    assert endpoint.object == "webhook_endpoint"
+    assert endpoint.url == "https://relink.example.com/webhooks/stripe"
+    assert endpoint.api_version == "2026-09-30.preview"
+    assert endpoint.status == "enabled"
+    assert "financial_connections.account.deactivated" in endpoint.enabled_events
+    assert "financial_connections.account.reactivated" in endpoint.enabled_events
+    assert endpoint.id.startswith("we_")
+    assert "secret" not in endpoint.to_dict()
