@@ -379,14 +379,23 @@ def test_webhook_endpoint_check(endpoint: dict[str, Any], status: str, words: st
 
 
 def test_webhook_endpoint_check_against_the_simulator(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The simulator has no GET /v1/webhook_endpoints: doctor reports Stripe's 404 cleanly."""
+    """Through the real SDK and the simulator's GET /v1/webhook_endpoints."""
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://relink.example.com")
     with run_sim_server(rate_limit_per_second=0) as sim:
         monkeypatch.setenv("STRIPE_API_BASE", sim.base_url)
         monkeypatch.setenv("STRIPE_API_KEY", sim.api_key)
         get_settings.cache_clear()
-        check = operator_cli.check_webhook_endpoint(get_settings())
-    assert check.status == "fail"
-    assert "GET /v1/webhook_endpoints failed (404)" in check.detail
+        missing = operator_cli.check_webhook_endpoint(get_settings())
+        url = "https://relink.example.com/webhooks/stripe"
+        sim.client.configure_webhooks(url, api_version="2026-10-28.endive")
+        on_ga = operator_cli.check_webhook_endpoint(get_settings())
+        sim.client.configure_webhooks(url, api_version="2026-09-30.preview")
+        on_preview = operator_cli.check_webhook_endpoint(get_settings())
+    assert missing.status == "fail"
+    assert "none points at https://relink.example.com/webhooks/stripe" in missing.detail
+    assert on_ga.status == "warn"
+    assert "not a preview version" in on_ga.detail
+    assert on_preview.status == "ok"
 
 
 # ---------------------------------------------------------------- cases and emails
