@@ -165,6 +165,17 @@ def run_flow(step: Callable[..., flow.Outcome], payload: LinkPayload, *args: str
     return outcome
 
 
+def well_formed(payload: LinkPayload) -> bool:
+    """Whether a genuinely signed payload has the types a link carries (an id the database can
+    look up); anything else is treated as a tampered link."""
+    return (
+        type(payload.case_id) is int
+        and 0 < payload.case_id < 2**63
+        and isinstance(payload.account_id, str)
+        and isinstance(payload.authorization_id, str)
+    )
+
+
 async def guarded(
     request: Request,
     token: str,
@@ -183,6 +194,8 @@ async def guarded(
                 return render(request, "expired.html", 410, fresh_url=f"/relink/{token}/fresh")
         else:
             return render(request, "invalid.html", 400)
+    if not well_formed(payload):
+        return render(request, "invalid.html", 400)
     try:
         outcome = await run_in_threadpool(run_flow, step, payload, *args)
     except flow.UnknownCase:
