@@ -274,7 +274,9 @@ def run_once(
                 last_report = 0.0
                 while time.monotonic() < deadline:
                     processed = conn.execute(
-                        "SELECT count(*) FROM webhook_event WHERE status = 'processed'"
+                        "SELECT count(*) FROM webhook_event WHERE status = 'processed' "
+                        "AND type = %s",
+                        (DEACTIVATED,),
                     ).fetchone()[0]  # type: ignore[index]
                     sent = len(smtp.received())
                     if processed >= n and sent >= authorizations:
@@ -303,7 +305,8 @@ def run_once(
                 stored = {
                     row[0]
                     for row in conn.execute(
-                        "SELECT id FROM webhook_event WHERE status = 'processed'"
+                        "SELECT id FROM webhook_event WHERE status = 'processed' AND type = %s",
+                        (DEACTIVATED,),
                     ).fetchall()
                 }
             messages = smtp.received()

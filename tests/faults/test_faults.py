@@ -1,0 +1,376 @@
+"""Fault injection with events flowing: a background thread keeps deactivating fresh
+authorizations through the simulator while one piece of relink's infrastructure fails
+underneath it. Afterwards every accepted event is processed exactly once in effect, every due
+email is sent exactly once, and no case is in a wrong state."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import psycopg
+
+from sim.client import SimClient
+from sim.testing import SimServer
+from tests.faults.conftest import FaultRow
+from tests.integration.smtp import SmtpSink
+from tests.integration.stack import RedisServer, Stack, TcpProxy, wait_until
+
+DEACTIVATED = "financial_connections.account.deactivated"
+ACCOUNTS_PER_AUTHORIZATION = 2
+
+
+class Traffic:
+    """Deactivates a fresh authorization (own customer and address, two accounts) every
+    `interval` seconds until stopped; remembers each authorization's recipient."""
+
+    def __init__(self, sim: SimServer, interval: float = 0.4) -> None:
+        self.client = SimClient(sim.base_url)
+        self.interval = interval
+        self.recipients: dict[str, str] = {}  # authorization id -> email
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="fault-traffic", daemon=True)
+
+    def _run(self) -> None:
+        n = 0
+        while not self._stop.is_set():
+            n += 1
+            email = f"holder{n:04d}-{time.monotonic_ns()}@example.com"
+            try:
+                customer = self.client.create_customer(email)["id"]
+                auth = self.client.create_authorization(
+                    {"type": "customer", "customer": customer},
+                    institution="First Platypus Bank",
+                    n_accounts=ACCOUNTS_PER_AUTHORIZATION,
+                )
+                self.client.deactivate_authorization(str(auth["id"]))
+                self.recipients[str(auth["id"])] = email
+            except Exception as exc:  # the control plane is never faulted; note and go on
+                self.errors.append(repr(exc))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> Traffic:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self.client.close()
+
+
+def start(stack: Stack, sim: SimServer, workers: int = 2) -> None:
+    stack.env["QUIET_PERIOD_SECONDS"] = "1"
+    stack.env["EMAIL_SWEEP_EVERY_SECONDS"] = "1"
+    stack.env["EMAIL_CLAIM_TIMEOUT_SECONDS"] = "5"  # a killed worker's claim is stale soon
+    # Stripe retries for days; here a little over a minute, so a down api gets redelivered.
+    sim.client.configure_delivery(retry=[0.5, 1, 2, 4, 8, 16, 32])
+    stack.start_worker()
+    for _ in range(workers - 1):
+        stack.start_worker(beat=False)
+
+
+def sim_deactivations(sim: SimServer) -> set[str]:
+    with sim.state.lock:
+        return {e.id for e in sim.state.events.values() if e.type == DEACTIVATED}
+
+
+def drained(pg: psycopg.Connection, sim: SimServer, smtp: SmtpSink, traffic: Traffic) -> bool:
+    expected = sim_deactivations(sim)
+    processed = {
+        row[0]
+        for row in pg.execute(
+            "SELECT id FROM webhook_event WHERE status = 'processed' AND type = %s",
+            (DEACTIVATED,),
+        ).fetchall()
+    }
+    got = {str(m["To"]) for m in smtp.received()}
+    return expected <= processed and set(traffic.recipients.values()) <= got
+
+
+def check(
+    fault: str,
+    pg: psycopg.Connection,
+    sim: SimServer,
+    smtp: SmtpSink,
+    traffic: Traffic,
+    table: list[FaultRow],
+    started: float,
+    note: str = "",
+    timeout: float = 150,
+) -> FaultRow:
+    """Wait for the backlog to drain, then count: the row goes in the table, then asserts."""
+    with contextlib.suppress(AssertionError):
+        wait_until(lambda: drained(pg, sim, smtp, traffic), timeout, "the backlog to drain")
+    time.sleep(3)  # a duplicate email or a second case would show up by now
+    expected = sim_deactivations(sim)
+    events = dict(
+        pg.execute(
+            "SELECT id, status FROM webhook_event WHERE type = %s", (DEACTIVATED,)
+        ).fetchall()
+    )
+    processed = {evt for evt, status in events.items() if status == "processed"}
+    messages = smtp.received()
+    per_recipient = Counter(str(m["To"]) for m in messages)
+    message_ids = Counter(str(m["Message-ID"]) for m in messages)
+    due = traffic.recipients
+    cases_per_auth = Counter(
+        row[0] for row in pg.execute("SELECT authorization_id FROM relink_case").fetchall()
+    )
+    outbox_per_case = Counter(
+        row[0]
+        for row in pg.execute("SELECT case_id FROM email_outbox WHERE kind = 'relink'").fetchall()
+    )
+    accounts = pg.execute("SELECT status, count(*) FROM fc_account GROUP BY status").fetchall()
+    wrong_cases = pg.execute(
+        "SELECT id, state, emails_sent FROM relink_case WHERE state <> 'open' OR emails_sent <> 1"
+    ).fetchall()
+    wrong_outbox = pg.execute(
+        "SELECT id, kind, status, attempts, last_error FROM email_outbox WHERE status <> 'sent' "
+        "AND (kind = 'relink' OR send_after <= now())"  # reminders wait days
+    ).fetchall()
+    duplicates = (
+        sum(count - 1 for email, count in per_recipient.items() if email in due.values())
+        + sum(count - 1 for count in message_ids.values())
+        + sum(count - 1 for count in cases_per_auth.values())
+        + sum(count - 1 for count in outbox_per_case.values())
+    )
+    lost = len(expected - processed) + sum(1 for email in due.values() if not per_recipient[email])
+    inactive = sum(count for status, count in accounts if status == "inactive")
+    wrong = len(wrong_cases) + len(wrong_outbox) + (len(expected) - inactive)
+    row = FaultRow(
+        fault=fault,
+        accepted=len(events),
+        processed=len(processed),
+        emails_due=len(due),
+        sent=sum(per_recipient[email] for email in due.values()),
+        duplicates=duplicates,
+        lost=lost,
+        wrong_state=wrong,
+        seconds=time.monotonic() - started,
+        note=note,
+    )
+    table.append(row)
+    assert traffic.errors == []
+    assert len(due) >= 5, "too little traffic flowed during the fault"
+    assert len(events) == len(expected), "an event the simulator sent never reached the inbox"
+    assert (row.duplicates, row.lost) == (0, 0), (row, wrong_cases, wrong_outbox)
+    assert wrong_cases == [], wrong_cases
+    assert wrong_outbox == [], wrong_outbox
+    assert len(cases_per_auth) == len(due)
+    assert inactive == len(expected) == len(due) * ACCOUNTS_PER_AUTHORIZATION
+    return row
+
+
+def during(traffic_seconds_before: float, fault: Callable[[], None]) -> None:
+    time.sleep(traffic_seconds_before)
+    fault()
+    time.sleep(2)  # traffic keeps flowing after the fault too
+
+
+def test_worker_sigkilled_mid_task(
+    stack: Stack,
+    sim: SimServer,
+    smtp: SmtpSink,
+    pg: psycopg.Connection,
+    fault_table: list[FaultRow],
+) -> None:
+    started = time.monotonic()
+    start(stack, sim)
+    with Traffic(sim) as traffic:
+
+        def kill() -> None:
+            # Slow Stripe down so send_email sits inside its Stripe call with the outbox row
+            # claimed, then SIGKILL every worker: each dies mid-task.
+            sim.client.set_faults(slow_s=1.5)
+            wait_until(
+                lambda: (
+                    pg.execute(
+                        "SELECT count(*) FROM email_outbox WHERE status = 'sending'"
+                    ).fetchone()[0]  # type: ignore[index]
+                    > 0
+                ),
+                30,
+                "a worker mid-send",
+            )
+            for worker in list(stack.workers):
+                stack.kill_worker(worker)
+            sim.client.set_faults()
+            time.sleep(2)
+            stack.start_worker()
+            stack.start_worker(beat=False)
+
+        during(3, kill)
+    check(
+        "1 worker SIGKILLed mid-task",
+        pg,
+        sim,
+        smtp,
+        traffic,
+        fault_table,
+        started,
+        note="both solo workers killed while an outbox row was claimed; two new ones started",
+    )
+
+
+def test_redis_restarted(
+    stack: Stack,
+    sim: SimServer,
+    smtp: SmtpSink,
+    pg: psycopg.Connection,
+    redis_server: RedisServer,
+    fault_table: list[FaultRow],
+) -> None:
+    started = time.monotonic()
+    start(stack, sim)
+    with Traffic(sim) as traffic:
+
+        def restart() -> None:
+            redis_server.stop()
+            time.sleep(5)
+            redis_server.start()  # empty: every queued task is gone
+
+        during(3, restart)
+    check(
+        "2 Redis restarted (5 s, data lost)",
+        pg,
+        sim,
+        smtp,
+        traffic,
+        fault_table,
+        started,
+        note="the private redis-server, no persistence: the queue is emptied",
+    )
+
+
+def test_postgresql_unreachable(
+    stack: Stack,
+    sim: SimServer,
+    smtp: SmtpSink,
+    pg: psycopg.Connection,
+    pg_proxy: TcpProxy,
+    fault_table: list[FaultRow],
+) -> None:
+    started = time.monotonic()
+    start(stack, sim)
+    with Traffic(sim) as traffic:
+
+        def outage() -> None:
+            pg_proxy.cut()
+            time.sleep(5)
+            pg_proxy.restore()
+
+        during(3, outage)
+    check(
+        "3 PostgreSQL down (5 s)",
+        pg,
+        sim,
+        smtp,
+        traffic,
+        fault_table,
+        started,
+        note="the TCP proxy cut and restored (every connection dropped, new ones refused); "
+        "the machine's real PostgreSQL is not restarted, other tests share it",
+    )
+
+
+SMTP_DOWN_SECONDS = float(os.environ.get("RELINK_FAULT_SMTP_DOWN_SECONDS", "60"))
+
+
+def test_smtp_down(
+    stack: Stack,
+    sim: SimServer,
+    smtp: SmtpSink,
+    pg: psycopg.Connection,
+    fault_table: list[FaultRow],
+) -> None:
+    started = time.monotonic()
+    start(stack, sim)
+    with Traffic(sim, interval=1.0) as traffic:
+
+        def outage() -> None:
+            smtp.stop()
+            time.sleep(SMTP_DOWN_SECONDS)
+            smtp.start()
+
+        during(3, outage)
+    check(
+        f"4 SMTP sink down ({SMTP_DOWN_SECONDS:.0f} s)",
+        pg,
+        sim,
+        smtp,
+        traffic,
+        fault_table,
+        started,
+        timeout=240,
+    )
+
+
+def test_stripe_errors_and_timeouts(
+    stack: Stack,
+    sim: SimServer,
+    smtp: SmtpSink,
+    pg: psycopg.Connection,
+    fault_table: list[FaultRow],
+) -> None:
+    started = time.monotonic()
+    start(stack, sim)
+    with Traffic(sim, interval=0.6) as traffic:
+
+        def outage() -> None:
+            sim.client.set_faults(error_rate=1.0, drop_rate=0.3, slow_s=1.0)
+            time.sleep(30)
+            sim.client.set_faults()
+
+        during(3, outage)
+    check(
+        "5 Stripe 500s/timeouts (30 s)",
+        pg,
+        sim,
+        smtp,
+        traffic,
+        fault_table,
+        started,
+        note="every /v1 call slowed 1 s, then 30 % dropped connections, the rest 500",
+        timeout=240,
+    )
+
+
+def test_api_killed_between_commit_and_enqueue(
+    stack: Stack,
+    sim: SimServer,
+    smtp: SmtpSink,
+    pg: psycopg.Connection,
+    fault_table: list[FaultRow],
+) -> None:
+    started = time.monotonic()
+    start(stack, sim)
+    with Traffic(sim, interval=0.2) as traffic:
+
+        def kill() -> None:
+            for _ in range(3):
+                assert stack.api is not None
+                os.killpg(stack.api.pid, signal.SIGKILL)
+                stack.api.wait(timeout=10)
+                time.sleep(1)
+                stack.start_api()
+                time.sleep(1.5)
+
+        during(3, kill)
+    check(
+        "6 api SIGKILLed x3 under deliveries",
+        pg,
+        sim,
+        smtp,
+        traffic,
+        fault_table,
+        started,
+        note="uvicorn killed three times with deliveries in flight and restarted; the "
+        "simulator redelivers, the redrive queues what was committed but not published",
+    )
