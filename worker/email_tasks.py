@@ -2,18 +2,41 @@
 
 from __future__ import annotations
 
+import random
+
 import structlog
 from celery import Task
 
 from shared.db import session_scope
+from shared.models import EmailOutbox
 from worker import cases
 from worker.celery_app import SEND_EMAIL, SEND_FRESH_LINK, SWEEP_OUTBOX, app
 from worker.errors import TRANSIENT_ERRORS
 from worker.mail import outbox
 from worker.mail.transport import TransportError
-from worker.tasks import backoff
+from worker.tasks import BACKOFF_BASE_SECONDS, BACKOFF_CAP_SECONDS
 
 log = structlog.get_logger(__name__)
+
+
+def email_backoff(attempts: int) -> float:
+    """Seconds before the next try of an outbox row that has been tried `attempts` times.
+
+    Keyed on the row's own count, not the Celery retry count: the sweep publishes a due row
+    as a fresh task (retries = 0), which would otherwise restart the backoff at ~2 s and burn
+    MAX_EMAIL_ATTEMPTS within a minute of SMTP being down. Equal jitter (at least half the
+    exponential delay) so that the attempts always span minutes, never seconds."""
+    base = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    return base / 2 + random.uniform(0, base / 2) + 1.0
+
+
+def _attempts(outbox_id: int, fallback: int) -> int:
+    try:
+        with session_scope() as session:
+            row = session.get(EmailOutbox, outbox_id)
+            return row.attempts if row is not None else fallback
+    except TRANSIENT_ERRORS:
+        return fallback
 
 
 @app.task(name=SEND_EMAIL, bind=True, max_retries=None)
@@ -23,7 +46,7 @@ def send_email(self: Task, outbox_id: int) -> str:
     try:
         return outbox.send_outbox(outbox_id)
     except (TransportError, *TRANSIENT_ERRORS) as exc:
-        delay = backoff(self.request.retries) + 1.0
+        delay = email_backoff(_attempts(outbox_id, fallback=self.request.retries + 1))
         if outbox.release(outbox_id, exc, retry_in=delay):
             return "failed"
         raise self.retry(exc=exc, countdown=delay) from exc
