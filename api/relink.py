@@ -6,6 +6,7 @@ be framed, and may load scripts, frames and connections only from itself and Str
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,14 @@ router = APIRouter()
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 PAGES = Counter("relink_pages", "Relink pages served", ["page"])
 MAX_FORM_BYTES = 16 * 1024
+# Stripe ids are a prefix and ASCII letters/digits; anything else (a NUL byte, say, that
+# PostgreSQL refuses in text) is not an id we issued and never reaches the database.
+STRIPE_ID = re.compile(r"(fcsess|seti)_[A-Za-z0-9]{1,255}")
+
+
+def is_stripe_id(value: str, prefix: str) -> bool:
+    return value.startswith(prefix + "_") and STRIPE_ID.fullmatch(value) is not None
+
 
 # Stripe's own CSP guidance for js.stripe.com: it also talks to api.stripe.com and frames
 # hooks.stripe.com. Other Stripe.js origins (the simulator) serve everything themselves.
@@ -215,7 +224,7 @@ async def relink_page(request: Request, token: str) -> HTMLResponse:
 @router.post("/relink/{token}/complete", response_class=HTMLResponse)
 async def relink_complete(request: Request, token: str) -> HTMLResponse:
     session_id = (await read_fields(request)).get("session_id", "")
-    if not session_id.startswith("fcsess_"):
+    if not is_stripe_id(session_id, "fcsess"):
         return render(request, "failed.html", 400, reason="unknown", retry_url=f"/relink/{token}")
     return await guarded(request, token, flow.complete_relink, session_id)
 
@@ -225,7 +234,7 @@ async def relink_setup(request: Request, token: str) -> HTMLResponse:
     fields = await read_fields(request)
     session_id = fields.get("session_id", "")
     name = " ".join(fields.get("name", "").split())[:200]
-    if not session_id.startswith("fcsess_") or not name:
+    if not is_stripe_id(session_id, "fcsess") or not name:
         return render(request, "failed.html", 400, reason="unknown", retry_url=f"/relink/{token}")
     return await guarded(request, token, _create_setup, session_id, name)
 
@@ -239,7 +248,7 @@ def _create_setup(
 @router.post("/relink/{token}/setup/complete", response_class=HTMLResponse)
 async def relink_setup_complete(request: Request, token: str) -> HTMLResponse:
     setup_intent_id = (await read_fields(request)).get("setup_intent", "")
-    if not setup_intent_id.startswith("seti_"):
+    if not is_stripe_id(setup_intent_id, "seti"):
         return render(request, "failed.html", 400, reason="unknown", retry_url=f"/relink/{token}")
     return await guarded(request, token, flow.complete_setup, setup_intent_id)
 

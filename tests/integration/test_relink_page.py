@@ -61,3 +61,27 @@ def test_link_opens_a_relink_session_and_success_is_recorded(
         (world.case_id,),
     ).fetchone()
     assert row == ("account", "account", session_id)
+
+
+def test_ids_postgresql_cannot_store_are_refused_before_the_database(
+    stack: Stack, sim: SimServer, pg: psycopg.Connection, pg_database: str
+) -> None:
+    engine = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_database}")
+    with Session(engine) as db:
+        world = build_world(sim.client, db)
+        db.commit()
+    engine.dispose()
+    token = world.token(Settings(link_signing_keys=[SecretStr(stack.env["LINK_SIGNING_KEYS"])]))
+    for path, field in (
+        ("complete", "session_id"),
+        ("setup", "session_id"),
+        ("setup/complete", "setup_intent"),
+    ):
+        prefix = "seti" if field == "setup_intent" else "fcsess"
+        answer = requests.post(
+            f"{stack.base_url}/relink/{token}/{path}",
+            data={field: f"{prefix}_abc\x00def", "name": "Ada"},
+            timeout=30,
+        )
+        assert answer.status_code == 400, path
+    assert pg.execute("SELECT count(*) FROM relink_attempt").fetchone() == (0,)
