@@ -208,13 +208,22 @@ def apply_event_snapshot(
         current is None
         or current.state_at != created
         or not is_api_snapshot(current)
-        or current.status == account.get("status")
+        or _same_standing(current, account)
     ):
         return None
     live = retrieve_account(client or make_stripe_client(), account["id"])
     log.info("snapshot_tie_refetched", event_id=event_id, account_id=account["id"])
     return apply_account_snapshot(
         session, live, created=created, event_id=API_SNAPSHOT, replace_equal=True
+    )
+
+
+def _same_standing(stored: FcAccount, account: dict[str, Any]) -> bool:
+    details = account.get("status_details") or {}
+    return (stored.status, stored.inactive_action, stored.active_action) == (
+        account.get("status"),
+        (details.get("inactive") or {}).get("action"),
+        (details.get("active") or {}).get("action"),
     )
 
 

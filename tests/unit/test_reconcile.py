@@ -151,3 +151,22 @@ def test_reconnected_email_when_enabled(sim: SimServer, monkeypatch: pytest.Monk
     with session_scope():
         [case] = cases()
     assert case.emails_sent == 2
+
+
+def test_an_event_of_the_same_second_as_an_api_read_is_settled_by_asking_stripe(
+    sim: SimServer,
+) -> None:
+    # given an account read from the API at Stripe time T (active)
+    auth = new_authorization(sim, n_accounts=1)
+    feed(events_of(sim, auth)[0])
+    reconcile.reconcile_authorization(auth.id)
+    read_at = stored_accounts()[auth.accounts[0]].state_at
+    # when a deactivation stamped the same second T arrives (time cannot order the two)
+    sim.client.deactivate_account(auth.accounts[0])
+    [deactivated] = events_of(sim, auth, DEACTIVATED)
+    sim.client.clear_requests()
+    feed({**deactivated, "created": read_at})
+    # then Stripe is asked, its answer stored, and the case opened
+    assert call_counts(sim)["account"] == 1
+    assert stored_accounts()[auth.accounts[0]].status == "inactive"
+    assert [c.state for c in cases()] == ["open"]
