@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 from shared.db import session_scope, utcnow
 from shared.links import LinkPayload, link_url
 from shared.models import (
+    OPEN_CASE_STATES,
     CaseState,
     EmailKind,
     EmailOutbox,
@@ -37,13 +38,17 @@ from shared.models import (
 from shared.ratelimit import RateLimitTimeout, acquire
 from shared.settings import Settings, get_settings
 from shared.stripe_client import make_stripe_client, retrieve_account
+from worker.accounts import API_SNAPSHOT, apply_account_snapshot
 from worker.case_review import WARNING_CLEARED, standing_of
-from worker.cases import resolve_case
+from worker.cases import lock_authorization, resolve_case
+from worker.celery_app import SEND_EMAIL
 from worker.classify import RELINK_REQUIRED, CauseFamily, classify_deactivation
 from worker.contacts import resolve_recipient
+from worker.dispatch import publish_after_commit
 from worker.mail.message import build_message
 from worker.mail.render import AccountLine, EmailContent, render_email
 from worker.mail.transport import TransportError, deliver
+from worker.reconcile import Trigger, reconcile_locked
 from worker.reminders import refresh_next_reminder, schedule_reminders
 
 log = structlog.get_logger(__name__)
@@ -174,14 +179,14 @@ def send_outbox(outbox_id: int, *, client: stripe.StripeClient | None = None) ->
     client = client or make_stripe_client(settings)
     live = retrieve_account(client, plan.account_id)
     if not still_needed(plan, live):
-        resolution = {
-            CauseFamily.RECONNECTED: None,
-            CauseFamily.PROACTIVE: WARNING_CLEARED,
-        }.get(plan.family, "reactivated")
         with session_scope() as session:
-            _finish_unsent(session, plan, OutboxStatus.CANCELLED, resolution=resolution)
-        log.info("email_not_sent", outbox_id=outbox_id, case_id=plan.case_id, outcome="reactivated")
-        return "reactivated"
+            if plan.family is CauseFamily.RECONNECTED:
+                _finish_unsent(session, plan, OutboxStatus.CANCELLED)
+                outcome = "cancelled"
+            else:
+                outcome = _reconcile_unsent(session, plan, live, client)
+        log.info("email_not_sent", outbox_id=outbox_id, case_id=plan.case_id, outcome=outcome)
+        return outcome
     recipient = resolve_recipient(client, plan.holder_type, plan.holder_id)
     if recipient is None:
         with session_scope() as session:
@@ -329,6 +334,34 @@ def _render(plan: Plan, settings: Settings) -> EmailContent:
         expires_at=expires_at,
         deadline=plan.deadline,
     )
+
+
+def _reconcile_unsent(
+    session: Session, plan: Plan, live: dict[str, Any], client: stripe.StripeClient
+) -> str:
+    """The account the email is about no longer needs it: store what Stripe just said,
+    reconcile the whole authorization (a sibling may still need the relink), then cancel the
+    row if the case closed (`reactivated`), or give it back to be planned again with an
+    account that still needs it (`replanned`)."""
+    now = utcnow()
+    authorization = lock_authorization(session, plan.authorization_id)
+    apply_account_snapshot(
+        session, live, created=int(now.timestamp()), event_id=API_SNAPSHOT, replace_equal=True
+    )
+    reconcile_locked(session, authorization, Trigger("outbox"), client=client, now=now)
+    row = session.get(EmailOutbox, plan.outbox_id, populate_existing=True)
+    case = session.get(RelinkCase, plan.case_id, populate_existing=True)
+    if row is None or row.status != OutboxStatus.SENDING:
+        return "cancelled"
+    if case is not None and case.state in (*OPEN_CASE_STATES, CaseState.UNREPAIRABLE):
+        row.status = OutboxStatus.PENDING
+        row.send_after = now
+        session.add(row)
+        publish_after_commit(session, SEND_EMAIL, [row.id])
+        return "replanned"
+    row.status = OutboxStatus.CANCELLED
+    session.add(row)
+    return "reactivated"
 
 
 def _finish_unsent(
