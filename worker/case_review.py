@@ -58,6 +58,10 @@ class Standing:
     active: list[FcAccount]
 
 
+def needs_relink(standing: Standing) -> bool:
+    return bool(standing.broken or standing.warned)
+
+
 def standing_of(session: Session, authorization: FcAuthorization, now: datetime) -> Standing:
     accounts = list(
         session.exec(

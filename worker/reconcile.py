@@ -28,13 +28,14 @@ from shared.stripe_client import (
     retrieve_authorization,
 )
 from worker.accounts import API_SNAPSHOT, apply_account_snapshot, is_api_snapshot
-from worker.case_review import review_case
+from worker.case_review import needs_relink, review_case, standing_of
 from worker.cases import lock_authorization
 
 log = structlog.get_logger(__name__)
 
 RELINK = "relink"
 SWEEP = "sweep"
+OUTBOX = "outbox"
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,12 @@ class Trigger:
     @property
     def resolution(self) -> str:
         return SWEEP if self.name == SWEEP else "reactivated"
+
+    @property
+    def expects_repair(self) -> bool:
+        """A successful relink, or an email that found its account working again: if what is
+        stored still says a relink is needed, it predates the repair."""
+        return self.name in (RELINK, OUTBOX)
 
 
 def accounts_of(session: Session, authorization_id: str) -> list[FcAccount]:
@@ -88,7 +95,8 @@ def reconcile_locked(
     """Reconcile an authorization whose row the caller has locked; return `reconciled` (read
     from the API) or `coalesced` (a recent reconciliation already covered this trigger)."""
     now = now or utcnow()
-    if recently_reconciled(authorization, trigger, now):
+    stale = trigger.expects_repair and needs_relink(standing_of(session, authorization, now))
+    if recently_reconciled(authorization, trigger, now) and not stale:
         outcome = "coalesced"
     else:
         fetch_authorization(session, authorization, trigger, client or make_stripe_client(), now)

@@ -156,3 +156,16 @@ def test_a_warning_with_action_none_opens_nothing(sim: SimServer) -> None:
     sim.client.mark_upcoming_deactivation(auth.accounts[0], action="none")
     feed_new(sim, seen, auth)
     assert cases() == []
+
+
+def test_a_relink_soon_after_a_reconciliation_reads_stripe_again(sim: SimServer) -> None:
+    from worker import reconcile
+
+    auth = new_authorization(sim, n_accounts=2)
+    seen: set[str] = set()
+    sim.client.mark_authorization_upcoming_deactivation(auth.id)
+    feed_new(sim, seen, auth)  # the authorization warning reconciles (within the window)
+    relink(sim, auth)
+    assert reconcile.reconcile_authorization(auth.id, reconcile.RELINK) == "reconciled"
+    [case] = cases()
+    assert (case.state, case.resolution) == ("resolved", "warning_cleared")

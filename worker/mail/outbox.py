@@ -48,7 +48,7 @@ from worker.dispatch import publish_after_commit
 from worker.mail.message import build_message
 from worker.mail.render import AccountLine, EmailContent, render_email
 from worker.mail.transport import TransportError, deliver
-from worker.reconcile import Trigger, reconcile_locked
+from worker.reconcile import OUTBOX, Trigger, reconcile_locked
 from worker.reminders import refresh_next_reminder, schedule_reminders
 
 log = structlog.get_logger(__name__)
@@ -348,7 +348,7 @@ def _reconcile_unsent(
     apply_account_snapshot(
         session, live, created=int(now.timestamp()), event_id=API_SNAPSHOT, replace_equal=True
     )
-    reconcile_locked(session, authorization, Trigger("outbox"), client=client, now=now)
+    reconcile_locked(session, authorization, Trigger(OUTBOX), client=client, now=now)
     row = session.get(EmailOutbox, plan.outbox_id, populate_existing=True)
     case = session.get(RelinkCase, plan.case_id, populate_existing=True)
     if row is None or row.status != OutboxStatus.SENDING:
