@@ -68,7 +68,6 @@ class Traffic:
 def start(stack: Stack, sim: SimServer, workers: int = 2) -> None:
     stack.env["QUIET_PERIOD_SECONDS"] = "1"
     stack.env["EMAIL_SWEEP_EVERY_SECONDS"] = "1"
-    stack.env["EMAIL_CLAIM_TIMEOUT_SECONDS"] = "5"  # a killed worker's claim is stale soon
     # Stripe retries for days; here a little over a minute, so a down api gets redelivered.
     sim.client.configure_delivery(retry=[0.5, 1, 2, 4, 8, 16, 32])
     stack.start_worker()
@@ -182,6 +181,7 @@ def test_worker_sigkilled_mid_task(
     fault_table: list[FaultRow],
 ) -> None:
     started = time.monotonic()
+    stack.env["EMAIL_CLAIM_TIMEOUT_SECONDS"] = "5"  # a killed worker's claim is stale soon
     start(stack, sim)
     with Traffic(sim) as traffic:
 

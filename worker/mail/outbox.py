@@ -14,6 +14,7 @@ Each step is its own short transaction (no lock is held while Stripe or SMTP ans
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import stripe
 import structlog
 from sqlalchemy import ColumnElement, and_, or_, update
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from shared.db import session_scope, utcnow
@@ -201,8 +203,7 @@ def send_outbox(outbox_id: int, *, client: stripe.StripeClient | None = None) ->
     )
     take_smtp_token(outbox_id, settings)
     deliver(message, settings.email_url, name=f"relink-outbox-{outbox_id}")
-    with session_scope() as session:
-        _mark_sent(session, plan, recipient)
+    record_sent(plan, recipient)
     log.info("email_sent", outbox_id=outbox_id, case_id=plan.case_id, kind=plan.kind)
     return "sent"
 
@@ -227,6 +228,25 @@ def take_smtp_token(outbox_id: int, settings: Settings) -> None:
                 .execution_options(synchronize_session=False)
             )
         raise SmtpRateLimited(str(exc)) from exc
+
+
+MARK_SENT_PATIENCE_SECONDS = 60.0
+
+
+def record_sent(plan: Plan, recipient: str) -> None:
+    """The message is gone: record it, waiting out a database blip (tests/faults cut
+    PostgreSQL for 5 s) instead of raising, which would release the row and send it twice."""
+    deadline = time.monotonic() + MARK_SENT_PATIENCE_SECONDS
+    while True:
+        try:
+            with session_scope() as session:
+                _mark_sent(session, plan, recipient)
+            return
+        except OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            log.warning("email_sent_not_recorded_yet", outbox_id=plan.outbox_id)
+            time.sleep(1.0)
 
 
 def _plan(session: Session, row: EmailOutbox) -> Plan | str:
