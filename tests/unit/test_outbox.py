@@ -98,6 +98,31 @@ def test_claim_is_exclusive_and_a_stale_claim_can_be_taken_over(sim: SimServer) 
         assert claimed.attempts == 2
 
 
+def test_a_worker_whose_claim_was_taken_over_mid_send_sends_nothing(
+    sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a slow send: while this worker waits for its SMTP token, its claim goes stale
+    # and another worker takes the row over (as the sweep lets it)
+    _, events = deactivated_authorization(sim, last4s=("1111",))
+    handle(events[0])
+    [row] = rows()
+    taken_over: list[bool] = []
+
+    def slow_token(outbox_id: int, _settings: object) -> None:
+        with session_scope() as session:
+            later = utcnow() + timedelta(seconds=301)
+            taken_over.append(outbox.claim(session, outbox_id, now=later) is not None)
+
+    monkeypatch.setattr(outbox, "take_smtp_token", slow_token)
+    # when the first worker gets to the send
+    assert outbox.send_outbox(row.id) == "skipped"  # type: ignore[arg-type]
+    # then it sent nothing: the row is the other worker's to send, once
+    assert taken_over == [True]
+    assert sent_files(tmp_path) == []
+    [stored] = rows()
+    assert stored.status == OutboxStatus.SENDING
+
+
 def test_message_id_depends_only_on_the_row_and_the_sender_domain() -> None:
     assert message_id_header(7, "relink <relink@example.com>") == "<relink-outbox-7@example.com>"
     assert message_id_header(7, "relink <relink@example.com>") == message_id_header(

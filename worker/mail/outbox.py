@@ -174,6 +174,7 @@ def send_outbox(outbox_id: int, *, client: stripe.StripeClient | None = None) ->
         row = claim(session, outbox_id, settings=settings)
         if row is None:
             return "skipped"
+        claimed_at = row.claimed_at
         plan = _plan(session, row)
     if isinstance(plan, str):
         log.info("email_not_sent", outbox_id=outbox_id, outcome=plan)
@@ -202,10 +203,32 @@ def send_outbox(outbox_id: int, *, client: stripe.StripeClient | None = None) ->
         outbox_id=outbox_id,
     )
     take_smtp_token(outbox_id, settings)
+    if not still_claimed(outbox_id, claimed_at):
+        log.warning("email_claim_lost", outbox_id=outbox_id, case_id=plan.case_id)
+        return "skipped"
     deliver(message, settings.email_url, name=f"relink-outbox-{outbox_id}")
     record_sent(plan, recipient)
     log.info("email_sent", outbox_id=outbox_id, case_id=plan.case_id, kind=plan.kind)
     return "sent"
+
+
+def still_claimed(outbox_id: int, claimed_at: datetime | None) -> bool:
+    """Renew this worker's claim just before the send, if it is still this worker's.
+
+    Stripe calls and the SMTP token wait can outlast EMAIL_CLAIM_TIMEOUT_SECONDS; the sweep
+    then hands the row to another worker. Without this fence both would send it."""
+    with session_scope() as session:
+        renewed = session.execute(
+            update(EmailOutbox)
+            .where(
+                col(EmailOutbox.id) == outbox_id,
+                col(EmailOutbox.status) == OutboxStatus.SENDING,
+                col(EmailOutbox.claimed_at) == claimed_at,
+            )
+            .values(claimed_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        return renewed.rowcount == 1  # type: ignore[attr-defined]
 
 
 def take_smtp_token(outbox_id: int, settings: Settings) -> None:
