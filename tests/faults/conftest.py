@@ -4,19 +4,14 @@ printed at the end of the session."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import psycopg
 import pytest
 from _pytest.terminal import TerminalReporter
 
-from shared import migrate
 from tests.integration.conftest import (  # noqa: F401  (fixtures used by this suite)
-    PG_ADMIN_URL,
-    PG_HOST,
-    PG_PORT,
+    migrated_database,
     pg,
     pg_proxy,
     redis_server,
@@ -34,18 +29,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
-    """A database of the suite's own (not the integration suite's), fresh and migrated."""
-    try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}")
-    name = f"relink_faults_{os.getpid()}"
-    admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.execute(f"CREATE DATABASE {name}")
-    migrate.upgrade(f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/{name}")
-    yield name
-    admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.close()
+    """A database of the suite's own (not the integration suite's)."""
+    yield from migrated_database("relink_faults")
 
 
 @dataclass

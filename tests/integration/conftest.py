@@ -29,20 +29,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    """A fresh, migrated database for this test session; its name."""
+def migrated_database(prefix: str) -> Iterator[str]:
+    """A fresh, migrated database named for this process, dropped afterwards; its name.
+    An unreachable PostgreSQL fails the test."""
     try:
         admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
         pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}")
-    name = f"relink_it_{os.getpid()}"
+    name = f"{prefix}_{os.getpid()}"
     admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     admin.execute(f"CREATE DATABASE {name}")
     migrate.upgrade(f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/{name}")
     yield name
     admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     admin.close()
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    yield from migrated_database("relink_it")
 
 
 @pytest.fixture(scope="session")

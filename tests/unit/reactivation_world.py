@@ -134,3 +134,11 @@ def call_counts(sim: SimServer) -> dict[str, int]:
         elif path.startswith("/v1/financial_connections/accounts/"):
             counts["account"] += 1
     return counts
+
+
+def feed_new(sim: SimServer, seen: set[str], auth: object) -> None:
+    """Feed the authorization's events not fed yet, in the simulator's order."""
+    for event in events_of(sim, auth):  # type: ignore[arg-type]
+        if event["id"] not in seen:
+            seen.add(event["id"])
+            feed(event)

@@ -13,6 +13,7 @@ from tests.unit.reactivation_world import (
     cases,
     events_of,
     feed,
+    feed_new,
     new_authorization,
     outbox_rows,
     simulated_world,
@@ -24,13 +25,6 @@ from worker.mail import outbox
 def sim(db: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[SimServer]:
     with simulated_world(monkeypatch, EMAIL_URL=f"file://{tmp_path}/outbox") as server:
         yield server
-
-
-def feed_new(sim: SimServer, seen: set[str], auth: object) -> None:
-    for event in events_of(sim, auth):  # type: ignore[arg-type]
-        if event["id"] not in seen:
-            seen.add(event["id"])
-            feed(event)
 
 
 def test_disconnecting_one_of_three_keeps_the_case_on_the_others(sim: SimServer) -> None:

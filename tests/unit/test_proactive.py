@@ -15,8 +15,7 @@ from shared.models import OutboxStatus
 from sim.testing import SimServer
 from tests.unit.reactivation_world import (
     cases,
-    events_of,
-    feed,
+    feed_new,
     new_authorization,
     outbox_rows,
     relink,
@@ -33,13 +32,6 @@ REACTIVATED = "financial_connections.account.reactivated"
 def sim(db: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[SimServer]:
     with simulated_world(monkeypatch, EMAIL_URL=f"file://{tmp_path}/outbox") as server:
         yield server
-
-
-def feed_new(sim: SimServer, seen: set[str], auth: object) -> None:
-    for event in events_of(sim, auth):  # type: ignore[arg-type]
-        if event["id"] not in seen:
-            seen.add(event["id"])
-            feed(event)
 
 
 def sent_subjects(tmp_path: Path) -> list[str]:
