@@ -15,6 +15,7 @@ from sim import scenarios
 from sim.testing import SimServer
 from tests.integration.smtp import SmtpSink
 from tests.integration.stack import Stack, wait_until
+from tests.unit.reactivation_world import call_counts
 
 LAST4S = ("1111", "2222", "3333")
 REACTIVATED = "financial_connections.account.reactivated"
@@ -76,21 +77,6 @@ def relink_through_the_page(stack: Stack, sim: SimServer, link: str) -> str:
     return session_id
 
 
-def stripe_gets(sim: SimServer) -> dict[str, int]:
-    counts = {"authorization": 0, "list": 0, "account": 0}
-    for request in sim.client.requests("/v1/financial_connections/"):
-        path = request["path"]
-        if request["method"] != "GET":
-            continue
-        if path.startswith("/v1/financial_connections/authorizations/"):
-            counts["authorization"] += 1
-        elif path == "/v1/financial_connections/accounts":
-            counts["list"] += 1
-        elif path.startswith("/v1/financial_connections/accounts/"):
-            counts["account"] += 1
-    return counts
-
-
 def processed(pg: psycopg.Connection, event_type: str) -> int:
     return int(
         pg.execute(
@@ -122,7 +108,7 @@ def test_three_shuffled_reactivations_one_duplicated_after_a_relink_close_the_ca
     assert account_statuses(pg) == ["active"] * 3
     reactivations = [d for d in sim.client.deliveries() if d["event_type"] == REACTIVATED]
     assert len(reactivations) >= 4  # three events, one delivered twice
-    counts = stripe_gets(sim)
+    counts = call_counts(sim)
     print("stripe calls for one relink and its three reactivations:", counts)
     assert counts["authorization"] <= 1, counts
     assert counts["list"] <= 1, counts
@@ -186,7 +172,7 @@ def test_two_workers_reconciling_one_authorization_at_once_neither_deadlock_nor_
     for _ in range(tasks):
         celery.send_task("relink.reconcile_authorization", args=[str(auth["id"]), "sweep"])
 
-    wait_until(lambda: stripe_gets(sim)["authorization"] == tasks, 60, "every reconciliation")
+    wait_until(lambda: call_counts(sim)["authorization"] == tasks, 60, "every reconciliation")
     wait_until(lambda: [c[0] for c in cases(pg)] == ["resolved"], 10, "the case to resolve")
     time.sleep(1)
     resolved = pg.execute("SELECT count(*), min(resolved_at), max(resolved_at) FROM relink_case")
