@@ -39,7 +39,13 @@ sys.path.insert(0, str(ROOT))
 from sim import scenarios  # noqa: E402
 from sim.testing import SimServer, run_sim_server  # noqa: E402
 from tests.integration.smtp import SmtpSink  # noqa: E402
-from tests.integration.stack import RedisServer, free_port, wait_until  # noqa: E402
+from tests.integration.stack import (  # noqa: E402
+    RedisServer,
+    celery_worker_command,
+    free_port,
+    uvicorn_command,
+    wait_until,
+)
 
 SECRET = "whsec_burst_benchmark"
 DEACTIVATED = "financial_connections.account.deactivated"
@@ -205,43 +211,22 @@ def run_once(
         }
         env.pop("STRIPE_RATE_LIMIT", None)  # relink's default for a test key: 20/s
         api = spawn(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "api.app:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(api_port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
+            uvicorn_command(api_port, "--factory", "--no-access-log"),
             env,
             logs / f"api-{n}.log",
         )
         worker = spawn(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "worker",
-                "worker",
+            celery_worker_command(
                 "--pool",
                 "prefork",
                 "--concurrency",
                 str(args.concurrency),
                 "--loglevel",
                 "WARNING",
-                "--without-gossip",
-                "--without-mingle",
                 "--beat",
                 "--schedule",
                 str(logs / f"beat-{n}"),
-            ],
+            ),
             env,
             logs / f"worker-{n}.log",
         )

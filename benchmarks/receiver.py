@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import loadgen  # noqa: E402
+from tests.integration.stack import uvicorn_command  # noqa: E402
 
 SECRET = "whsec_benchmark_secret"
 HOST = "127.0.0.1"
@@ -108,21 +109,8 @@ def load(
 
 
 def serve(app: str, port: int, env: dict[str, str], factory: bool) -> subprocess.Popen[bytes]:
-    args = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        app,
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
-    if factory:
-        args.append("--factory")
+    extra = ["--no-access-log", "--factory"] if factory else ["--no-access-log"]
+    args = uvicorn_command(port, *extra, app=app)
     process = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **env})
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

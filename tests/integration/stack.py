@@ -35,6 +35,21 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def uvicorn_command(port: int, *extra: str, app: str = "api.app:create_app") -> list[str]:
+    """One uvicorn process serving `app` on loopback (pass "--factory" for a factory)."""
+    return [
+        sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+        "--log-level", "warning", *extra,
+    ]  # fmt: skip
+
+
+def celery_worker_command(*extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "celery", "-A", "worker", "worker",
+        "--without-gossip", "--without-mingle", *extra,
+    ]  # fmt: skip
+
+
 class RedisServer:
     """A redis-server of the test's own, so stopping it disturbs nothing else."""
 
@@ -158,42 +173,14 @@ class Stack:
             )
 
     def start_api(self) -> None:
-        self.api = self._spawn(
-            "api",
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "api.app:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--log-level",
-                "warning",
-            ],
-        )
+        self.api = self._spawn("api", uvicorn_command(self.port, "--factory"))
         wait_until(lambda: requests.get(f"{self.base_url}/healthz", timeout=1).ok, 20, "the api")
 
     def start_worker(self, *, beat: bool = True) -> subprocess.Popen[bytes]:
         n = len(self.workers)
-        args = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "worker",
-            "worker",
-            "--pool",
-            "solo",
-            "--loglevel",
-            "INFO",
-            "--hostname",
-            f"w{n}-{self.port}@%h",
-            "--without-gossip",
-            "--without-mingle",
-        ]
+        args = celery_worker_command(
+            "--pool", "solo", "--loglevel", "INFO", "--hostname", f"w{n}-{self.port}@%h"
+        )
         if beat:
             args += ["--beat", "--schedule", str(self.log_dir / f"beat-{self.port}-{n}")]
         worker = self._spawn(f"worker{n}", args)
