@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import structlog
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import make_asgi_app
 
-from api import health, relink, webhooks
+from api import health
 from api.errors import Rejected, rejected_handler
-from api.inbox_writer import InboxWriter
+from api.relink_page import routes as relink
+from api.webhooks import routes as webhooks
+from api.webhooks.inbox_writer import InboxWriter
 from shared.logging import configure_logging
 from shared.settings import get_settings
 
@@ -29,6 +29,10 @@ def create_app() -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(health.router)
     app.include_router(relink.router)
-    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.mount(
+        "/static",
+        StaticFiles(directory=relink.STATIC_DIR),
+        name="static",
+    )
     app.mount("/metrics", make_asgi_app())
     return app

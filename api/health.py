@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from shared.db import session_scope
 from shared.inbox import count_stuck
-from worker.celery_app import app as celery_app
+from shared.queue import check_broker
 
 STUCK_AFTER = timedelta(minutes=5)
 router = APIRouter()
@@ -32,12 +32,8 @@ def _check_database() -> dict[str, Any]:
 
 
 def _check_broker() -> dict[str, Any]:
-    try:
-        with celery_app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1, timeout=2)
-        return {"ok": True}
-    except Exception as exc:
-        return {"ok": False, "error": type(exc).__name__}
+    error = check_broker()
+    return {"ok": True} if error is None else {"ok": False, "error": error}
 
 
 @router.get("/readyz")

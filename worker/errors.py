@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import stripe
 from sqlalchemy.exc import OperationalError
 
@@ -22,3 +24,11 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     stripe.APIError,
     OperationalError,
 )
+
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_CAP_SECONDS = 300.0
+
+
+def backoff(retries: int) -> float:
+    """Exponential backoff with full jitter, capped."""
+    return random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**retries))

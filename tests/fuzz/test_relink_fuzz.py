@@ -26,7 +26,6 @@ from hypothesis import strategies as st
 from itsdangerous import URLSafeTimedSerializer
 from sqlmodel import SQLModel
 
-from api import relink_flow
 from api.app import create_app
 from shared.db import get_engine, session_scope
 from shared.links import SALT, LinkPayload, sign_link
@@ -60,17 +59,6 @@ def sim(sim_server: SimServer, monkeypatch: pytest.MonkeyPatch) -> SimServer:
     monkeypatch.setenv("STRIPE_JS_URL", f"{sim_server.base_url}/_sim/stripe.js")
     get_settings.cache_clear()
     return sim_server
-
-
-@pytest.fixture
-def published(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[Any]]]:
-    sent: list[tuple[str, list[Any]]] = []
-
-    def send_task(name: str, args: list[Any] | None = None, **_: Any) -> None:
-        sent.append((name, list(args or [])))
-
-    monkeypatch.setattr(relink_flow.celery_app, "send_task", send_task)
-    return sent
 
 
 @pytest.fixture

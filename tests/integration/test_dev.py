@@ -23,7 +23,7 @@ def test_relink_dev_turns_a_deactivation_into_an_email_file(tmp_path: Path) -> N
     port, sim_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in RELINK_VARIABLES}
     env["QUIET_PERIOD_SECONDS"] = "1"
-    relink = [sys.executable, "-c", "from api.cli import main; main()"]
+    relink = [sys.executable, "-c", "from worker.cli.main import main; main()"]
     with open(tmp_path / "dev.log", "wb") as log:
         process = subprocess.Popen(
             [*relink, "dev", "--port", str(port), "--sim-port", str(sim_port)],

@@ -13,8 +13,8 @@ import requests
 from shared.db import get_engine, session_scope
 from shared.settings import get_settings
 from sim.testing import SimServer, run_sim_server
-from worker.contacts import clear_contact_cache
-from worker.handlers import HANDLERS
+from worker.emails.contacts import clear_contact_cache
+from worker.inbox.handlers import HANDLERS
 
 PREVIEW = "2026-09-30.preview"
 

@@ -19,8 +19,9 @@ from shared.models import EmailOutbox, FcAccount, RelinkCase
 from shared.settings import get_settings
 from shared.stripe_client import make_stripe_client, preview_options
 from sim.testing import SimServer, run_sim_server
-from worker import handlers, processing
-from worker.contacts import clear_contact_cache
+from worker.emails.contacts import clear_contact_cache
+from worker.inbox import handlers
+from worker.inbox import service as processing
 
 PREVIEW = "2026-09-30.preview"
 # Where nothing listens: the simulator renders events at the preview version (as an endpoint

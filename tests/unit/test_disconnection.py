@@ -18,7 +18,7 @@ from tests.unit.reactivation_world import (
     outbox_rows,
     simulated_world,
 )
-from worker.mail import outbox
+from worker.emails import outbox
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 
-from worker.email_tasks import email_backoff
+from worker.emails.tasks import email_backoff
 
 
 def test_delays_grow_with_the_rows_attempts_and_keep_half_the_exponential_delay() -> None:

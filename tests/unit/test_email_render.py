@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from shared.models import EmailKind
-from worker.classify import CauseFamily
-from worker.mail.render import AccountLine, render_email
+from worker.cases.classification import CauseFamily
+from worker.emails.render import AccountLine, render_email
 
 EXPIRES = datetime(2026, 12, 3, 14, 30, tzinfo=UTC)
 LINK = "https://relink.example/relink/abc.DEF-123_x"

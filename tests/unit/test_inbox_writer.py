@@ -7,9 +7,10 @@ import time
 
 import pytest
 
-from api import inbox_writer
 from api.errors import Rejected
+from api.webhooks import inbox_writer
 from shared.inbox import EventHeader, InboxItem
+from tests.conftest import Published
 
 
 def item(n: int) -> InboxItem:
@@ -55,11 +56,7 @@ def test_a_failed_write_fails_every_request_in_its_batch(monkeypatch: pytest.Mon
     assert [type(r) for r in results] == [Rejected] * 3
 
 
-def test_duplicates_within_one_batch_are_queued_once(
-    db: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    sent: list[list[str]] = []
-    monkeypatch.setattr(inbox_writer, "enqueue_events", sent.append)
+def test_duplicates_within_one_batch_are_queued_once(db: None, published: Published) -> None:
     outcomes = inbox_writer.write_batch([item(1), item(2), item(1)])
     assert outcomes == ["queued", "queued", "recorded"]
-    assert sent == [["evt_1", "evt_2"]]
+    assert published == [("relink.process_events", [["evt_1", "evt_2"]])]

@@ -10,8 +10,6 @@ import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from api import operator_cli
-from api.cli import cli
 from shared import migrate
 from shared.db import session_scope, utcnow
 from shared.models import (
@@ -28,6 +26,8 @@ from shared.models import (
 )
 from shared.settings import get_settings
 from sim.testing import run_sim_server
+from worker.cli import operator as operator_cli
+from worker.cli.main import cli
 
 runner = CliRunner()
 DEACTIVATED = "financial_connections.account.deactivated"
@@ -72,13 +72,6 @@ def stored(event_id: str) -> WebhookEvent:
         row = session.get(WebhookEvent, event_id)
         assert row is not None
         return row
-
-
-@pytest.fixture
-def queued(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    sent: list[str] = []
-    monkeypatch.setattr(operator_cli, "_enqueue", sent.append)
-    return sent
 
 
 @pytest.fixture
@@ -214,12 +207,8 @@ def test_replay_all_dead_touches_only_dead_events(inbox: None, queued: list[str]
 
 
 def test_replay_with_the_broker_down_leaves_it_to_the_redrive(
-    inbox: None, monkeypatch: pytest.MonkeyPatch
+    inbox: None, broker_down: None
 ) -> None:
-    def broker_down(_event_id: str) -> None:
-        raise ConnectionError("broker down")
-
-    monkeypatch.setattr(operator_cli, "_enqueue", broker_down)
     result = relink("events", "replay", "evt_dead_1", "--json")
     assert result.exit_code == 0
     assert json.loads(result.output)[0]["outcome"] == "stored"

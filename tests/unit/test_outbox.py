@@ -15,15 +15,16 @@ from sqlmodel import select
 from shared.db import session_scope, utcnow
 from shared.links import read_link
 from shared.models import CaseState, EmailKind, EmailOutbox, OutboxStatus, RelinkCase
+from shared.outbox import request_fresh_link
 from sim import scenarios
 from sim.testing import SimServer
 from tests.factories import event as make_event
 from tests.factories import fc_account
 from tests.unit.email_world import deactivated_authorization, handle, simulated_stripe
-from worker.cases import cancel_pending_emails, request_fresh_link, resolve_case
+from worker.cases.service import cancel_pending_emails, resolve_case
+from worker.emails import outbox
+from worker.emails.message import message_id_header
 from worker.errors import PermanentEventError
-from worker.mail import outbox
-from worker.mail.message import message_id_header
 
 
 @pytest.fixture
@@ -249,7 +250,7 @@ def test_reminders_each_at_most_once_and_cancelled_when_the_case_resolves(
     assert sent_at is not None
     assert [r.send_after - sent_at for r in reminders] == [timedelta(days=3), timedelta(days=7)]
     with session_scope() as session:  # scheduling again adds nothing
-        from worker.reminders import schedule_reminders
+        from worker.emails.reminders import schedule_reminders
 
         case = session.get(RelinkCase, row.case_id)
         assert case is not None

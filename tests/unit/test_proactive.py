@@ -21,7 +21,7 @@ from tests.unit.reactivation_world import (
     relink,
     simulated_world,
 )
-from worker.mail import outbox
+from worker.emails import outbox
 
 UPCOMING = "financial_connections.account.upcoming_deactivation"
 DATE_UPDATED = "financial_connections.account.expected_deactivation_date_updated"
@@ -113,7 +113,7 @@ def test_relinking_a_warned_account_resolves_the_proactive_case(sim: SimServer) 
     sim.client.mark_upcoming_deactivation(auth.accounts[0])
     feed_new(sim, seen, auth)
     relink(sim, auth)  # an active account's relink sends no event: the page's task reconciles
-    from worker import reconcile
+    from worker.cases import reconcile
 
     reconcile.reconcile_authorization(auth.id)
     [case] = cases()
@@ -151,7 +151,7 @@ def test_a_warning_with_action_none_opens_nothing(sim: SimServer) -> None:
 
 
 def test_a_relink_soon_after_a_reconciliation_reads_stripe_again(sim: SimServer) -> None:
-    from worker import reconcile
+    from worker.cases import reconcile
 
     auth = new_authorization(sim, n_accounts=2)
     seen: set[str] = set()

@@ -13,7 +13,9 @@ from shared.db import session_scope, utcnow
 from shared.inbox import EventHeader, InboxItem, record_events
 from shared.models import FcAccount, FcAuthorization, WebhookEvent
 from tests.factories import event, fc_account
-from worker import handlers, processing, tasks
+from worker import errors
+from worker.inbox import handlers, tasks
+from worker.inbox import service as processing
 
 
 def store(evt: dict) -> str:  # type: ignore[type-arg]
@@ -178,12 +180,14 @@ def test_redrive_claims_only_stale_unprocessed_events(db: None) -> None:
         session.execute(
             update(WebhookEvent).where(WebhookEvent.id == done).values(status="processed")
         )
-    assert processing.claim_for_redrive() == [stale]
-    assert processing.claim_for_redrive() == []  # claiming stamps it
+    with session_scope() as session:
+        assert processing.claim_for_redrive(session) == [stale]
+    with session_scope() as session:
+        assert processing.claim_for_redrive(session) == []  # claiming stamps it
     assert stored(fresh).status == "received"
 
 
 def test_backoff_grows_and_is_capped() -> None:
-    assert all(0 <= tasks.backoff(0) <= 2 for _ in range(50))
-    assert all(0 <= tasks.backoff(20) <= tasks.BACKOFF_CAP_SECONDS for _ in range(50))
-    assert max(tasks.backoff(6) for _ in range(200)) > 2
+    assert all(0 <= errors.backoff(0) <= 2 for _ in range(50))
+    assert all(0 <= errors.backoff(20) <= errors.BACKOFF_CAP_SECONDS for _ in range(50))
+    assert max(errors.backoff(6) for _ in range(200)) > 2

@@ -42,8 +42,8 @@ from tests.unit.reactivation_world import (
     relink,
     simulated_world,
 )
-from worker import reconcile
-from worker.mail import outbox
+from worker.cases import reconcile
+from worker.emails import outbox
 
 PROPERTY_EXAMPLES = int(os.environ.get("RELINK_PROPERTY_EXAMPLES", "50"))
 RELINK_OUTCOMES = ("success", "no_account", "no_authorization", "other")

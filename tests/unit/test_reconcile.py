@@ -22,8 +22,8 @@ from tests.unit.reactivation_world import (
     simulated_world,
     stored_accounts,
 )
-from worker import reconcile
-from worker.mail import outbox
+from worker.cases import reconcile
+from worker.emails import outbox
 
 DEACTIVATED = "financial_connections.account.deactivated"
 REACTIVATED = "financial_connections.account.reactivated"

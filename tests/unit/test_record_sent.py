@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from worker.mail import outbox
+from worker.emails import outbox
 
 
 def test_a_failed_sent_mark_is_retried_until_the_database_answers(

@@ -10,8 +10,9 @@ from sqlmodel import select
 
 from shared.db import session_scope, utcnow
 from shared.models import EventStatus, WebhookEvent
+from shared.queue import make_celery
 from shared.settings import get_settings
-from worker import celery_app, tasks
+from worker.inbox import tasks
 
 
 def add_event(event_id: str, status: str, age_days: float, *, processed: bool = True) -> None:
@@ -87,7 +88,7 @@ def test_a_pruned_event_keeps_what_dedupe_needs(db: None) -> None:
 
 
 def test_prune_runs_on_the_beat_schedule() -> None:
-    schedule = celery_app.make_celery(get_settings()).conf.beat_schedule
+    schedule = make_celery(get_settings()).conf.beat_schedule
     entry = next(e for e in schedule.values() if e["task"] == "relink.prune_inbox")
     assert entry["schedule"] == get_settings().prune_every_seconds == 3600
     assert tasks.prune_inbox.name == "relink.prune_inbox"

@@ -14,10 +14,11 @@ from sqlmodel import select
 from shared import ratelimit
 from shared.db import session_scope
 from shared.models import EmailOutbox, OutboxStatus
+from shared.queue import celery_app
 from sim.testing import SimServer
 from tests.unit.email_world import deactivated_authorization, handle, simulated_stripe
-from worker import email_tasks
-from worker.mail import outbox
+from worker.emails import outbox
+from worker.emails import tasks as email_tasks
 
 
 @pytest.fixture(autouse=True)
@@ -109,6 +110,7 @@ def test_the_task_retries_later_instead_of_failing(
         retried.append(countdown)
         return Retry()
 
+    celery_app()  # the app whose task is patched is the one that runs it
     monkeypatch.setattr(email_tasks.send_email, "retry", retry)
     monkeypatch.setenv("MAX_EMAIL_ATTEMPTS", "1")  # a counted attempt would be the last one
     with smtp_world(monkeypatch, "0.01") as sim:

@@ -23,7 +23,8 @@ from tests.unit.reactivation_world import (
     outbox_rows,
     simulated_world,
 )
-from worker import processing, sweeps
+from worker.cases import sweeps
+from worker.inbox import service as processing
 
 
 @pytest.fixture

@@ -13,21 +13,14 @@ from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
-from api import inbox_writer
 from api.app import create_app
+from api.webhooks import inbox_writer
 from shared.db import session_scope, utcnow
 from shared.models import WebhookEvent
 from tests.conftest import OLD_WEBHOOK_SECRET, WEBHOOK_SECRET
 from tests.factories import body_of, event, signature
 
 URL = "/webhooks/stripe"
-
-
-@pytest.fixture
-def queued(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    sent: list[str] = []
-    monkeypatch.setattr(inbox_writer, "enqueue_events", sent.extend)
-    return sent
 
 
 @pytest.fixture
@@ -215,12 +208,8 @@ def test_unhandled_type_is_recorded_as_ignored(client: TestClient, queued: list[
 
 
 def test_broker_down_still_acknowledges_and_leaves_it_for_the_redrive(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, broker_down: None
 ) -> None:
-    def broker_down(_event_ids: list[str]) -> None:
-        raise ConnectionRefusedError("broker down")
-
-    monkeypatch.setattr(inbox_writer, "enqueue_events", broker_down)
     body = body_of(event())
     response = post(client, body, signature(body, WEBHOOK_SECRET))
     assert response.status_code == 200

@@ -1,0 +1,30 @@
+"""What relink handles and what it queues: the Stripe event types with a handler and the
+Celery task names. The receiver, the sweeps and the worker read them here, so the API never
+imports the worker to know them (a test checks the worker's registry against this list)."""
+
+from __future__ import annotations
+
+HANDLED_EVENT_TYPES = frozenset(
+    {
+        "financial_connections.account.created",
+        "financial_connections.account.deactivated",
+        "financial_connections.account.reactivated",
+        "financial_connections.account.disconnected",
+        "financial_connections.account.upcoming_deactivation",
+        "financial_connections.account.expected_deactivation_date_updated",
+        "financial_connections.authorization.upcoming_deactivation",
+        "financial_connections.authorization.expected_deactivation_date_updated",
+    }
+)
+
+PROCESS_EVENT = "relink.process_event"
+PROCESS_EVENTS = "relink.process_events"
+REDRIVE = "relink.redrive"
+PRUNE_INBOX = "relink.prune_inbox"
+SEND_EMAIL = "relink.send_email"
+SWEEP_OUTBOX = "relink.sweep_outbox"
+RECONCILE_AUTHORIZATION = "relink.reconcile_authorization"
+SWEEP_STALE_CASES = "relink.sweep_stale_cases"
+BACKFILL_EVENTS = "relink.backfill_events"
+
+TASK_MODULES = ("worker.inbox.tasks", "worker.emails.tasks", "worker.cases.tasks")

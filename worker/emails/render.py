@@ -1,0 +1,91 @@
+"""Text and HTML bodies from Jinja2 templates (worker/templates), one per cause family."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from shared.models import EmailKind
+from worker.cases.classification import CauseFamily
+
+
+@dataclass(frozen=True)
+class AccountLine:
+    display_name: str | None
+    last4: str | None
+
+
+@dataclass(frozen=True)
+class EmailContent:
+    subject: str
+    text: str
+    html: str
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("worker.emails", "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _subject(
+    family: CauseFamily, kind: EmailKind, institution: str, deadline: datetime | None = None
+) -> str:
+    if family is CauseFamily.UNREPAIRABLE:
+        return f"Your {institution} account can no longer be used: please set up a new one"
+    if family is CauseFamily.RECONNECTED:
+        return f"Your {institution} account is reconnected"
+    if family is CauseFamily.PROACTIVE:
+        prefix = "Reminder: r" if kind == EmailKind.REMINDER else "R"
+        when = f" before {format_date(deadline)}" if deadline else " soon"
+        return f"{prefix}econnect your {institution} account{when}"
+    if kind == EmailKind.REMINDER:
+        return f"Reminder: reconnect your {institution} account"
+    if kind == EmailKind.FRESH_LINK:
+        return f"Your new link to reconnect your {institution} account"
+    return f"Reconnect your {institution} account"
+
+
+def format_expiry(expires_at: datetime) -> str:
+    return expires_at.strftime("%-d %B %Y at %H:%M UTC")
+
+
+def format_date(day: datetime) -> str:
+    return day.strftime("%-d %B %Y")
+
+
+def render_email(
+    *,
+    family: CauseFamily,
+    kind: EmailKind,
+    institution: str,
+    accounts: list[AccountLine],
+    link: str | None,
+    expires_at: datetime | None,
+    deadline: datetime | None = None,
+) -> EmailContent:
+    """Render the email; `link` and `expires_at` are None for the unrepairable and
+    reconnected families; `deadline` is a proactive email's expected deactivation date."""
+    context = {
+        "kind": kind.value,
+        "institution": institution,
+        "accounts": accounts,
+        "link": link,
+        "expires": format_expiry(expires_at) if expires_at else None,
+        "deadline": format_date(deadline) if deadline else None,
+    }
+    env = environment()
+    return EmailContent(
+        subject=_subject(family, kind, institution, deadline),
+        text=env.get_template(f"{family.value}.txt").render(context),
+        html=env.get_template(f"{family.value}.html").render(context),
+    )

@@ -1,0 +1,71 @@
+"""Thin Celery shells around plain functions: ids in, retries and final states decided here."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import structlog
+from celery import Task, shared_task
+
+from shared.catalog import PROCESS_EVENT, PROCESS_EVENTS, PRUNE_INBOX, REDRIVE
+from shared.db import session_scope, utcnow
+from shared.models import EventStatus
+from shared.queue import events_task, publish_after_commit
+from shared.settings import get_settings
+from worker.errors import TRANSIENT_ERRORS, PermanentEventError, backoff
+from worker.inbox import service as processing
+from worker.inbox.retention import prune_payloads
+
+log = structlog.get_logger(__name__)
+
+
+@shared_task(name=PROCESS_EVENT, bind=True, max_retries=None)
+def process_event(self: Task, event_id: str) -> str:
+    try:
+        return processing.process_event(event_id)
+    except PermanentEventError as exc:
+        processing.record_failure(event_id, exc, final_status=EventStatus.FAILED)
+        return EventStatus.FAILED
+    except TRANSIENT_ERRORS as exc:
+        last = self.request.retries + 1 >= get_settings().max_event_attempts
+        try:
+            processing.record_failure(
+                event_id, exc, final_status=EventStatus.DEAD if last else None
+            )
+        except TRANSIENT_ERRORS:
+            log.warning("failure_not_recorded", event_id=event_id)
+        if last:
+            return EventStatus.DEAD
+        raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
+
+
+@shared_task(name=PROCESS_EVENTS)
+def process_events(event_ids: list[str]) -> int:
+    """Fan a batch from the receiver out to one process_event task per event."""
+    for event_id in event_ids:
+        process_event.apply_async(args=[event_id])
+    return len(event_ids)
+
+
+@shared_task(name=REDRIVE)
+def redrive() -> int:
+    """Queue again inbox events whose task was lost (broker down, worker killed)."""
+    with session_scope() as session:
+        event_ids = processing.claim_for_redrive(session)
+        if event_ids:
+            publish_after_commit(session, *events_task(event_ids))
+    if event_ids:
+        log.info("redrive", queued=len(event_ids))
+    return len(event_ids)
+
+
+@shared_task(name=PRUNE_INBOX)
+def prune_inbox() -> int:
+    """Drop the payloads of old processed/ignored inbox events, one bounded batch per run."""
+    settings = get_settings()
+    cutoff = utcnow() - timedelta(days=settings.inbox_retention_days)
+    with session_scope() as session:
+        pruned = prune_payloads(session, cutoff, limit=settings.prune_batch_size)
+    if pruned:
+        log.info("inbox_pruned", events=pruned)
+    return pruned

@@ -1,1 +1,0 @@
-"""Relink emails: rendering, the message, the transport and the outbox that drives them."""
