@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import structlog
+from structlog.typing import EventDict, WrappedLogger
 
 _SECRET_VALUE = re.compile(
     r"(whsec_|sk_live_|sk_test_|rk_live_|rk_test_)[A-Za-z0-9_]+|[A-Za-z0-9]+_secret_[A-Za-z0-9_]+"
@@ -19,7 +20,7 @@ def redact_text(text: str) -> str:
     return _EMAIL.sub("[email]", _SECRET_VALUE.sub("[redacted]", text))
 
 
-def redact(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def redact(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
     """structlog processor: blank values under secret-looking keys, scrub the rest."""
     for key, value in event_dict.items():
         if any(marker in key.lower() for marker in _SECRET_KEYS):

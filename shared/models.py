@@ -30,7 +30,7 @@ class EventStatus(StrEnum):
 class WebhookEvent(SQLModel, table=True):
     """The inbox: every verified Stripe event, keyed by its evt_ id."""
 
-    __tablename__ = "webhook_event"
+    __tablename__ = "webhook_event"  # pyright: ignore[reportAssignmentType]
     __table_args__ = (Index("ix_webhook_event_status_enqueued", "status", "enqueued_at"),)
 
     id: str = Field(primary_key=True, max_length=255)
@@ -49,7 +49,7 @@ class WebhookEvent(SQLModel, table=True):
 
 
 class FcAuthorization(SQLModel, table=True):
-    __tablename__ = "fc_authorization"
+    __tablename__ = "fc_authorization"  # pyright: ignore[reportAssignmentType]
 
     id: str = Field(primary_key=True, max_length=255)
     institution_name: str | None = Field(default=None, max_length=255)
@@ -68,7 +68,7 @@ class FcAuthorization(SQLModel, table=True):
 class FcAccount(SQLModel, table=True):
     """Last known state of a Financial Connections account, as of Stripe time `state_at`."""
 
-    __tablename__ = "fc_account"
+    __tablename__ = "fc_account"  # pyright: ignore[reportAssignmentType]
 
     id: str = Field(primary_key=True, max_length=255)
     authorization_id: str | None = Field(default=None, max_length=255, index=True)
@@ -103,7 +103,7 @@ OPEN_CASE_STATES = (CaseState.OPEN, CaseState.PROACTIVE, CaseState.NO_CONTACT)
 class RelinkCase(SQLModel, table=True):
     """One customer problem: at most one open case per authorization."""
 
-    __tablename__ = "relink_case"
+    __tablename__ = "relink_case"  # pyright: ignore[reportAssignmentType]
     __table_args__ = (
         Index(
             "uq_relink_case_open_authorization",
@@ -160,7 +160,7 @@ class EmailOutbox(SQLModel, table=True):
     """An email to send; `message_id` is its idempotency key. The recipient is looked up
     when the email is sent (and kept here), not when the row is written."""
 
-    __tablename__ = "email_outbox"
+    __tablename__ = "email_outbox"  # pyright: ignore[reportAssignmentType]
     __table_args__ = (Index("ix_email_outbox_status_send_after", "status", "send_after"),)
 
     id: int | None = Field(default=None, primary_key=True)
@@ -180,7 +180,7 @@ class EmailOutbox(SQLModel, table=True):
 class RelinkAttempt(SQLModel, table=True):
     """A Financial Connections session opened from a link (never its client secret)."""
 
-    __tablename__ = "relink_attempt"
+    __tablename__ = "relink_attempt"  # pyright: ignore[reportAssignmentType]
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int | None = Field(default=None, foreign_key="relink_case.id", index=True)

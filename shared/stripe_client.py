@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import stripe
+from stripe import RequestOptions
 
 from shared.ratelimit import acquire
 from shared.settings import Settings, get_settings
@@ -99,7 +100,7 @@ def make_stripe_client(settings: Settings | None = None) -> stripe.StripeClient:
     )
 
 
-def preview_options(settings: Settings | None = None) -> dict[str, Any]:
+def preview_options(settings: Settings | None = None) -> RequestOptions:
     """Request options for calls whose answer must carry preview fields."""
     return {"stripe_version": (settings or get_settings()).stripe_api_version}
 

@@ -80,6 +80,7 @@ def apply_account_snapshot(
 
 
 def _ensure_authorization(session: Session, account: FcAccount) -> None:
+    assert account.authorization_id is not None
     if session.get(FcAuthorization, account.authorization_id) is None:
         session.add(
             FcAuthorization(

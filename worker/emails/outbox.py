@@ -140,14 +140,16 @@ def due_outbox_ids(session: Session, *, now: datetime | None = None, limit: int 
         .values(status=OutboxStatus.FAILED, last_error="claimed too often without finishing")
         .execution_options(synchronize_session=False)
     )
-    return list(
-        session.exec(
+    return [
+        outbox_id
+        for outbox_id in session.exec(
             select(EmailOutbox.id)
             .where(_claimable(now, stale_before, settings.max_email_attempts))
             .order_by(col(EmailOutbox.send_after))
             .limit(limit)
         ).all()
-    )
+        if outbox_id is not None
+    ]
 
 
 def release(outbox_id: int, error: Exception, *, retry_in: float) -> bool:

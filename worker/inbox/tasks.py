@@ -10,7 +10,7 @@ from celery import Task, shared_task
 from shared.catalog import PROCESS_EVENT, PROCESS_EVENTS, PRUNE_INBOX, REDRIVE
 from shared.db import session_scope, utcnow
 from shared.models import EventStatus
-from shared.queue import events_task, publish_after_commit
+from shared.queue import events_task, publish, publish_after_commit
 from shared.settings import get_settings
 from worker.errors import TRANSIENT_ERRORS, PermanentEventError, backoff
 from worker.inbox import service as processing
@@ -43,7 +43,7 @@ def process_event(self: Task, event_id: str) -> str:
 def process_events(event_ids: list[str]) -> int:
     """Fan a batch from the receiver out to one process_event task per event."""
     for event_id in event_ids:
-        process_event.apply_async(args=[event_id])
+        publish(PROCESS_EVENT, [event_id])
     return len(event_ids)
 
 

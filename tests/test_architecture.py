@@ -1,0 +1,50 @@
+"""The layout's rules, checked: api imports no worker module, nothing happens at import, the
+worker's handler registry is the catalog the receiver reads, and no module grows past 300
+lines."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from shared.catalog import HANDLED_EVENT_TYPES
+from worker.inbox.handlers import HANDLERS
+
+ROOT = Path(__file__).resolve().parent.parent
+MAX_MODULE_LINES = 300
+
+
+def test_importing_the_api_loads_no_worker_module_reads_no_setting_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    script = (
+        "import sys, api.app\n"
+        "print(sorted(m for m in sys.modules if m == 'worker' or m.startswith('worker.')))\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "STRIPE_WEBHOOK_SECRETS": "not-a-whsec-secret"}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+    assert list(tmp_path.iterdir()) == []  # no ./var/broker/queue, no database file
+
+
+def test_the_handler_registry_is_the_catalog_the_receiver_reads() -> None:
+    assert set(HANDLERS) == HANDLED_EVENT_TYPES
+
+
+def test_no_module_is_over_300_lines() -> None:
+    long = {
+        str(path.relative_to(ROOT)): lines
+        for package in ("api", "worker", "shared")
+        for path in (ROOT / package).rglob("*.py")
+        if (lines := len(path.read_text().splitlines())) > MAX_MODULE_LINES
+    }
+    assert long == {}
