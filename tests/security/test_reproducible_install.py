@@ -1,5 +1,5 @@
 """The hashed lock files (requirements/*.txt, written by requirements/compile) agree with
-pyproject.toml."""
+pyproject.toml, and the Dockerfile and CI install from them with --require-hashes."""
 
 from __future__ import annotations
 
@@ -92,3 +92,13 @@ def test_dev_lock_runs_the_runtime_versions() -> None:
     assert {name: dev.get(name) for name in runtime} == runtime
     assert "relink" not in runtime
     assert "relink" not in dev
+
+
+def test_dockerfile_and_ci_install_from_the_locks() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "pip install --no-cache-dir --require-hashes -r requirements/runtime.txt" in dockerfile
+    assert "pip install --no-cache-dir --no-deps -e ." in dockerfile
+    assert "pip install -q --require-hashes -r requirements/dev.txt" in ci
+    assert "pip install -q --no-deps -e ." in ci
+    assert "pip install -q -e '.[dev]'" not in ci
