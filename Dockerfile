@@ -13,4 +13,7 @@ RUN pip install --no-cache-dir --no-deps -e . \
  && useradd --create-home relink && mkdir -p var && chown relink var
 USER relink
 EXPOSE 8000
-CMD ["uvicorn", "api.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000"]
+# Limits: docs/reverse-proxy/README.md; no access log (it would hold relink tokens).
+CMD ["uvicorn", "api.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", \
+     "--http", "httptools", "--limit-concurrency", "200", "--backlog", "1024", \
+     "--timeout-keep-alive", "5", "--no-access-log"]
