@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import DateTime, Dialect, Engine, create_engine, event
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 
 from shared.settings import get_settings
@@ -16,6 +17,25 @@ from shared.settings import get_settings
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class AwareDateTime(TypeDecorator[datetime]):
+    """`DateTime(timezone=True)` that stores UTC and hands back aware UTC datetimes on every
+    database: SQLite keeps no offset, so the plain type returns naive values there. A naive
+    value written is taken as UTC (every time relink makes is)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else _as_utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else _as_utc(value)
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def make_engine(url: str) -> Engine:

@@ -1,7 +1,8 @@
 """SQLModel tables: the inbox, the accounts relink watches, cases, outbox and attempts.
 
-Timestamps relink makes are timezone-aware UTC datetimes; Stripe's own times (`created`,
-`state_at`) stay unix seconds as Stripe gives them.
+Timestamps relink makes are timezone-aware UTC datetimes, read back aware on SQLite too
+(`AwareDateTime`); Stripe's own times (`created`, `state_at`) stay unix seconds as Stripe
+gives them.
 """
 
 from __future__ import annotations
@@ -9,14 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, DateTime, Index, Text, text
+from sqlalchemy import JSON, Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
-from shared.db import utcnow
+from shared.db import AwareDateTime, utcnow
 
 
 def _ts(*, nullable: bool = True, index: bool = False) -> Column:  # type: ignore[type-arg]
-    return Column(DateTime(timezone=True), nullable=nullable, index=index)
+    return Column(AwareDateTime(), nullable=nullable, index=index)
 
 
 class EventStatus(StrEnum):

@@ -75,11 +75,8 @@ def recently_reconciled(authorization: FcAuthorization, trigger: Trigger, now: d
     """A reconciliation within the window that already saw the trigger's moment."""
     if authorization.reconciled_at is None:
         return False
-    reconciled_at = authorization.reconciled_at
-    if reconciled_at.tzinfo is None:  # SQLite hands back naive datetimes
-        reconciled_at = reconciled_at.replace(tzinfo=now.tzinfo)
     window = timedelta(seconds=get_settings().reconcile_window_seconds)
-    if now - reconciled_at >= window:
+    if now - authorization.reconciled_at >= window:
         return False
     return trigger.created is None or trigger.created <= authorization.reconciled_through
 

@@ -11,7 +11,7 @@ import json
 import smtplib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -279,11 +279,6 @@ def mask_email(address: str | None) -> str | None:
     return f"{local[:1]}***@{domain}"
 
 
-def _aware(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every time relink writes is UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def case_summary(case: RelinkCase, institution: str | None) -> dict[str, Any]:
     return {
         "id": case.id,
@@ -453,7 +448,7 @@ def case_timeline(case_id: int) -> dict[str, Any] | None:
                     },
                 )
             )
-        entries.sort(key=lambda entry: _aware(entry[0]))
+        entries.sort(key=lambda entry: entry[0])
         return {
             "case": case_summary(case, authorization.institution_name if authorization else None),
             "accounts": [
