@@ -166,3 +166,44 @@ def list_events_page(
         params["starting_after"] = starting_after
     page = client.v1.events.list(params=params).to_dict()  # type: ignore[arg-type]
     return list(page.get("data") or []), bool(page.get("has_more"))
+
+
+# The relink page's calls (api/relink_page), each at STRIPE_API_VERSION.
+
+
+def create_fc_session(client: stripe.StripeClient, params: dict[str, Any]) -> dict[str, Any]:
+    """A Financial Connections Session (`relink_options` is a preview parameter). The answer
+    holds its `client_secret`: for the page body only."""
+    session = client.v1.financial_connections.sessions.create(
+        params=params,  # type: ignore[arg-type]  (preview parameters the GA types lack)
+        options=preview_options(),
+    )
+    return session.to_dict()
+
+
+def retrieve_fc_session(client: stripe.StripeClient, session_id: str) -> dict[str, Any]:
+    """A session with its `status` and `relink_result` (preview fields) and `client_secret`."""
+    session = client.v1.financial_connections.sessions.retrieve(
+        session_id, options=preview_options()
+    )
+    return session.to_dict()
+
+
+def create_setup_intent(client: stripe.StripeClient, params: dict[str, Any]) -> dict[str, Any]:
+    intent = client.v1.setup_intents.create(
+        params=params,  # type: ignore[arg-type]  (built as a plain dict by the page)
+        options=preview_options(),
+    )
+    return intent.to_dict()
+
+
+def retrieve_setup_intent(client: stripe.StripeClient, setup_intent_id: str) -> dict[str, Any]:
+    intent = client.v1.setup_intents.retrieve(setup_intent_id, options=preview_options())
+    return intent.to_dict()
+
+
+def retrieve_customer_name(client: stripe.StripeClient, customer_id: str) -> str | None:
+    """The name on a Customer (and nothing else of it: the page never sees its email)."""
+    customer = client.v1.customers.retrieve(customer_id)
+    name = customer.to_dict().get("name")
+    return name if isinstance(name, str) and name else None

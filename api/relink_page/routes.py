@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from prometheus_client import Counter
 
-from api.relink_page import service as flow
+from api.relink_page import outcomes, service
 from shared.db import session_scope
 from shared.links import LinkError, LinkPayload, read_link
 from shared.settings import Settings, get_settings
@@ -101,16 +101,16 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     )
 
 
-def render_outcome(request: Request, token: str, outcome: flow.Outcome) -> HTMLResponse:
+def render_outcome(request: Request, token: str, outcome: outcomes.Outcome) -> HTMLResponse:
     base = f"/relink/{token}"
     match outcome:
-        case flow.Reconnected(bank):
+        case outcomes.Reconnected(bank):
             return render(request, "reconnected.html", bank=bank)
-        case flow.PaymentMethodSaved(bank):
+        case outcomes.PaymentMethodSaved(bank):
             return render(request, "saved.html", bank=bank)
-        case flow.Unrepairable(bank):
+        case outcomes.Unrepairable(bank):
             return render(request, "unrepairable.html", bank=bank)
-        case flow.Collect(bank, session_id, client_secret, mode):
+        case outcomes.Collect(bank, session_id, client_secret, mode):
             return render(
                 request,
                 "collect.html",
@@ -120,10 +120,10 @@ def render_outcome(request: Request, token: str, outcome: flow.Outcome) -> HTMLR
                 client_secret=client_secret,
                 complete_url=f"{base}/complete",
             )
-        case flow.Failed(bank, reason):
+        case outcomes.Failed(bank, reason):
             status = 200
             return render(request, "failed.html", status, bank=bank, reason=reason, retry_url=base)
-        case flow.NewAccount(bank, session_id, name):
+        case outcomes.NewAccount(bank, session_id, name):
             return render(
                 request,
                 "new_account.html",
@@ -132,7 +132,7 @@ def render_outcome(request: Request, token: str, outcome: flow.Outcome) -> HTMLR
                 name=name or "",
                 setup_url=f"{base}/setup",
             )
-        case flow.ConfirmSetup(bank, setup_intent_id, client_secret, name):
+        case outcomes.ConfirmSetup(bank, setup_intent_id, client_secret, name):
             return render(
                 request,
                 "confirm.html",
@@ -143,7 +143,7 @@ def render_outcome(request: Request, token: str, outcome: flow.Outcome) -> HTMLR
                 complete_url=f"{base}/setup/complete",
                 retry_url=base,
             )
-        case flow.FreshLink(sent):
+        case outcomes.FreshLink(sent):
             return render(request, "fresh_link.html", sent=sent)
     raise AssertionError(f"no page for {outcome!r}")
 
@@ -165,7 +165,9 @@ async def read_fields(request: Request) -> dict[str, str]:
     return {key: values[0] for key, values in parsed.items()}
 
 
-def run_flow(step: Callable[..., flow.Outcome], payload: LinkPayload, *args: str) -> flow.Outcome:
+def run_flow(
+    step: Callable[..., outcomes.Outcome], payload: LinkPayload, *args: str
+) -> outcomes.Outcome:
     """One unit of work; the tasks it publishes go out only after the commit."""
     with session_scope() as db:
         return step(db, payload, *args)
@@ -185,7 +187,7 @@ def well_formed(payload: LinkPayload) -> bool:
 async def guarded(
     request: Request,
     token: str,
-    step: Callable[..., flow.Outcome],
+    step: Callable[..., outcomes.Outcome],
     *args: str,
     allow_expired: bool = False,
 ) -> HTMLResponse:
@@ -204,18 +206,18 @@ async def guarded(
         return render(request, "invalid.html", 400)
     try:
         outcome = await run_in_threadpool(run_flow, step, payload, *args)
-    except flow.UnknownCase:
+    except outcomes.UnknownCase:
         return render(request, "invalid.html", 404)
-    except flow.UnknownSession:
+    except outcomes.UnknownSession:
         return render(request, "failed.html", 400, reason="unknown", retry_url=f"/relink/{token}")
-    except (flow.StripeUnavailable, StripeNotConfigured):
+    except (outcomes.StripeUnavailable, StripeNotConfigured):
         return render(request, "unavailable.html", 503, retry_url=f"/relink/{token}")
     return render_outcome(request, token, outcome)
 
 
 @router.get("/relink/{token}", response_class=HTMLResponse)
 async def relink_page(request: Request, token: str) -> HTMLResponse:
-    return await guarded(request, token, flow.open_relink)
+    return await guarded(request, token, service.open_relink)
 
 
 @router.post("/relink/{token}/complete", response_class=HTMLResponse)
@@ -223,7 +225,7 @@ async def relink_complete(request: Request, token: str) -> HTMLResponse:
     session_id = (await read_fields(request)).get("session_id", "")
     if not is_stripe_id(session_id, "fcsess"):
         return render(request, "failed.html", 400, reason="unknown", retry_url=f"/relink/{token}")
-    return await guarded(request, token, flow.complete_relink, session_id)
+    return await guarded(request, token, service.complete_relink, session_id)
 
 
 @router.post("/relink/{token}/setup", response_class=HTMLResponse)
@@ -236,8 +238,8 @@ async def relink_setup(request: Request, token: str) -> HTMLResponse:
     return await guarded(request, token, _create_setup, session_id, name)
 
 
-def _create_setup(db: Any, payload: LinkPayload, session_id: str, name: str) -> flow.Outcome:
-    return flow.create_setup(db, payload, session_id, name)
+def _create_setup(db: Any, payload: LinkPayload, session_id: str, name: str) -> outcomes.Outcome:
+    return service.create_setup(db, payload, session_id, name)
 
 
 @router.post("/relink/{token}/setup/complete", response_class=HTMLResponse)
@@ -245,11 +247,11 @@ async def relink_setup_complete(request: Request, token: str) -> HTMLResponse:
     setup_intent_id = (await read_fields(request)).get("setup_intent", "")
     if not is_stripe_id(setup_intent_id, "seti"):
         return render(request, "failed.html", 400, reason="unknown", retry_url=f"/relink/{token}")
-    return await guarded(request, token, flow.complete_setup, setup_intent_id)
+    return await guarded(request, token, service.complete_setup, setup_intent_id)
 
 
 @router.post("/relink/{token}/fresh", response_class=HTMLResponse)
 async def relink_fresh_link(request: Request, token: str) -> HTMLResponse:
     """Email a fresh link to the address on file. The (expired but genuine) token is the
     capability; nothing in the request body is read."""
-    return await guarded(request, token, flow.request_fresh_link, allow_expired=True)
+    return await guarded(request, token, service.request_fresh_link, allow_expired=True)

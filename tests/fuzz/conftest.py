@@ -7,6 +7,12 @@ import os
 from hypothesis import HealthCheck, settings
 
 from tests.conftest import OLD_WEBHOOK_SECRET, WEBHOOK_SECRET
+from tests.relink_page.conftest import (  # noqa: F401  (the relink fuzz tests use them)
+    client,
+    sim,
+    sim_server,
+    world,
+)
 
 FUZZ_EXAMPLES = int(os.environ.get("RELINK_FUZZ_EXAMPLES", "200"))
 

@@ -13,26 +13,23 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
 from unittest import mock
 from urllib.parse import quote
 
-import pytest
 from fastapi.testclient import TestClient
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from itsdangerous import URLSafeTimedSerializer
 from sqlmodel import SQLModel
 
-from api.app import create_app
-from shared.db import get_engine, session_scope
+from shared.db import get_engine
 from shared.links import SALT, LinkPayload, sign_link
 from shared.settings import get_settings
-from sim.testing import SimServer, run_sim_server
+from sim.testing import SimServer
 from tests.fuzz.conftest import FUZZ, SECRETS
-from tests.unit.relink_world import World, build_world
+from tests.relink_page.world import World
 
 # Each example talks to the simulator: 100 in CI, RELINK_FUZZ_EXAMPLES for a longer run.
 RELINK_FUZZ = settings(FUZZ, max_examples=int(os.environ.get("RELINK_FUZZ_EXAMPLES", "100")))
@@ -41,36 +38,6 @@ LINK_KEY = "unit-test-link-key"  # tests/conftest.py's LINK_SIGNING_KEYS
 TOKEN_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
 # A Stripe client secret (`fcsess_…_secret_…`, `seti_…_secret_…`) or a key of any kind.
 SECRET_SHAPES = re.compile(r"_secret_|\b(sk|rk)_(test|live)_|\bwhsec_")
-
-
-@pytest.fixture(scope="module")
-def sim_server() -> Iterator[SimServer]:
-    with run_sim_server(rate_limit_per_second=0) as server:
-        yield server
-
-
-@pytest.fixture
-def sim(sim_server: SimServer, monkeypatch: pytest.MonkeyPatch) -> SimServer:
-    sim_server.client.reset()
-    sim_server.client.set_faults()
-    monkeypatch.setenv("STRIPE_API_BASE", sim_server.base_url)
-    monkeypatch.setenv("STRIPE_API_KEY", sim_server.api_key)
-    monkeypatch.setenv("STRIPE_PUBLISHABLE_KEY", "pk_test_sim")
-    monkeypatch.setenv("STRIPE_JS_URL", f"{sim_server.base_url}/_sim/stripe.js")
-    get_settings.cache_clear()
-    return sim_server
-
-
-@pytest.fixture
-def client(db: None, sim: SimServer, published: list[Any]) -> Iterator[TestClient]:
-    with TestClient(create_app(), raise_server_exceptions=False) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def world(client: TestClient, sim: SimServer) -> World:
-    with session_scope() as db:
-        return build_world(sim.client, db)
 
 
 def snapshot() -> dict[str, list[tuple[Any, ...]]]:

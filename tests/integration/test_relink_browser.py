@@ -25,7 +25,7 @@ from shared.settings import Settings
 from sim.testing import SimServer
 from tests.browser import chromium
 from tests.integration.stack import ROOT, Stack
-from tests.unit.relink_world import World, build_world
+from tests.relink_page.world import World, build_world
 
 PHONE = {"width": 390, "height": 844}
 

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from shared.settings import Settings
 from sim.testing import SimServer
 from tests.integration.stack import Stack
-from tests.unit.relink_world import build_world
+from tests.relink_page.world import build_world
 
 PREVIEW = "2026-09-30.preview"
 

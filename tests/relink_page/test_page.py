@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,56 +12,17 @@ from fastapi.testclient import TestClient
 from sqlalchemy import inspect, text
 from sqlmodel import Session, select
 
-from api.app import create_app
-from api.relink_page import service as relink_flow
+from api.relink_page import sessions
 from shared.db import get_engine, session_scope
 from shared.links import LinkPayload
 from shared.models import CaseState, EmailKind, EmailOutbox, FcAccount, RelinkAttempt, RelinkCase
 from shared.settings import get_settings
-from sim.testing import SimServer, run_sim_server
-from tests.unit.relink_world import World, build_world
+from shared.stripe_objects import AccountSnapshot
+from sim.testing import SimServer
+from tests.relink_page.world import World, build_world
 
 PREVIEW = "2026-09-30.preview"
 SESSIONS = "/v1/financial_connections/sessions"
-
-
-@pytest.fixture(scope="module")
-def sim_server() -> Iterator[SimServer]:
-    with run_sim_server(rate_limit_per_second=0) as server:
-        yield server
-
-
-@pytest.fixture
-def sim(sim_server: SimServer, monkeypatch: pytest.MonkeyPatch) -> SimServer:
-    """The simulator, emptied, with relink's Stripe settings pointed at it."""
-    sim_server.client.reset()
-    sim_server.client.clear_requests()
-    sim_server.client.set_faults()
-    monkeypatch.setenv("STRIPE_API_BASE", sim_server.base_url)
-    monkeypatch.setenv("STRIPE_API_KEY", sim_server.api_key)
-    monkeypatch.setenv("STRIPE_PUBLISHABLE_KEY", "pk_test_sim")
-    monkeypatch.setenv("STRIPE_JS_URL", f"{sim_server.base_url}/_sim/stripe.js")
-    get_settings.cache_clear()
-    return sim_server
-
-
-@pytest.fixture
-def client(db: None, sim: SimServer, published: list[Any]) -> Iterator[TestClient]:
-    with TestClient(create_app(), follow_redirects=False) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def world(client: TestClient, sim: SimServer) -> World:
-    with session_scope() as db:
-        return build_world(sim.client, db)
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    now = [1_800_000_000.0]
-    monkeypatch.setattr("itsdangerous.timed.time.time", lambda: now[0])
-    return now
 
 
 def attempts(case_id: int) -> list[RelinkAttempt]:
@@ -216,13 +176,16 @@ def relink_directly(sim: SimServer, world: World) -> str:
     return str(session.id)
 
 
+def snapshot(**fields: Any) -> AccountSnapshot:
+    return AccountSnapshot.parse({"id": "fca_1", **fields})
+
+
 def test_needs_relink_reads_status_and_upcoming_deactivation() -> None:
-    assert relink_flow.needs_relink(
-        {"status": "active", "status_details": {"active": {"action": "relink_required"}}}
-    )
-    assert not relink_flow.needs_relink({"status": "active", "status_details": {}})
-    assert relink_flow.needs_relink({"status": "inactive"})
-    assert relink_flow.needs_relink({"status": "disconnected"})
+    upcoming = {"active": {"action": "relink_required"}}
+    assert snapshot(status="active", status_details=upcoming).needs_relink
+    assert not snapshot(status="active", status_details={}).needs_relink
+    assert snapshot(status="inactive").needs_relink
+    assert snapshot(status="disconnected").needs_relink
 
 
 # the session relink opens
@@ -264,15 +227,23 @@ def test_link_opens_a_session_with_exactly_the_relink_parameters(
 def test_session_parameters_omit_a_missing_holder_and_keep_permissions_unique() -> None:
     payload = LinkPayload(1, "fca_1", "fcauth_1")
     account = FcAccount(id="fca_1", status="inactive", permissions=["payment_method", "balances"])
-    params = relink_flow.relink_session_params(payload, {}, account)
+    params = sessions.relink_session_params(payload, None, account)
     assert params == {
         "permissions": ["payment_method", "balances"],
         "relink_options": {"authorization": "fcauth_1", "account": "fca_1"},
     }
-    live = {"account_holder": {"type": "account", "account": "acct_1"}, "permissions": []}
-    assert relink_flow.relink_session_params(payload, live, account)["account_holder"] == {
-        "type": "account",
-        "account": "acct_1",
+    live = snapshot(
+        status="inactive", account_holder={"type": "account", "account": "acct_1"}, permissions=[]
+    )
+    assert sessions.relink_session_params(payload, live, account) == {
+        "account_holder": {"type": "account", "account": "acct_1"},
+        "permissions": ["payment_method", "balances"],
+        "relink_options": {"authorization": "fcauth_1", "account": "fca_1"},
+    }
+    stored = FcAccount(id="fca_1", status="inactive", holder_type="customer", holder_id="cus_1")
+    assert sessions.relink_session_params(payload, None, stored)["account_holder"] == {
+        "type": "customer",
+        "customer": "cus_1",
     }
 
 

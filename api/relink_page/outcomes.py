@@ -1,0 +1,103 @@
+"""What a relink step can end in: the errors the routes map to an HTTP status, and the
+outcomes they render as pages. None of them carries a secret except `Collect` and
+`ConfirmSetup`, whose `client_secret` goes into the page body only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# errors (the routes map them to HTTP)
+
+
+class RelinkError(Exception):
+    """A relink request that cannot go on."""
+
+
+class UnknownCase(RelinkError):
+    """The link is validly signed but its case is gone."""
+
+
+class UnknownSession(RelinkError):
+    """A session (or SetupIntent) id that no attempt of this link's case recorded."""
+
+
+class StripeUnavailable(RelinkError):
+    """Stripe refused or could not be reached; the customer should retry later."""
+
+
+# outcomes (the routes render them)
+
+
+@dataclass(frozen=True)
+class Bank:
+    """What the page says about the bank link: never an id or a secret."""
+
+    institution: str
+    display_name: str | None = None
+    last4: str | None = None
+
+
+@dataclass(frozen=True)
+class Reconnected:
+    bank: Bank
+
+
+@dataclass(frozen=True)
+class Unrepairable:
+    bank: Bank
+
+
+@dataclass(frozen=True)
+class Collect:
+    """Run `collectFinancialConnectionsAccounts`: relink the account, or (mode
+    `authorization`) link any checking or savings account at the institution."""
+
+    bank: Bank
+    session_id: str
+    client_secret: str
+    mode: str
+
+
+@dataclass(frozen=True)
+class Failed:
+    bank: Bank
+    reason: str  # no_authorization, other, cancelled, pending
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    """A newly linked account: ask for the account holder's name before the mandate."""
+
+    bank: Bank
+    session_id: str
+    name: str | None
+
+
+@dataclass(frozen=True)
+class ConfirmSetup:
+    bank: Bank
+    setup_intent_id: str
+    client_secret: str
+    name: str
+
+
+@dataclass(frozen=True)
+class PaymentMethodSaved:
+    bank: Bank
+
+
+@dataclass(frozen=True)
+class FreshLink:
+    sent: bool  # False: one was asked for moments ago
+
+
+Outcome = (
+    Reconnected
+    | Unrepairable
+    | Collect
+    | Failed
+    | NewAccount
+    | ConfirmSetup
+    | PaymentMethodSaved
+    | FreshLink
+)
