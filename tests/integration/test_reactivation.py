@@ -13,9 +13,9 @@ from celery import Celery
 
 from sim import scenarios
 from sim.testing import SimServer
+from tests.cases.world import call_counts
 from tests.integration.smtp import SmtpSink
 from tests.integration.stack import Stack, wait_until
-from tests.unit.reactivation_world import call_counts
 
 LAST4S = ("1111", "2222", "3333")
 REACTIVATED = "financial_connections.account.reactivated"

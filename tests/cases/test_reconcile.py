@@ -3,15 +3,12 @@ newest snapshot wins, the case closes once and its emails stop."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from shared.db import session_scope
 from shared.models import OutboxStatus
 from sim.testing import SimServer
-from tests.unit.reactivation_world import (
+from tests.cases.world import (
     call_counts,
     cases,
     events_of,
@@ -19,7 +16,6 @@ from tests.unit.reactivation_world import (
     new_authorization,
     outbox_rows,
     relink,
-    simulated_world,
     stored_accounts,
 )
 from worker.cases import reconcile
@@ -27,12 +23,6 @@ from worker.emails import outbox
 
 DEACTIVATED = "financial_connections.account.deactivated"
 REACTIVATED = "financial_connections.account.reactivated"
-
-
-@pytest.fixture
-def sim(db: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[SimServer]:
-    with simulated_world(monkeypatch, EMAIL_URL=f"file://{tmp_path}/outbox") as server:
-        yield server
 
 
 def test_three_sibling_reactivations_shuffled_and_duplicated_make_one_reconciliation(

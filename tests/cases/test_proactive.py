@@ -6,32 +6,22 @@ from __future__ import annotations
 import email
 import email.policy
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from shared.models import OutboxStatus
 from sim.testing import SimServer
-from tests.unit.reactivation_world import (
+from tests.cases.world import (
     cases,
     feed_new,
     new_authorization,
     outbox_rows,
     relink,
-    simulated_world,
 )
 from worker.emails import outbox
 
 UPCOMING = "financial_connections.account.upcoming_deactivation"
 DATE_UPDATED = "financial_connections.account.expected_deactivation_date_updated"
 REACTIVATED = "financial_connections.account.reactivated"
-
-
-@pytest.fixture
-def sim(db: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[SimServer]:
-    with simulated_world(monkeypatch, EMAIL_URL=f"file://{tmp_path}/outbox") as server:
-        yield server
 
 
 def sent_subjects(tmp_path: Path) -> list[str]:

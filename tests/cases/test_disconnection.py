@@ -3,28 +3,18 @@ one "new payment method" email."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from sim.testing import SimServer
-from tests.unit.reactivation_world import (
+from tests.cases.world import (
     cases,
     events_of,
     feed,
     feed_new,
     new_authorization,
     outbox_rows,
-    simulated_world,
 )
 from worker.emails import outbox
-
-
-@pytest.fixture
-def sim(db: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[SimServer]:
-    with simulated_world(monkeypatch, EMAIL_URL=f"file://{tmp_path}/outbox") as server:
-        yield server
 
 
 def test_disconnecting_one_of_three_keeps_the_case_on_the_others(sim: SimServer) -> None:

@@ -1,5 +1,6 @@
 """The simulator as relink's Stripe, its events fed through the real process_event on SQLite
-(no Celery), for the reactivation unit and property tests."""
+(no Celery), for the cases and inbox tests. The simulator and its settings are those of the
+email tests (tests/unit/email_world.py); only how events reach relink differs."""
 
 from __future__ import annotations
 
@@ -13,17 +14,15 @@ import orjson
 import pytest
 from sqlmodel import select
 
-from shared.db import get_engine, session_scope
+from shared.db import session_scope
 from shared.inbox import EventHeader, InboxItem, record_events
 from shared.models import EmailOutbox, FcAccount, RelinkCase
-from shared.settings import get_settings
 from shared.stripe_client import make_stripe_client, preview_options
-from sim.testing import SimServer, run_sim_server
-from worker.emails.contacts import clear_contact_cache
+from sim.testing import SimServer
+from tests.unit.email_world import PREVIEW, simulated_stripe
 from worker.inbox import handlers
 from worker.inbox import service as processing
 
-PREVIEW = "2026-09-30.preview"
 # Where nothing listens: the simulator renders events at the preview version (as an endpoint
 # on that version would receive them) but never delivers them; tests feed them in.
 NOWHERE = "http://127.0.0.1:9/webhooks/stripe"
@@ -31,22 +30,10 @@ NOWHERE = "http://127.0.0.1:9/webhooks/stripe"
 
 @contextmanager
 def simulated_world(monkeypatch: pytest.MonkeyPatch, **env: str) -> Iterator[SimServer]:
-    with run_sim_server(webhook_url=NOWHERE, rate_limit_per_second=0, paused=True) as sim:
-        settings = {
-            "STRIPE_API_BASE": sim.base_url,
-            "STRIPE_API_KEY": sim.api_key,
-            "EMAIL_FROM": "relink <relink@example.com>",
-            "PUBLIC_BASE_URL": "https://relink.example",
-            "QUIET_PERIOD_SECONDS": "0",
-            **env,
-        }
-        for name, value in settings.items():
-            monkeypatch.setenv(name, value)
-        get_settings.cache_clear()
-        get_engine.cache_clear()
-        clear_contact_cache()
+    """`simulated_stripe` with no quiet period and events rendered at the preview version."""
+    with simulated_stripe(monkeypatch, **{"QUIET_PERIOD_SECONDS": "0", **env}) as sim:
+        sim.client.configure_webhooks(NOWHERE, sim.webhook_secret, PREVIEW, paused=True)
         yield sim
-        clear_contact_cache()
 
 
 @dataclass

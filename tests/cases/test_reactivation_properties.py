@@ -12,8 +12,6 @@ RELINK_PROPERTY_EXAMPLES.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,13 +32,12 @@ from shared.models import (
     WebhookEvent,
 )
 from sim.testing import SimServer
-from tests.unit.reactivation_world import (
+from tests.cases.world import (
     Authorization,
     events_of,
     feed,
     new_authorization,
     relink,
-    simulated_world,
 )
 from worker.cases import reconcile
 from worker.emails import outbox
@@ -66,11 +63,8 @@ step = st.one_of(
 
 
 @pytest.fixture
-def sim(db: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[SimServer]:
-    with simulated_world(
-        monkeypatch, EMAIL_URL=f"file://{tmp_path}/outbox", REMINDER_DELAYS_DAYS="3,7"
-    ) as server:
-        yield server
+def sim_env() -> dict[str, str]:
+    return {"REMINDER_DELAYS_DAYS": "3,7"}
 
 
 def empty_database() -> None:

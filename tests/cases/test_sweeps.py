@@ -3,9 +3,7 @@ the inbox lacks (and only that) so the normal flow follows."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -15,24 +13,20 @@ from shared.models import RelinkCase, WebhookEvent
 from shared.settings import get_settings
 from shared.stripe_client import make_stripe_client
 from sim.testing import SimServer
-from tests.unit.reactivation_world import (
+from tests.cases.world import (
     cases,
     events_of,
     feed,
     new_authorization,
     outbox_rows,
-    simulated_world,
 )
 from worker.cases import sweeps
 from worker.inbox import service as processing
 
 
 @pytest.fixture
-def sim(db: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[SimServer]:
-    with simulated_world(
-        monkeypatch, EMAIL_URL=f"file://{tmp_path}/outbox", STALE_CASE_BATCH_SIZE="2"
-    ) as server:
-        yield server
+def sim_env() -> dict[str, str]:
+    return {"STALE_CASE_BATCH_SIZE": "2"}
 
 
 def backfill() -> list[str]:
