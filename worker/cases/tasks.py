@@ -1,15 +1,13 @@
-"""Thin Celery shells for reactivation: reconcile one authorization, and the sweeps."""
+"""Thin Celery shells for cases: reconcile one authorization, and the stale-case sweep."""
 
 from __future__ import annotations
 
 import structlog
 from celery import Task, shared_task
 
-from shared.catalog import BACKFILL_EVENTS, RECONCILE_AUTHORIZATION, SWEEP_STALE_CASES
-from shared.db import session_scope, utcnow
-from shared.queue import events_task, publish, publish_after_commit
-from shared.settings import get_settings
-from shared.stripe_client import make_stripe_client
+from shared.catalog import RECONCILE_AUTHORIZATION, SWEEP_STALE_CASES
+from shared.db import session_scope
+from shared.queue import publish
 from worker.cases import reconcile, sweeps
 from worker.errors import TRANSIENT_ERRORS, backoff
 
@@ -43,20 +41,3 @@ def sweep_stale_cases() -> int:
     if authorization_ids:
         log.info("stale_cases_swept", queued=len(authorization_ids))
     return len(authorization_ids)
-
-
-@shared_task(name=BACKFILL_EVENTS)
-def backfill_events() -> int:
-    """Record and queue the `financial_connections.*` events the inbox lacks."""
-    settings = get_settings()
-    now = utcnow()
-    with session_scope() as session:
-        since = sweeps.backfill_since(session, now=now, settings=settings)
-    events = sweeps.fetch_events(make_stripe_client(settings), since, settings=settings)
-    with session_scope() as session:
-        queued = sweeps.record_missing_events(session, events, settings=settings)
-        if queued:
-            publish_after_commit(session, *events_task(queued))
-    if queued:
-        log.info("events_backfilled", queued=len(queued), since=since)
-    return len(queued)

@@ -7,12 +7,14 @@ from datetime import timedelta
 import structlog
 from celery import Task, shared_task
 
-from shared.catalog import PROCESS_EVENT, PROCESS_EVENTS, PRUNE_INBOX, REDRIVE
+from shared.catalog import BACKFILL_EVENTS, PROCESS_EVENT, PROCESS_EVENTS, PRUNE_INBOX, REDRIVE
 from shared.db import session_scope, utcnow
 from shared.models import EventStatus
 from shared.queue import events_task, publish, publish_after_commit
 from shared.settings import get_settings
+from shared.stripe_client import make_stripe_client
 from worker.errors import TRANSIENT_ERRORS, PermanentEventError, backoff
+from worker.inbox import backfill
 from worker.inbox import service as processing
 from worker.inbox.retention import prune_payloads
 
@@ -69,3 +71,20 @@ def prune_inbox() -> int:
     if pruned:
         log.info("inbox_pruned", events=pruned)
     return pruned
+
+
+@shared_task(name=BACKFILL_EVENTS)
+def backfill_events() -> int:
+    """Record and queue the `financial_connections.*` events the inbox lacks."""
+    settings = get_settings()
+    now = utcnow()
+    with session_scope() as session:
+        since = backfill.backfill_since(session, now=now, settings=settings)
+    events = backfill.fetch_events(make_stripe_client(settings), since, settings=settings)
+    with session_scope() as session:
+        queued = backfill.record_missing_events(session, events, settings=settings)
+        if queued:
+            publish_after_commit(session, *events_task(queued))
+    if queued:
+        log.info("events_backfilled", queued=len(queued), since=since)
+    return len(queued)

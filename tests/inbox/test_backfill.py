@@ -1,0 +1,81 @@
+"""relink.backfill_events: the events the inbox lacks (and only those) are recorded and queued
+for processing, so the normal flow follows; the task runs against the simulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from shared.catalog import PROCESS_EVENT, PROCESS_EVENTS
+from shared.db import session_scope
+from shared.models import WebhookEvent
+from sim.testing import SimServer
+from tests.cases.world import (
+    cases,
+    events_of,
+    feed,
+    new_authorization,
+    outbox_rows,
+    simulated_world,
+)
+from tests.conftest import Published
+from worker.inbox import service as processing
+from worker.inbox import tasks
+
+
+@pytest.fixture
+def sim(db: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[SimServer]:
+    with simulated_world(monkeypatch, EMAIL_URL=f"file://{tmp_path}/outbox") as server:
+        yield server
+
+
+def backfill(published: Published) -> list[str]:
+    """Run the task; the inbox event ids it queued for processing (it returns their count)."""
+    start = len(published)
+    count = tasks.backfill_events()
+    queued = [
+        event_id
+        for name, args in published[start:]
+        if name in (PROCESS_EVENT, PROCESS_EVENTS)
+        for event_id in ([args[0]] if name == PROCESS_EVENT else args[0])
+    ]
+    assert count == len(queued)
+    return sorted(queued)
+
+
+def test_backfill_records_a_missed_deactivation_and_the_normal_flow_follows(
+    sim: SimServer, published: Published
+) -> None:
+    auth = new_authorization(sim, n_accounts=2)
+    sim.client.deactivate_authorization(auth.id)
+    events = events_of(sim, auth)
+    missed = events[-1]
+    for event in events[:-1]:
+        feed(event)
+    assert len(outbox_rows()) == 1  # the first deactivation opened the case
+
+    queued = backfill(published)
+
+    assert queued == [missed["id"]]
+    assert processing.process_event(missed["id"]) == "processed"
+    assert backfill(published) == []  # nothing missing any more
+    [case] = cases()
+    assert case.state == "open"
+    assert len(outbox_rows()) == 1
+
+
+def test_backfill_with_an_empty_inbox_reaches_back_the_look_back(
+    sim: SimServer, published: Published
+) -> None:
+    auth = new_authorization(sim, n_accounts=1)
+    sim.client.deactivate_authorization(auth.id)
+    queued = backfill(published)
+    assert len(queued) == 2  # created, deactivated
+    for event_id in queued:
+        processing.process_event(event_id)
+    assert [c.state for c in cases()] == ["open"]
+    with session_scope() as session:
+        assert len(session.exec(select(WebhookEvent)).all()) == 2

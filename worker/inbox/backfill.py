@@ -1,0 +1,95 @@
+"""The events backfill: `GET /v1/events` for `financial_connections.*` since the newest event
+in the inbox (less a look-back, within Stripe's 30 days) records the events the inbox lacks,
+which are then processed like any webhook (a missed webhook of any kind). Bounded to
+EVENTS_BACKFILL_MAX_PAGES pages per run. Helpers here never commit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+import stripe
+import structlog
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from shared.catalog import HANDLED_EVENT_TYPES
+from shared.inbox import EventHeader, InboxItem, record_events
+from shared.models import WebhookEvent
+from shared.settings import Settings
+from shared.stripe_client import list_events_page
+
+log = structlog.get_logger(__name__)
+
+EVENT_PREFIX = "financial_connections."
+STRIPE_EVENT_RETENTION = timedelta(days=30)
+# Start a little inside Stripe's 30 days, so a slow page never asks for what just expired.
+RETENTION_MARGIN = timedelta(hours=1)
+
+
+def backfill_since(session: Session, *, now: datetime, settings: Settings) -> int:
+    """Stripe time to list events from: the newest event in the inbox less the look-back,
+    never further back than Stripe keeps events."""
+    newest = session.exec(
+        select(func.max(WebhookEvent.created)).where(
+            col(WebhookEvent.type).startswith(EVENT_PREFIX)
+        )
+    ).one()
+    floor = int((now - STRIPE_EVENT_RETENTION + RETENTION_MARGIN).timestamp())
+    start = int(newest) if newest is not None else int(now.timestamp())
+    return max(floor, start - settings.events_backfill_lookback_seconds)
+
+
+def fetch_events(
+    client: stripe.StripeClient, since: int, *, settings: Settings
+) -> list[dict[str, Any]]:
+    """`financial_connections.*` events created since `since`, newest first, at most
+    EVENTS_BACKFILL_MAX_PAGES pages."""
+    found: list[dict[str, Any]] = []
+    starting_after = None
+    for _ in range(settings.events_backfill_max_pages):
+        page, has_more = list_events_page(client, created_gte=since, starting_after=starting_after)
+        found.extend(page)
+        if not has_more or not page:
+            break
+        starting_after = page[-1]["id"]
+    return found
+
+
+def record_missing_events(
+    session: Session, events: list[dict[str, Any]], *, settings: Settings
+) -> list[str]:
+    """Record the events the inbox lacks (as the receiver would) and return the ids to queue."""
+    ids = [str(e["id"]) for e in events]
+    known = set(session.exec(select(WebhookEvent.id).where(col(WebhookEvent.id).in_(ids))).all())
+    items = [
+        _inbox_item(e)
+        for e in events
+        if e["id"] not in known
+        and str(e.get("type", "")).startswith(EVENT_PREFIX)
+        and bool(e.get("livemode")) == settings.livemode
+    ]
+    if not items:
+        return []
+    for item in items:
+        log.info("event_backfilled", event_id=item.header.id, type=item.header.type)
+    queued = record_events(
+        session, items, stale_after=timedelta(seconds=settings.redrive_after_seconds)
+    )
+    return sorted(queued)
+
+
+def _inbox_item(event: dict[str, Any]) -> InboxItem:
+    header = EventHeader(
+        id=str(event["id"]),
+        type=str(event["type"]),
+        created=int(event["created"]),
+        livemode=bool(event.get("livemode")),
+        api_version=event.get("api_version"),
+        account=event.get("account"),
+    )
+    return InboxItem(
+        header, orjson.dumps(event).decode(), handled=header.type in HANDLED_EVENT_TYPES
+    )
