@@ -114,6 +114,7 @@ class AccountSnapshot:
     active: ActiveDetails = ActiveDetails()
     permissions: tuple[str, ...] = ()
     has_inactive_details: bool = False
+    has_authorization_key: bool = False  # preview versions render it, null or not
 
     @classmethod
     def parse(cls, account: Mapping[str, Any]) -> AccountSnapshot:
@@ -138,12 +139,14 @@ class AccountSnapshot:
             active=ActiveDetails.parse(details.get("active")),
             permissions=tuple(p for p in permissions or () if isinstance(p, str)),
             has_inactive_details=bool(inactive),
+            has_authorization_key="authorization" in account,
         )
 
     @property
     def lacks_preview_fields(self) -> bool:
-        """A GA-version payload: no `authorization`, or inactive without its details."""
-        return self.authorization is None or (
+        """A GA-version payload: no `authorization` key, or inactive without its details. A
+        preview payload's null `authorization` is an account without one, not a GA payload."""
+        return (self.authorization is None and not self.has_authorization_key) or (
             self.status == AccountStatus.INACTIVE and not self.has_inactive_details
         )
 

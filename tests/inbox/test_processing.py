@@ -153,7 +153,7 @@ def test_transient_error_is_retried_with_the_effects_rolled_back(
     account = fc_account()
 
     def half_done_then_db_gone(session, evt):  # type: ignore[no-untyped-def]
-        handlers.record_account_snapshot(session, evt)
+        handlers.on_account_created(session, evt)
         raise stripe.APIError("500 from Stripe")
 
     monkeypatch.setitem(

@@ -89,6 +89,12 @@ def test_a_ga_payload_lacks_the_preview_fields() -> None:
     assert AccountSnapshot.parse(account(status_details={})).lacks_preview_fields
 
 
+def test_a_preview_payload_with_a_null_authorization_has_the_preview_fields() -> None:
+    snapshot = AccountSnapshot.parse(account(authorization=None))
+    assert snapshot.authorization is None
+    assert not snapshot.lacks_preview_fields
+
+
 @pytest.mark.parametrize(
     "payload", [{"status": "active"}, {"id": "fca_1"}, {"id": 7, "status": "active"}]
 )

@@ -4,24 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, select
+import stripe
+import structlog
+from sqlmodel import Session
 
 from shared.db import utcnow
 from shared.models import FcAccount, FcAuthorization
+from shared.stripe_client import make_stripe_client, retrieve_account
+from shared.stripe_objects import AccountSnapshot
+from worker.cases.repository import lock_account
 
-
-def _holder(account: dict[str, Any]) -> tuple[str | None, str | None]:
-    holder = account.get("account_holder") or {}
-    holder_type = holder.get("type")
-    holder_id = holder.get(holder_type) if holder_type in ("customer", "account") else None
-    if isinstance(holder_id, dict):  # expanded
-        holder_id = holder_id.get("id")
-    return holder_type, holder_id
-
+log = structlog.get_logger(__name__)
 
 # The "event id" of a snapshot read from the API rather than from an event. It sorts after
 # every `evt_` id, so an API read wins the tie with the events of its own second; an event of
-# that second whose status differs is then settled by asking Stripe (worker/cases/reconcile.py).
+# that second whose status differs is then settled by asking Stripe (apply_event_snapshot).
 API_SNAPSHOT = "~api"
 
 
@@ -36,7 +33,7 @@ def is_api_snapshot(account: FcAccount) -> bool:
 
 def apply_account_snapshot(
     session: Session,
-    account: dict[str, Any],
+    account: AccountSnapshot,
     *,
     created: int,
     event_id: str,
@@ -45,38 +42,70 @@ def apply_account_snapshot(
     """Store the account as of Stripe time `created`; return it, or None if the stored state
     is newer (an older event arriving late changes nothing). With `replace_equal` a snapshot
     of the same time and id replaces the stored one (a later API read of the same second)."""
-    stored = session.exec(
-        select(FcAccount).where(FcAccount.id == account["id"]).with_for_update()
-    ).first()
+    stored = lock_account(session, account.id)
     if stored is not None and not is_newer(
         created, event_id, stored.state_at, stored.state_event_id
     ):
         same = (created, event_id) == (stored.state_at, stored.state_event_id)
         if not (replace_equal and same):
             return None
-    status_details = account.get("status_details") or {}
-    inactive = status_details.get("inactive") or {}
-    active = status_details.get("active") or {}
-    holder_type, holder_id = _holder(account)
-    stored = stored or FcAccount(id=account["id"], status=account["status"])
-    stored.authorization_id = account.get("authorization") or stored.authorization_id
-    stored.holder_type, stored.holder_id = holder_type, holder_id
-    stored.institution_name = account.get("institution_name")
-    stored.display_name = account.get("display_name")
-    stored.last4 = account.get("last4")
-    stored.subcategory = account.get("subcategory")
-    stored.status = account["status"]
-    stored.inactive_cause = inactive.get("cause")
-    stored.inactive_action = inactive.get("action")
-    stored.active_action = active.get("action")
-    stored.expected_deactivation_date = active.get("expected_deactivation_date")
-    stored.permissions = list(account.get("permissions") or [])
+    stored = stored or FcAccount(id=account.id, status=account.status)
+    stored.authorization_id = account.authorization or stored.authorization_id
+    stored.holder_type = account.holder.type if account.holder else None
+    stored.holder_id = account.holder.id if account.holder else None
+    stored.institution_name = account.institution_name
+    stored.display_name = account.display_name
+    stored.last4 = account.last4
+    stored.subcategory = account.subcategory
+    stored.status = account.status
+    stored.inactive_cause = account.inactive_cause
+    stored.inactive_action = account.inactive_action
+    stored.active_action = account.active.action
+    stored.expected_deactivation_date = account.active.expected_deactivation_date
+    stored.permissions = list(account.permissions)
     stored.state_at, stored.state_event_id = created, event_id
     stored.updated_at = utcnow()
     session.add(stored)
     if stored.authorization_id:
         _ensure_authorization(session, stored)
     return stored
+
+
+def apply_event_snapshot(
+    session: Session,
+    account: AccountSnapshot,
+    event: dict[str, Any],
+    *,
+    client: stripe.StripeClient | None = None,
+) -> FcAccount | None:
+    """Store an event's account snapshot if it is newer; return the stored account if it was
+    written, else None. An event of the same second as the stored API read whose status
+    differs cannot be ordered by time: Stripe is asked, and its answer stored."""
+    created, event_id = int(event["created"]), str(event["id"])
+    stored = apply_account_snapshot(session, account, created=created, event_id=event_id)
+    if stored is not None:
+        return stored
+    current = session.get(FcAccount, account.id)
+    if (
+        current is None
+        or current.state_at != created
+        or not is_api_snapshot(current)
+        or _same_standing(current, account)
+    ):
+        return None
+    live = AccountSnapshot.parse(retrieve_account(client or make_stripe_client(), account.id))
+    log.info("snapshot_tie_refetched", event_id=event_id, account_id=account.id)
+    return apply_account_snapshot(
+        session, live, created=created, event_id=API_SNAPSHOT, replace_equal=True
+    )
+
+
+def _same_standing(stored: FcAccount, account: AccountSnapshot) -> bool:
+    return (stored.status, stored.inactive_action, stored.active_action) == (
+        account.status,
+        account.inactive_action,
+        account.active.action,
+    )
 
 
 def _ensure_authorization(session: Session, account: FcAccount) -> None:

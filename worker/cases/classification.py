@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-RELINK_REQUIRED = "relink_required"
+from shared.stripe_objects import Action, InactiveCause
 
 
 class CauseFamily(StrEnum):
@@ -23,10 +23,10 @@ class CauseFamily(StrEnum):
     RECONNECTED = "reconnected"  # the optional "your bank is reconnected" email
 
 
-_FAMILY_OF_CAUSE = {
-    "access_expired": CauseFamily.ACCESS,
-    "access_denied": CauseFamily.ACCESS,
-    "institution_requirement": CauseFamily.INSTITUTION,
+_FAMILY_OF_CAUSE: dict[str, CauseFamily] = {
+    InactiveCause.ACCESS_EXPIRED: CauseFamily.ACCESS,
+    InactiveCause.ACCESS_DENIED: CauseFamily.ACCESS,
+    InactiveCause.INSTITUTION_REQUIREMENT: CauseFamily.INSTITUTION,
 }
 
 
@@ -44,8 +44,8 @@ class Deactivation:
 def classify_deactivation(cause: str | None, action: str | None) -> Deactivation:
     """Classify `status_details.inactive.{cause, action}`; missing values become `unspecified`
     (cause) and `none` (action)."""
-    cause = cause or "unspecified"
-    action = action or "none"
-    if action != RELINK_REQUIRED:
+    cause = cause or InactiveCause.UNSPECIFIED
+    action = action or Action.NONE
+    if action != Action.RELINK_REQUIRED:
         return Deactivation(cause, action, CauseFamily.UNREPAIRABLE)
     return Deactivation(cause, action, _FAMILY_OF_CAUSE.get(cause, CauseFamily.UNKNOWN))

@@ -11,28 +11,22 @@ from sqlmodel import Session
 from shared.db import utcnow
 from shared.models import CaseState, EmailKind
 from shared.outbox import add_email
-from worker.cases.deactivation import with_preview_fields
-from worker.cases.reconcile import apply_event_snapshot
+from shared.stripe_objects import AccountSnapshot, AccountStatus, Action
+from worker.cases.account_events import apply_account_event
+from worker.cases.repository import open_case_of
 from worker.cases.review import standing_of
-from worker.cases.service import (
-    cancel_pending_emails,
-    lock_authorization,
-    open_case_of,
-    resolve_case,
-)
+from worker.cases.service import cancel_pending_emails, resolve_case
 
 log = structlog.get_logger(__name__)
 
-DISCONNECTED = "disconnected"
+DISCONNECTED = AccountStatus.DISCONNECTED  # the status, and the case's cause or resolution
 
 
-def handle_disconnection(session: Session, event: dict[str, Any], account: dict[str, Any]) -> str:
+def handle_disconnection(session: Session, event: dict[str, Any], account: AccountSnapshot) -> str:
     """Return what became of the authorization's open case: none, kept, resolved or
     unrepairable (`ignored` for an older snapshot or an account without authorization)."""
-    account = with_preview_fields(event["id"], account)
-    authorization_id = account.get("authorization")
-    authorization = lock_authorization(session, authorization_id) if authorization_id else None
-    stored = apply_event_snapshot(session, account, event)
+    applied = apply_account_event(session, event, account)
+    stored, authorization = applied.stored, applied.authorization
     if stored is None or authorization is None or stored.status != DISCONNECTED:
         return "ignored"
     case = open_case_of(session, authorization.id)
@@ -40,10 +34,9 @@ def handle_disconnection(session: Session, event: dict[str, Any], account: dict[
         return "none"
     now = utcnow()
     standing = standing_of(session, authorization, now)
-    repairable = standing.broken or standing.warned
-    if repairable:
+    if to_relink := standing.accounts_to_relink:
         if case.account_id == stored.id:  # the link now points at an account still there
-            case.account_id = repairable[0].id
+            case.account_id = to_relink[0].id
             session.add(case)
         return "kept"
     if standing.active:  # what is left works: nothing to ask of the customer
@@ -52,7 +45,7 @@ def handle_disconnection(session: Session, event: dict[str, Any], account: dict[
     assert case.id is not None
     cancel_pending_emails(session, case.id)
     case.state = CaseState.UNREPAIRABLE
-    case.cause, case.action = DISCONNECTED, "none"
+    case.cause, case.action = DISCONNECTED, Action.NONE
     case.next_reminder_at = None
     case.last_heard_at = now
     session.add(case)

@@ -16,10 +16,10 @@ from typing import Any
 
 import stripe
 import structlog
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from shared.db import session_scope, utcnow
-from shared.models import FcAccount, FcAuthorization, WebhookEvent
+from shared.models import FcAuthorization
 from shared.settings import get_settings
 from shared.stripe_client import (
     list_holder_accounts,
@@ -27,9 +27,10 @@ from shared.stripe_client import (
     retrieve_account,
     retrieve_authorization,
 )
-from worker.cases.accounts import API_SNAPSHOT, apply_account_snapshot, is_api_snapshot
-from worker.cases.review import needs_relink, review_case, standing_of
-from worker.cases.service import lock_authorization
+from shared.stripe_objects import HOLDER_TYPES, AccountSnapshot, AuthorizationSnapshot
+from worker.cases.accounts import API_SNAPSHOT, apply_account_snapshot
+from worker.cases.repository import accounts_of, event_created, lock_authorization
+from worker.cases.review import review_case, standing_of
 
 log = structlog.get_logger(__name__)
 
@@ -61,16 +62,6 @@ class Trigger:
         return self.name in (RELINK, OUTBOX)
 
 
-def accounts_of(session: Session, authorization_id: str) -> list[FcAccount]:
-    return list(
-        session.exec(
-            select(FcAccount)
-            .where(FcAccount.authorization_id == authorization_id)
-            .order_by(col(FcAccount.id))
-        ).all()
-    )
-
-
 def recently_reconciled(authorization: FcAuthorization, trigger: Trigger, now: datetime) -> bool:
     """A reconciliation within the window that already saw the trigger's moment."""
     if authorization.reconciled_at is None:
@@ -92,7 +83,9 @@ def reconcile_locked(
     """Reconcile an authorization whose row the caller has locked; return `reconciled` (read
     from the API) or `coalesced` (a recent reconciliation already covered this trigger)."""
     now = now or utcnow()
-    stale = trigger.expects_repair and needs_relink(standing_of(session, authorization, now))
+    stale = trigger.expects_repair and bool(
+        standing_of(session, authorization, now).accounts_to_relink
+    )
     if recently_reconciled(authorization, trigger, now) and not stale:
         outcome = "coalesced"
     else:
@@ -128,13 +121,14 @@ def fetch_authorization(
     live = _retrieve_authorization(client, authorization.id)
     if live is not None:
         _apply_authorization(authorization, live, at)
-    found: dict[str, dict[str, Any]] = {}
-    if authorization.holder_type in ("customer", "account") and authorization.holder_id:
-        for account in list_holder_accounts(
+    found: dict[str, AccountSnapshot] = {}
+    if authorization.holder_type in HOLDER_TYPES and authorization.holder_id:
+        for payload in list_holder_accounts(
             client, authorization.holder_type, authorization.holder_id
         ):
-            if account.get("authorization") == authorization.id:
-                found[account["id"]] = account
+            account = AccountSnapshot.parse(payload)
+            if account.authorization == authorization.id:
+                found[account.id] = account
     for stored in accounts_of(session, authorization.id):
         if stored.id not in found:
             fetched = _retrieve_account(client, stored.id)
@@ -152,9 +146,9 @@ def fetch_authorization(
 
 def _retrieve_authorization(
     client: stripe.StripeClient, authorization_id: str
-) -> dict[str, Any] | None:
+) -> AuthorizationSnapshot | None:
     try:
-        return retrieve_authorization(client, authorization_id)
+        return AuthorizationSnapshot.parse(retrieve_authorization(client, authorization_id))
     except stripe.InvalidRequestError as exc:
         if exc.http_status != 404:
             raise
@@ -162,9 +156,9 @@ def _retrieve_authorization(
         return None
 
 
-def _retrieve_account(client: stripe.StripeClient, account_id: str) -> dict[str, Any] | None:
+def _retrieve_account(client: stripe.StripeClient, account_id: str) -> AccountSnapshot | None:
     try:
-        return retrieve_account(client, account_id)
+        return AccountSnapshot.parse(retrieve_account(client, account_id))
     except stripe.InvalidRequestError as exc:
         if exc.http_status != 404:
             raise
@@ -172,71 +166,30 @@ def _retrieve_account(client: stripe.StripeClient, account_id: str) -> dict[str,
         return None
 
 
-def _apply_authorization(authorization: FcAuthorization, live: dict[str, Any], at: int) -> None:
+def _apply_authorization(
+    authorization: FcAuthorization, live: AuthorizationSnapshot, at: int
+) -> None:
     if at < authorization.state_at:
         return
-    holder = live.get("account_holder") or {}
-    holder_type = holder.get("type")
-    if holder_type in ("customer", "account") and holder.get(holder_type):
-        authorization.holder_type, authorization.holder_id = holder_type, str(holder[holder_type])
+    if live.holder is not None:
+        authorization.holder_type, authorization.holder_id = live.holder.type, live.holder.id
     apply_authorization_state(authorization, live, at)
 
 
 def apply_authorization_state(
-    authorization: FcAuthorization, live: dict[str, Any], at: int
+    authorization: FcAuthorization, live: AuthorizationSnapshot, at: int
 ) -> None:
     """Status and `status_details.active` of an authorization object as of Stripe time `at`."""
-    active = (live.get("status_details") or {}).get("active") or {}
-    authorization.status = live.get("status") or authorization.status
-    authorization.institution_name = live.get("institution_name") or authorization.institution_name
-    authorization.active_action = active.get("action")
-    authorization.expected_deactivation_date = active.get("expected_deactivation_date")
+    authorization.status = live.status or authorization.status
+    authorization.institution_name = live.institution_name or authorization.institution_name
+    authorization.active_action = live.active.action
+    authorization.expected_deactivation_date = live.active.expected_deactivation_date
     authorization.state_at = at
-
-
-def apply_event_snapshot(
-    session: Session,
-    account: dict[str, Any],
-    event: dict[str, Any],
-    *,
-    client: stripe.StripeClient | None = None,
-) -> FcAccount | None:
-    """Store an event's account snapshot if it is newer; return the stored account if it was
-    written, else None. An event of the same second as the stored API read whose status
-    differs cannot be ordered by time: Stripe is asked, and its answer stored."""
-    created, event_id = int(event["created"]), str(event["id"])
-    stored = apply_account_snapshot(session, account, created=created, event_id=event_id)
-    if stored is not None:
-        return stored
-    current = session.get(FcAccount, account["id"])
-    if (
-        current is None
-        or current.state_at != created
-        or not is_api_snapshot(current)
-        or _same_standing(current, account)
-    ):
-        return None
-    live = retrieve_account(client or make_stripe_client(), account["id"])
-    log.info("snapshot_tie_refetched", event_id=event_id, account_id=account["id"])
-    return apply_account_snapshot(
-        session, live, created=created, event_id=API_SNAPSHOT, replace_equal=True
-    )
-
-
-def _same_standing(stored: FcAccount, account: dict[str, Any]) -> bool:
-    details = account.get("status_details") or {}
-    return (stored.status, stored.inactive_action, stored.active_action) == (
-        account.get("status"),
-        (details.get("inactive") or {}).get("action"),
-        (details.get("active") or {}).get("action"),
-    )
 
 
 def reconcile_authorization(authorization_id: str, trigger: str = RELINK) -> str:
     """Reconcile one authorization in its own unit of work (the task's plain function)."""
     with session_scope() as session:
         authorization = lock_authorization(session, authorization_id)
-        created = session.exec(
-            select(WebhookEvent.created).where(WebhookEvent.id == trigger)
-        ).first()
+        created = event_created(session, trigger)
         return reconcile_locked(session, authorization, Trigger(trigger, created))

@@ -10,30 +10,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from shared.db import utcnow
-from shared.models import (
-    CaseState,
-    EmailKind,
-    FcAccount,
-    FcAuthorization,
-    RelinkCase,
-)
+from shared.models import CaseState, EmailKind, FcAccount, FcAuthorization, RelinkCase
 from shared.outbox import add_email
 from shared.settings import get_settings
-from worker.cases.classification import (
-    RELINK_REQUIRED,
-    CauseFamily,
-    Deactivation,
-    classify_deactivation,
-)
-from worker.cases.service import (
-    insert_case,
-    open_case_of,
-    record_deactivation,
-    resolve_case,
-)
+from shared.stripe_objects import AccountStatus, Action
+from worker.cases.classification import CauseFamily, Deactivation, classify_deactivation
+from worker.cases.repository import accounts_of, insert_case, open_case_of
+from worker.cases.service import open_or_join_case, resolve_case
 
 log = structlog.get_logger(__name__)
 
@@ -43,11 +29,14 @@ WARNING_CLEARED = "warning_cleared"
 
 def is_broken(account: FcAccount) -> bool:
     """Inactive and repairable by a relink."""
-    return account.status == "inactive" and account.inactive_action == RELINK_REQUIRED
+    return (
+        account.status == AccountStatus.INACTIVE
+        and account.inactive_action == Action.RELINK_REQUIRED
+    )
 
 
 def _due_soon(action: str | None, expected: int | None, now: datetime) -> bool:
-    if action != RELINK_REQUIRED:
+    if action != Action.RELINK_REQUIRED:
         return False
     horizon = timedelta(days=get_settings().proactive_horizon_days)
     return expected is None or expected <= int((now + horizon).timestamp())
@@ -55,7 +44,7 @@ def _due_soon(action: str | None, expected: int | None, now: datetime) -> bool:
 
 def is_warned(account: FcAccount, now: datetime) -> bool:
     """Still working, but Stripe expects it to need a relink within the horizon."""
-    return account.status == "active" and _due_soon(
+    return account.status == AccountStatus.ACTIVE and _due_soon(
         account.active_action, account.expected_deactivation_date, now
     )
 
@@ -68,24 +57,19 @@ class Standing:
     warned: list[FcAccount]
     active: list[FcAccount]
 
-
-def needs_relink(standing: Standing) -> bool:
-    return bool(standing.broken or standing.warned)
+    @property
+    def accounts_to_relink(self) -> list[FcAccount]:
+        """What a relink is for: the broken accounts, else the warned ones (empty: none)."""
+        return self.broken or self.warned
 
 
 def standing_of(session: Session, authorization: FcAuthorization, now: datetime) -> Standing:
-    accounts = list(
-        session.exec(
-            select(FcAccount)
-            .where(FcAccount.authorization_id == authorization.id)
-            .order_by(col(FcAccount.last4), col(FcAccount.id))
-        ).all()
-    )
-    active = [a for a in accounts if a.status == "active"]
+    accounts = accounts_of(session, authorization.id)
+    active = [a for a in accounts if a.status == AccountStatus.ACTIVE]
     warned = [a for a in active if is_warned(a, now)]
     if (
         not warned
-        and authorization.status == "active"
+        and authorization.status == AccountStatus.ACTIVE
         and _due_soon(authorization.active_action, authorization.expected_deactivation_date, now)
     ):
         warned = active  # an authorization-level warning covers every working account
@@ -115,7 +99,7 @@ def review_case(
     if standing.broken:
         if case is None or case.state == CaseState.PROACTIVE:
             account = standing.broken[0]
-            case, _ = record_deactivation(
+            case, _ = open_or_join_case(
                 session,
                 authorization_id=authorization.id,
                 account_id=account.id,
@@ -145,7 +129,7 @@ def open_proactive_case(
     """A `proactive` case and its one first email ("reconnect before <date>"), due after the
     quiet period. Its outbox key is that of the relink email: if the account deactivates
     anyway, the case goes on as a normal one without a second first email."""
-    warning = Deactivation(PROACTIVE_CAUSE, RELINK_REQUIRED, CauseFamily.PROACTIVE)
+    warning = Deactivation(PROACTIVE_CAUSE, Action.RELINK_REQUIRED, CauseFamily.PROACTIVE)
     case, opened = insert_case(
         session, authorization.id, account.id, warning, CaseState.PROACTIVE, now
     )

@@ -42,11 +42,13 @@ from shared.queue import publish_after_commit
 from shared.ratelimit import RateLimitTimeout, acquire
 from shared.settings import Settings, get_settings
 from shared.stripe_client import make_stripe_client, retrieve_account
+from shared.stripe_objects import AccountSnapshot, Action
 from worker.cases.accounts import API_SNAPSHOT, apply_account_snapshot
-from worker.cases.classification import RELINK_REQUIRED, CauseFamily, classify_deactivation
+from worker.cases.classification import CauseFamily, classify_deactivation
 from worker.cases.reconcile import OUTBOX, Trigger, reconcile_locked
+from worker.cases.repository import accounts_of, lock_authorization
 from worker.cases.review import WARNING_CLEARED, standing_of
-from worker.cases.service import lock_authorization, resolve_case
+from worker.cases.service import resolve_case
 from worker.emails.contacts import resolve_recipient
 from worker.emails.message import build_message
 from worker.emails.reminders import refresh_next_reminder, schedule_reminders
@@ -334,11 +336,7 @@ def _accounts_to_name(session: Session, case: RelinkCase, family: CauseFamily) -
     """The accounts the email is about: broken and repairable ones for a relink email, the
     warned ones for a proactive one, the lost ones (not repairable, or disconnected) for an
     unrepairable one, the working ones for "reconnected"."""
-    accounts = session.exec(
-        select(FcAccount)
-        .where(FcAccount.authorization_id == case.authorization_id)
-        .order_by(col(FcAccount.last4), col(FcAccount.id))
-    ).all()
+    accounts = accounts_of(session, case.authorization_id)
     if family is CauseFamily.RECONNECTED:
         return [a for a in accounts if a.status == "active"]
     if family is CauseFamily.PROACTIVE:
@@ -348,9 +346,9 @@ def _accounts_to_name(session: Session, case: RelinkCase, family: CauseFamily) -
         return standing_of(session, authorization, utcnow()).warned
     inactive = [a for a in accounts if a.status == "inactive"]
     if family is CauseFamily.UNREPAIRABLE:
-        lost = [a for a in inactive if a.inactive_action != RELINK_REQUIRED]
+        lost = [a for a in inactive if a.inactive_action != Action.RELINK_REQUIRED]
         return lost or [a for a in accounts if a.status == "disconnected"]
-    return [a for a in inactive if a.inactive_action == RELINK_REQUIRED]
+    return [a for a in inactive if a.inactive_action == Action.RELINK_REQUIRED]
 
 
 def still_needed(plan: Plan, live: dict[str, Any]) -> bool:
@@ -360,7 +358,7 @@ def still_needed(plan: Plan, live: dict[str, Any]) -> bool:
         return status == "active"
     if plan.family is CauseFamily.PROACTIVE:
         active = (live.get("status_details") or {}).get("active") or {}
-        return status == "inactive" or active.get("action") == RELINK_REQUIRED
+        return status == "inactive" or active.get("action") == Action.RELINK_REQUIRED
     return status != "active"
 
 
@@ -391,7 +389,11 @@ def _reconcile_unsent(
     now = utcnow()
     authorization = lock_authorization(session, plan.authorization_id)
     apply_account_snapshot(
-        session, live, created=int(now.timestamp()), event_id=API_SNAPSHOT, replace_equal=True
+        session,
+        AccountSnapshot.parse(live),
+        created=int(now.timestamp()),
+        event_id=API_SNAPSHOT,
+        replace_equal=True,
     )
     reconcile_locked(session, authorization, Trigger(OUTBOX), client=client, now=now)
     row = session.get(EmailOutbox, plan.outbox_id, populate_existing=True)

@@ -1,4 +1,6 @@
-"""One registry from Stripe event type to the function that handles it."""
+"""One registry from Stripe event type to the function that handles it. The event's
+`data.object` is parsed here, once, into a typed snapshot; a payload that is not the object
+its type promises is a permanent error."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from shared.stripe_objects import AccountSnapshot, AuthorizationSnapshot
 from worker.cases.accounts import apply_account_snapshot
 from worker.cases.deactivation import handle_deactivation
 from worker.cases.disconnection import handle_disconnection
@@ -27,35 +30,50 @@ def handles(*event_types: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def account_of(event: dict[str, Any]) -> dict[str, Any]:
+def _data_object(event: dict[str, Any], kind: str) -> dict[str, Any]:
+    found = (event.get("data") or {}).get("object")
+    if not isinstance(found, dict) or found.get("object") != kind:
+        raise PermanentEventError(event["id"], f"data.object is not a {kind}")
+    return found
+
+
+def account_of(event: dict[str, Any]) -> AccountSnapshot:
     """`data.object` of an account event, or a permanent error naming what is wrong."""
-    account = (event.get("data") or {}).get("object")
-    if not isinstance(account, dict) or account.get("object") != "financial_connections.account":
-        raise PermanentEventError(event["id"], "data.object is not a financial_connections.account")
-    if not isinstance(account.get("id"), str) or not isinstance(account.get("status"), str):
-        raise PermanentEventError(event["id"], "account without id or status")
-    return account
+    account = _data_object(event, "financial_connections.account")
+    try:
+        return AccountSnapshot.parse(account)
+    except ValueError as exc:
+        raise PermanentEventError(event["id"], "account without id or status") from exc
+
+
+def authorization_of(event: dict[str, Any]) -> AuthorizationSnapshot:
+    """`data.object` of an authorization event, or a permanent error naming what is wrong."""
+    authorization = _data_object(event, "financial_connections.authorization")
+    try:
+        return AuthorizationSnapshot.parse(authorization)
+    except ValueError as exc:
+        raise PermanentEventError(event["id"], "authorization without id") from exc
 
 
 @handles("financial_connections.account.created")
-def record_account_snapshot(session: Session, event: dict[str, Any]) -> None:
+def on_account_created(session: Session, event: dict[str, Any]) -> None:
     apply_account_snapshot(
         session, account_of(event), created=event["created"], event_id=event["id"]
     )
 
 
 @handles("financial_connections.account.deactivated")
-def record_deactivation(session: Session, event: dict[str, Any]) -> None:
+def on_account_deactivated(session: Session, event: dict[str, Any]) -> None:
     handle_deactivation(session, event, account_of(event))
 
 
 @handles("financial_connections.account.reactivated")
-def record_reactivation(session: Session, event: dict[str, Any]) -> None:
+def on_account_reactivated(session: Session, event: dict[str, Any]) -> None:
     handle_reactivation(session, event, account_of(event))
 
 
 @handles("financial_connections.account.disconnected")
-def record_disconnection(session: Session, event: dict[str, Any]) -> None:
+def on_account_disconnected(session: Session, event: dict[str, Any]) -> None:
     handle_disconnection(session, event, account_of(event))
 
 
@@ -63,7 +81,7 @@ def record_disconnection(session: Session, event: dict[str, Any]) -> None:
     "financial_connections.account.upcoming_deactivation",
     "financial_connections.account.expected_deactivation_date_updated",
 )
-def record_account_warning(session: Session, event: dict[str, Any]) -> None:
+def on_account_warning(session: Session, event: dict[str, Any]) -> None:
     handle_account_warning(session, event, account_of(event))
 
 
@@ -71,5 +89,5 @@ def record_account_warning(session: Session, event: dict[str, Any]) -> None:
     "financial_connections.authorization.upcoming_deactivation",
     "financial_connections.authorization.expected_deactivation_date_updated",
 )
-def record_authorization_warning(session: Session, event: dict[str, Any]) -> None:
-    handle_authorization_warning(session, event)
+def on_authorization_warning(session: Session, event: dict[str, Any]) -> None:
+    handle_authorization_warning(session, event, authorization_of(event))

@@ -1,0 +1,109 @@
+"""The cases domain's queries and row locks. Nothing here commits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from shared.db import utcnow
+from shared.models import (
+    OPEN_CASE_STATES,
+    CaseState,
+    FcAccount,
+    FcAuthorization,
+    RelinkCase,
+    WebhookEvent,
+)
+from worker.cases.classification import Deactivation
+
+
+def lock_authorization(session: Session, authorization_id: str) -> FcAuthorization:
+    """Insert the authorization if new, then lock its row: one authorization's events take
+    turns, so siblings cannot both open a case or both write its email."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(
+        dialect.insert(FcAuthorization)
+        .values(id=authorization_id, state_at=0, updated_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["id"])
+    )
+    return session.exec(
+        select(FcAuthorization)
+        .where(FcAuthorization.id == authorization_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def lock_account(session: Session, account_id: str) -> FcAccount | None:
+    return session.exec(
+        select(FcAccount).where(FcAccount.id == account_id).with_for_update()
+    ).first()
+
+
+def accounts_of(session: Session, authorization_id: str) -> list[FcAccount]:
+    """The stored accounts of an authorization, by last4 then id (the order emails name them)."""
+    return list(
+        session.exec(
+            select(FcAccount)
+            .where(FcAccount.authorization_id == authorization_id)
+            .order_by(col(FcAccount.last4), col(FcAccount.id))
+        ).all()
+    )
+
+
+def open_case_of(session: Session, authorization_id: str) -> RelinkCase | None:
+    return session.exec(
+        select(RelinkCase).where(
+            RelinkCase.authorization_id == authorization_id,
+            col(RelinkCase.state).in_(OPEN_CASE_STATES),
+        )
+    ).first()
+
+
+def unrepairable_case_of(session: Session, authorization_id: str) -> RelinkCase | None:
+    return session.exec(
+        select(RelinkCase).where(
+            RelinkCase.authorization_id == authorization_id,
+            RelinkCase.state == CaseState.UNREPAIRABLE,
+            col(RelinkCase.resolved_at).is_(None),
+        )
+    ).first()
+
+
+def insert_case(
+    session: Session,
+    authorization_id: str,
+    account_id: str,
+    deactivation: Deactivation,
+    state: CaseState,
+    now: datetime,
+) -> tuple[RelinkCase, bool]:
+    """Insert a case; if a concurrent transaction opened one first (the unique partial index
+    on open cases), join that one instead. Returns the case and whether it is new."""
+    case = RelinkCase(
+        authorization_id=authorization_id,
+        account_id=account_id,
+        state=state,
+        cause=deactivation.cause,
+        action=deactivation.action,
+        opened_at=now,
+        last_heard_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(case)
+            session.flush()
+    except IntegrityError:
+        existing = open_case_of(session, authorization_id)
+        if existing is None:
+            raise
+        return existing, False
+    return case, True
+
+
+def event_created(session: Session, event_id: str) -> int | None:
+    """Stripe time of an inbox event (None for a trigger that is not an event id)."""
+    return session.exec(select(WebhookEvent.created).where(WebhookEvent.id == event_id)).first()
