@@ -204,7 +204,11 @@ class SharedBucket:
 
 def rate_for(name: str, settings: Settings) -> float:
     """The configured rate (per second) of a limit name."""
-    rates = {"stripe": settings.stripe_requests_per_second, "smtp": settings.smtp_rate_limit}
+    rates = {
+        "stripe": settings.stripe_requests_per_second,
+        "stripe_page": settings.page_stripe_requests_per_second,  # the api's own budget
+        "smtp": settings.smtp_rate_limit,
+    }
     try:
         return rates[name]
     except KeyError:

@@ -18,6 +18,9 @@ DEV_LINK_KEY_FILE = VAR_DIR / "dev-link-signing-key"
 # Below Stripe's own limits (about 25/s in test mode, 100/s in live mode).
 TEST_STRIPE_RATE_LIMIT = 20.0
 LIVE_STRIPE_RATE_LIMIT = 90.0
+# The relink page's own Stripe budget, on top of the workers' (together still under Stripe's).
+TEST_PAGE_STRIPE_RATE_LIMIT = 4.0
+LIVE_PAGE_STRIPE_RATE_LIMIT = 9.0
 
 
 class ConfigError(Exception):
@@ -87,6 +90,21 @@ class Settings(BaseSettings):
     )
     smtp_rate_limit: float = Field(default=10.0, gt=0, description="SMTP sends/s")
 
+    # The relink page (api/relink_page): its own Stripe budget, per-case limits, fresh links.
+    page_stripe_rate_limit: float | None = Field(
+        default=None, gt=0, description="Stripe requests/s for the api; unset: 4 test, 9 live"
+    )
+    page_stripe_max_wait_seconds: float = Field(
+        default=2.0, ge=0, description="longest wait for a Stripe token before a 503"
+    )
+    page_case_requests_per_minute: float = Field(
+        default=10.0, gt=0, description="page requests that call Stripe, per case (also the burst)"
+    )
+    fresh_link_daily_cap: int = Field(default=3, gt=0, description="fresh links per case per day")
+    fresh_link_max_expired_days: float = Field(
+        default=30.0, ge=0, description="an expired link may ask for a fresh one this long"
+    )
+
     # Retention: processed/ignored inbox payloads are nulled after this many days.
     inbox_retention_days: int = Field(default=30, gt=0)
     prune_every_seconds: float = Field(default=3600.0, gt=0)
@@ -145,6 +163,13 @@ class Settings(BaseSettings):
         if self.stripe_rate_limit is not None:
             return self.stripe_rate_limit
         return LIVE_STRIPE_RATE_LIMIT if self.livemode else TEST_STRIPE_RATE_LIMIT
+
+    @property
+    def page_stripe_requests_per_second(self) -> float:
+        """PAGE_STRIPE_RATE_LIMIT, or a default for the key's mode."""
+        if self.page_stripe_rate_limit is not None:
+            return self.page_stripe_rate_limit
+        return LIVE_PAGE_STRIPE_RATE_LIMIT if self.livemode else TEST_PAGE_STRIPE_RATE_LIMIT
 
     @property
     def is_sqlite(self) -> bool:

@@ -36,12 +36,16 @@ class RateLimitedRequestsClient(stripe.RequestsClient):
         *,
         settings: Settings | None = None,
         limit_name: str = "stripe",
+        max_wait: float | None = None,
+        rate_limited_retries: int = RATE_LIMITED_RETRIES,
         sleep: Callable[[float], None] = time.sleep,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._settings = settings
         self._limit_name = limit_name
+        self._max_wait = max_wait  # None: wait for a token as long as it takes
+        self._retries = rate_limited_retries
         self._sleep = sleep
 
     def request(  # type: ignore[override]
@@ -64,9 +68,11 @@ class RateLimitedRequestsClient(stripe.RequestsClient):
     ) -> Response:
         retries = 0
         while True:
-            acquire(self._limit_name, settings=self._settings, sleep=self._sleep)
+            acquire(
+                self._limit_name, timeout=self._max_wait, settings=self._settings, sleep=self._sleep
+            )
             content, status, response_headers = send(method, url, headers, post_data)
-            if status != 429 or retries >= RATE_LIMITED_RETRIES:
+            if status != 429 or retries >= self._retries:
                 return content, status, response_headers
             if str(response_headers.get("stripe-should-retry", "")).lower() == "false":
                 return content, status, response_headers
@@ -97,6 +103,27 @@ def make_stripe_client(settings: Settings | None = None) -> stripe.StripeClient:
         base_addresses={"api": settings.stripe_api_base},
         max_network_retries=2,
         http_client=RateLimitedRequestsClient(settings=settings, timeout=30),
+    )
+
+
+def make_page_stripe_client(settings: Settings | None = None) -> stripe.StripeClient:
+    """The api's client, for the relink page where a customer waits: its own `stripe_page`
+    budget (PAGE_STRIPE_RATE_LIMIT, apart from the workers'), RateLimitTimeout instead of a
+    wait longer than PAGE_STRIPE_MAX_WAIT_SECONDS, one retry and a 10 s timeout."""
+    settings = settings or get_settings()
+    if settings.stripe_api_key is None:
+        raise StripeNotConfigured("STRIPE_API_KEY is not set")
+    return stripe.StripeClient(
+        settings.stripe_api_key.get_secret_value(),
+        base_addresses={"api": settings.stripe_api_base},
+        max_network_retries=1,
+        http_client=RateLimitedRequestsClient(
+            settings=settings,
+            limit_name="stripe_page",
+            max_wait=settings.page_stripe_max_wait_seconds,
+            rate_limited_retries=1,
+            timeout=10,
+        ),
     )
 
 
@@ -171,12 +198,14 @@ def list_events_page(
 # The relink page's calls (api/relink_page), each at STRIPE_API_VERSION.
 
 
-def create_fc_session(client: stripe.StripeClient, params: dict[str, Any]) -> dict[str, Any]:
+def create_fc_session(
+    client: stripe.StripeClient, params: dict[str, Any], *, idempotency_key: str
+) -> dict[str, Any]:
     """A Financial Connections Session (`relink_options` is a preview parameter). The answer
     holds its `client_secret`: for the page body only."""
     session = client.v1.financial_connections.sessions.create(
         params=params,  # type: ignore[arg-type]  (preview parameters the GA types lack)
-        options=preview_options(),
+        options={**preview_options(), "idempotency_key": idempotency_key},
     )
     return session.to_dict()
 
@@ -189,10 +218,12 @@ def retrieve_fc_session(client: stripe.StripeClient, session_id: str) -> dict[st
     return session.to_dict()
 
 
-def create_setup_intent(client: stripe.StripeClient, params: dict[str, Any]) -> dict[str, Any]:
+def create_setup_intent(
+    client: stripe.StripeClient, params: dict[str, Any], *, idempotency_key: str
+) -> dict[str, Any]:
     intent = client.v1.setup_intents.create(
         params=params,  # type: ignore[arg-type]  (built as a plain dict by the page)
-        options=preview_options(),
+        options={**preview_options(), "idempotency_key": idempotency_key},
     )
     return intent.to_dict()
 

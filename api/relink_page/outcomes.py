@@ -1,6 +1,6 @@
 """What a relink step can end in: the errors the routes map to an HTTP status, and the
 outcomes they render as pages. None of them carries a secret except `Collect` and
-`ConfirmSetup`, whose `client_secret` goes into the page body only."""
+`ConfirmSetup`, whose `client_secret` goes into the page body of a POST answer only."""
 
 from __future__ import annotations
 
@@ -23,6 +23,14 @@ class UnknownSession(RelinkError):
 
 class StripeUnavailable(RelinkError):
     """Stripe refused or could not be reached; the customer should retry later."""
+
+
+class Busy(RelinkError):
+    """This case's request limit, or the api's Stripe budget, is spent for now."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 # outcomes (the routes render them)
@@ -48,9 +56,18 @@ class Unrepairable:
 
 
 @dataclass(frozen=True)
+class Start:
+    """The link's page: a button that opens the session (POST …/session). Mode `account`
+    relinks the account; `authorization` (after `no_account`) links any checking or savings
+    account at the institution."""
+
+    bank: Bank
+    mode: str
+
+
+@dataclass(frozen=True)
 class Collect:
-    """Run `collectFinancialConnectionsAccounts`: relink the account, or (mode
-    `authorization`) link any checking or savings account at the institution."""
+    """Run `collectFinancialConnectionsAccounts` on this session (mode as in Start)."""
 
     bank: Bank
     session_id: str
@@ -78,7 +95,7 @@ class ConfirmSetup:
     bank: Bank
     setup_intent_id: str
     client_secret: str
-    name: str
+    name: str | None  # None: an earlier request's SetupIntent, with the name given then
 
 
 @dataclass(frozen=True)
@@ -88,12 +105,14 @@ class PaymentMethodSaved:
 
 @dataclass(frozen=True)
 class FreshLink:
-    sent: bool  # False: one was asked for moments ago
+    sent: bool  # False: one was asked for moments ago, or
+    daily_cap: bool = False  # FRESH_LINK_DAILY_CAP were sent today
 
 
 Outcome = (
     Reconnected
     | Unrepairable
+    | Start
     | Collect
     | Failed
     | NewAccount

@@ -1,7 +1,10 @@
-"""The relink page: thin routes over api.relink_page.service, HTML for people, strict headers.
+"""The relink page's routes: thin edges over api.relink_page.service and .setup.
 
-Every page here is `no-store`, sends no referrer (the path carries the link's token), cannot
-be framed, and may load scripts, frames and connections only from itself and Stripe.js.
+Each request is checked in order of cost: the link's token first (nothing else is looked at
+for a bad one), then the body (refused past MAX_FORM_BYTES, by its Content-Length or while it
+streams, never read whole first), then the form's ids; only then does the step run, in a
+worker thread. GET and HEAD show the link's page and change nothing: mail scanners open every
+link; the page's button (POST …/session) is what opens a Financial Connections session.
 """
 
 from __future__ import annotations
@@ -9,151 +12,56 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 import orjson
-import structlog
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
-from prometheus_client import Counter
 
-from api.relink_page import outcomes, service
-from shared.db import session_scope
+from api.relink_page import outcomes, service, setup
+from api.relink_page.pages import busy, failed, render, render_outcome
 from shared.links import LinkError, LinkPayload, read_link
-from shared.settings import Settings, get_settings
+from shared.settings import get_settings
 from shared.stripe_client import StripeNotConfigured
 
-log = structlog.get_logger(__name__)
 router = APIRouter()
 STATIC_DIR = Path(__file__).parent / "static"
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-PAGES = Counter("relink_pages", "Relink pages served", ["page"])
 MAX_FORM_BYTES = 16 * 1024
+DAY = 24 * 3600
 # Stripe ids are a prefix and ASCII letters/digits; anything else (a NUL byte, say, that
 # PostgreSQL refuses in text) is not an id we issued and never reaches the database.
 STRIPE_ID = re.compile(r"(fcsess|seti)_[A-Za-z0-9]{1,255}")
+
+Fields = dict[str, str]
+Step = Callable[..., outcomes.Outcome]
+
+
+class BodyTooLarge(Exception):
+    """A request body over MAX_FORM_BYTES."""
 
 
 def is_stripe_id(value: str, prefix: str) -> bool:
     return value.startswith(prefix + "_") and STRIPE_ID.fullmatch(value) is not None
 
 
-# Stripe's own CSP guidance for js.stripe.com: it also talks to api.stripe.com and frames
-# hooks.stripe.com. Other Stripe.js origins (the simulator) serve everything themselves.
-STRIPE_EXTRA = {
-    "https://js.stripe.com": {
-        "connect-src": ["https://api.stripe.com"],
-        "frame-src": ["https://hooks.stripe.com"],
-    }
-}
+async def read_body(request: Request) -> bytes:
+    """The body, up to MAX_FORM_BYTES: a larger Content-Length is refused unread, and a body
+    without one is cut off as soon as it streams past the limit."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
+        raise BodyTooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > MAX_FORM_BYTES:
+            raise BodyTooLarge
+    return bytes(body)
 
 
-def origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def content_security_policy(settings: Settings) -> str:
-    stripe = origin_of(settings.stripe_js_url)
-    extra = STRIPE_EXTRA.get(stripe, {})
-    directives = {
-        "default-src": ["'self'"],
-        "script-src": ["'self'", stripe],
-        "frame-src": [stripe, *extra.get("frame-src", [])],
-        "connect-src": ["'self'", stripe, *extra.get("connect-src", [])],
-        "style-src": ["'self'"],
-        "img-src": ["'self'", "data:"],
-        "object-src": ["'none'"],
-        "base-uri": ["'none'"],
-        "form-action": ["'self'"],
-        "frame-ancestors": ["'none'"],
-    }
-    return "; ".join(f"{name} {' '.join(values)}" for name, values in directives.items())
-
-
-def page_headers(settings: Settings) -> dict[str, str]:
-    return {
-        "Cache-Control": "no-store",
-        "Pragma": "no-cache",
-        "Referrer-Policy": "no-referrer",
-        "X-Frame-Options": "DENY",
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": content_security_policy(settings),
-    }
-
-
-def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    settings = get_settings()
-    PAGES.labels(page=template.removesuffix(".html")).inc()
-    return templates.TemplateResponse(
-        request,
-        template,
-        {
-            "stripe_js_url": settings.stripe_js_url,
-            "publishable_key": settings.stripe_publishable_key or "",
-            **context,
-        },
-        status_code=status_code,
-        headers=page_headers(settings),
-    )
-
-
-def render_outcome(request: Request, token: str, outcome: outcomes.Outcome) -> HTMLResponse:
-    base = f"/relink/{token}"
-    match outcome:
-        case outcomes.Reconnected(bank):
-            return render(request, "reconnected.html", bank=bank)
-        case outcomes.PaymentMethodSaved(bank):
-            return render(request, "saved.html", bank=bank)
-        case outcomes.Unrepairable(bank):
-            return render(request, "unrepairable.html", bank=bank)
-        case outcomes.Collect(bank, session_id, client_secret, mode):
-            return render(
-                request,
-                "collect.html",
-                bank=bank,
-                mode=mode,
-                session_id=session_id,
-                client_secret=client_secret,
-                complete_url=f"{base}/complete",
-            )
-        case outcomes.Failed(bank, reason):
-            status = 200
-            return render(request, "failed.html", status, bank=bank, reason=reason, retry_url=base)
-        case outcomes.NewAccount(bank, session_id, name):
-            return render(
-                request,
-                "new_account.html",
-                bank=bank,
-                session_id=session_id,
-                name=name or "",
-                setup_url=f"{base}/setup",
-            )
-        case outcomes.ConfirmSetup(bank, setup_intent_id, client_secret, name):
-            return render(
-                request,
-                "confirm.html",
-                bank=bank,
-                name=name,
-                setup_intent_id=setup_intent_id,
-                client_secret=client_secret,
-                complete_url=f"{base}/setup/complete",
-                retry_url=base,
-            )
-        case outcomes.FreshLink(sent):
-            return render(request, "fresh_link.html", sent=sent)
-    raise AssertionError(f"no page for {outcome!r}")
-
-
-async def read_fields(request: Request) -> dict[str, str]:
+def parse_fields(body: bytes, content_type: str) -> Fields:
     """A small form or JSON body as strings; anything else is an empty dict."""
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        return {}
-    if request.headers.get("content-type", "").startswith("application/json"):
+    if content_type.startswith("application/json"):
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -163,14 +71,6 @@ async def read_fields(request: Request) -> dict[str, str]:
         )
     parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
     return {key: values[0] for key, values in parsed.items()}
-
-
-def run_flow(
-    step: Callable[..., outcomes.Outcome], payload: LinkPayload, *args: str
-) -> outcomes.Outcome:
-    """One unit of work; the tasks it publishes go out only after the commit."""
-    with session_scope() as db:
-        return step(db, payload, *args)
 
 
 def well_formed(payload: LinkPayload) -> bool:
@@ -184,74 +84,114 @@ def well_formed(payload: LinkPayload) -> bool:
     )
 
 
+def may_ask_fresh(token: str) -> bool:
+    """An expired link may ask for a fresh one up to FRESH_LINK_MAX_EXPIRED_DAYS past its
+    expiry: an old email found later mints nothing."""
+    settings = get_settings()
+    grace = int(settings.fresh_link_max_expired_days * DAY)
+    longer = settings.model_copy(update={"link_max_age": settings.link_max_age + grace})
+    try:
+        read_link(token, longer)
+    except LinkError:
+        return False
+    return True
+
+
 async def guarded(
     request: Request,
     token: str,
-    step: Callable[..., outcomes.Outcome],
-    *args: str,
+    step: Step,
+    form: Callable[[Fields], tuple[str, ...] | None] = lambda _: (),
+    *,
     allow_expired: bool = False,
 ) -> HTMLResponse:
-    """Read the link, run one step, and map every domain failure to a page."""
+    """Read the link, then the body and its fields, run one step, and map every domain
+    failure to a page."""
     try:
         payload = read_link(token)
     except LinkError as exc:
-        if exc.expired and exc.payload is not None:
-            if allow_expired:
-                payload = exc.payload
-            else:
-                return render(request, "expired.html", 410, fresh_url=f"/relink/{token}/fresh")
-        else:
+        if not exc.expired or exc.payload is None:
             return render(request, "invalid.html", 400)
+        fresh = may_ask_fresh(token)
+        if not (allow_expired and fresh):
+            fresh_url = f"/relink/{token}/fresh" if fresh else None
+            return render(request, "expired.html", 410, fresh_url=fresh_url)
+        payload = exc.payload
     if not well_formed(payload):
         return render(request, "invalid.html", 400)
+    fields: Fields = {}
+    if request.method == "POST":
+        try:
+            body = await read_body(request)
+        except BodyTooLarge:
+            return failed(request, token, 413, "too_large")
+        fields = parse_fields(body, request.headers.get("content-type", ""))
+    args = form(fields)
+    if args is None:
+        return failed(request, token, 400)
     try:
-        outcome = await run_in_threadpool(run_flow, step, payload, *args)
+        outcome = await run_in_threadpool(step, payload, *args)
     except outcomes.UnknownCase:
         return render(request, "invalid.html", 404)
     except outcomes.UnknownSession:
-        return render(request, "failed.html", 400, reason="unknown", retry_url=f"/relink/{token}")
+        return failed(request, token, 400)
+    except outcomes.Busy as exc:
+        return busy(request, token, exc.retry_after)
     except (outcomes.StripeUnavailable, StripeNotConfigured):
         return render(request, "unavailable.html", 503, retry_url=f"/relink/{token}")
     return render_outcome(request, token, outcome)
 
 
+def session_id_field(fields: Fields) -> tuple[str, ...] | None:
+    session_id = fields.get("session_id", "")
+    return (session_id,) if is_stripe_id(session_id, "fcsess") else None
+
+
+def setup_fields(fields: Fields) -> tuple[str, ...] | None:
+    name = " ".join(fields.get("name", "").split())[:200]
+    found = session_id_field(fields)
+    return (*found, name) if found and name else None
+
+
+def setup_intent_field(fields: Fields) -> tuple[str, ...] | None:
+    setup_intent_id = fields.get("setup_intent", "")
+    return (setup_intent_id,) if is_stripe_id(setup_intent_id, "seti") else None
+
+
 @router.get("/relink/{token}", response_class=HTMLResponse)
 async def relink_page(request: Request, token: str) -> HTMLResponse:
-    return await guarded(request, token, service.open_relink)
+    """The link's page from what is stored: no Stripe call, no write."""
+    return await guarded(request, token, service.show)
+
+
+# HEAD (scanners) is GET without the body; one operation in the OpenAPI schema.
+router.add_api_route("/relink/{token}", relink_page, methods=["HEAD"], include_in_schema=False)
+
+
+@router.post("/relink/{token}/session", response_class=HTMLResponse)
+async def relink_session(request: Request, token: str) -> HTMLResponse:
+    """The button: the page that runs Stripe.js on the case's open session (its client
+    secret in this answer's body only)."""
+    return await guarded(request, token, service.open_session)
 
 
 @router.post("/relink/{token}/complete", response_class=HTMLResponse)
 async def relink_complete(request: Request, token: str) -> HTMLResponse:
-    session_id = (await read_fields(request)).get("session_id", "")
-    if not is_stripe_id(session_id, "fcsess"):
-        return render(request, "failed.html", 400, reason="unknown", retry_url=f"/relink/{token}")
-    return await guarded(request, token, service.complete_relink, session_id)
+    return await guarded(request, token, service.complete_relink, session_id_field)
 
 
 @router.post("/relink/{token}/setup", response_class=HTMLResponse)
 async def relink_setup(request: Request, token: str) -> HTMLResponse:
-    fields = await read_fields(request)
-    session_id = fields.get("session_id", "")
-    name = " ".join(fields.get("name", "").split())[:200]
-    if not is_stripe_id(session_id, "fcsess") or not name:
-        return render(request, "failed.html", 400, reason="unknown", retry_url=f"/relink/{token}")
-    return await guarded(request, token, _create_setup, session_id, name)
-
-
-def _create_setup(db: Any, payload: LinkPayload, session_id: str, name: str) -> outcomes.Outcome:
-    return service.create_setup(db, payload, session_id, name)
+    return await guarded(request, token, setup.create_setup, setup_fields)
 
 
 @router.post("/relink/{token}/setup/complete", response_class=HTMLResponse)
 async def relink_setup_complete(request: Request, token: str) -> HTMLResponse:
-    setup_intent_id = (await read_fields(request)).get("setup_intent", "")
-    if not is_stripe_id(setup_intent_id, "seti"):
-        return render(request, "failed.html", 400, reason="unknown", retry_url=f"/relink/{token}")
-    return await guarded(request, token, service.complete_setup, setup_intent_id)
+    return await guarded(request, token, setup.complete_setup, setup_intent_field)
 
 
 @router.post("/relink/{token}/fresh", response_class=HTMLResponse)
 async def relink_fresh_link(request: Request, token: str) -> HTMLResponse:
     """Email a fresh link to the address on file. The (expired but genuine) token is the
-    capability; nothing in the request body is read."""
+    capability; nothing in the request body is used."""
     return await guarded(request, token, service.request_fresh_link, allow_expired=True)

@@ -1,34 +1,47 @@
-"""What the relink page does, as plain functions: open a Financial Connections session for a
-link, read how it ended, and save a newly linked account as a payment method.
+"""What the relink page does, as plain functions, one per route: show a link's page, open (or
+reuse) a Financial Connections session when the customer presses its button, read how it
+ended, and save a newly linked account as a payment method.
 
-Stripe is asked, never the browser: every outcome is read back from the session or the
-SetupIntent server-side. A `client_secret` is returned to the caller to be put in the page
-body and is never stored or logged. Helpers take a database session and never commit.
+Each function is its request's unit-of-work owner, and no transaction stays open while Stripe
+is called: it reads what it needs in one unit of work, calls Stripe with none open (after
+taking the case's request token), then records the result in another, under the case's row
+lock and after re-checking what it read. Showing a link calls Stripe for nothing and writes
+nothing (mail scanners open every link). Stripe is asked, never the browser: every outcome is
+read back from the session or the SetupIntent. A `client_secret` is handed to the caller for
+the page body and is never stored or logged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, TypeVar
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
 
 import stripe
 import structlog
-from sqlmodel import Session, select
+from sqlmodel import Session
 
+from api.relink_page import calls
 from api.relink_page.outcomes import (
     Collect,
-    ConfirmSetup,
-    Failed,
     FreshLink,
     NewAccount,
     Outcome,
-    PaymentMethodSaved,
     Reconnected,
-    StripeUnavailable,
-    UnknownCase,
-    UnknownSession,
-    Unrepairable,
+    Start,
+)
+from api.relink_page.records import (
+    SUCCEEDED,
+    attempts_of,
+    can_go_on,
+    closed,
+    find_attempt,
+    finish,
+    fresh_links_since,
+    load_case,
+    next_mode,
+    recorded,
+    reusable,
 )
 from api.relink_page.sessions import (
     any_account_session_params,
@@ -38,199 +51,170 @@ from api.relink_page.sessions import (
 )
 from shared import outbox, stripe_client
 from shared.catalog import RECONCILE_AUTHORIZATION
-from shared.db import utcnow
+from shared.db import session_scope, utcnow
 from shared.links import LinkPayload
-from shared.models import CaseState, FcAccount, RelinkAttempt, RelinkCase
+from shared.models import FcAccount, RelinkAttempt, RelinkCase
 from shared.queue import publish_after_commit
+from shared.settings import get_settings
 from shared.stripe_objects import AccountSnapshot
 
 log = structlog.get_logger(__name__)
-T = TypeVar("T")
+OPEN_SESSION_STATUSES = (None, "pending", "active")
 
 
-@contextmanager
-def stripe_errors(what: str) -> Iterator[None]:
-    """A Stripe error inside the block is StripeUnavailable (the 503 page)."""
-    try:
-        yield
-    except stripe.StripeError as exc:
-        log.warning("stripe_call_failed", call=what, code=exc.code, status=exc.http_status)
-        raise StripeUnavailable(f"Stripe refused {what}") from None
+def _read(payload: LinkPayload) -> tuple[RelinkCase, FcAccount | None, list[RelinkAttempt]]:
+    with session_scope() as db:
+        case = load_case(db, payload)
+        return case, db.get(FcAccount, payload.account_id), attempts_of(db, case.id)
 
 
-def _call(what: str, call: Callable[..., T], *args: Any) -> T:
-    with stripe_errors(what):
-        return call(*args)
+# GET and HEAD /relink/{token}
 
 
-def _case(db: Session, payload: LinkPayload) -> RelinkCase:
-    case = db.get(RelinkCase, payload.case_id)
-    if case is None or case.authorization_id != payload.authorization_id:
-        raise UnknownCase(f"case {payload.case_id} does not exist")
-    return case
+def show(payload: LinkPayload) -> Outcome:
+    """The link's page, from what is stored: no Stripe call, no write."""
+    case, account, tried = _read(payload)
+    latest = tried[-1] if tried else None
+    done = latest is not None and (latest.result == "new_account" or latest.result in SUCCEEDED)
+    if latest is not None and done and can_go_on(case, latest):
+        return recorded(latest, account)  # a reload after the relink
+    if not can_go_on(case):
+        return closed(case, account)
+    return Start(bank_of(account), next_mode(tried))
 
 
-# GET /relink/{token}
+# POST /relink/{token}/session: the page's button
 
 
-def open_relink(db: Session, payload: LinkPayload) -> Outcome:
-    """Check the account's live state, then open a relink session for it."""
-    case = _case(db, payload)
-    account = db.get(FcAccount, payload.account_id)
-    if case.state == CaseState.RESOLVED:
-        return Reconnected(bank_of(account))
-    if case.state == CaseState.UNREPAIRABLE:
-        return Unrepairable(bank_of(account))
-    client = stripe_client.make_stripe_client()
-    live = AccountSnapshot.parse(
-        _call("account retrieve", stripe_client.retrieve_account, client, payload.account_id)
+def open_session(payload: LinkPayload) -> Outcome:
+    """The session Stripe.js collects: the case's open one read back, else a new one."""
+    case, account, tried = _read(payload)
+    if not can_go_on(case):
+        return closed(case, account)
+    mode = next_mode(tried)
+    client = calls.client_for(case)
+    latest = reusable(tried, mode, utcnow())
+    if latest is not None:
+        session = calls.call(
+            "session retrieve", stripe_client.retrieve_fc_session, client, latest.session_id
+        )
+        if _still_open(session):
+            log.info("relink_session_reused", case_id=case.id, session_id=latest.session_id)
+            return Collect(bank_of(account), latest.session_id, str(session["client_secret"]), mode)
+    live: AccountSnapshot | None = None
+    if mode == "account":
+        answer = calls.call(
+            "account retrieve", stripe_client.retrieve_account, client, payload.account_id
+        )
+        live = AccountSnapshot.parse(answer)
+        if not live.needs_relink:  # relinked elsewhere meanwhile
+            with session_scope() as db:
+                publish_after_commit(db, RECONCILE_AUTHORIZATION, [payload.authorization_id])
+            return Reconnected(bank_of(account, live))
+        params = relink_session_params(payload, live, account)
+    else:
+        params = any_account_session_params(case.authorization_id, account)
+    # One key per case and previous attempt: a double press, or a retry after the row below
+    # failed to commit, gets the same session back from Stripe instead of a second one.
+    key = f"relink-{case.authorization_id}-{case.id}-after-{tried[-1].id if tried else 0}"
+    created = calls.call(
+        "session create", stripe_client.create_fc_session, client, params, idempotency_key=key
     )
-    if not live.needs_relink:
-        publish_after_commit(db, RECONCILE_AUTHORIZATION, [payload.authorization_id])
-        return Reconnected(bank_of(account, live))
-    params = relink_session_params(payload, live, account)
-    return _open_session(db, client, case, payload.account_id, "account", params, account, live)
-
-
-def _open_session(
-    db: Session,
-    client: stripe.StripeClient,
-    case: RelinkCase,
-    account_id: str,
-    mode: str,
-    params: dict[str, Any],
-    account: FcAccount | None,
-    live: AccountSnapshot | None = None,
-) -> Collect:
-    created = _call("session create", stripe_client.create_fc_session, client, params)
-    db.add(
-        RelinkAttempt(case_id=case.id, account_id=account_id, session_id=created["id"], mode=mode)
-    )
+    with session_scope() as db:
+        case = load_case(db, payload, lock=True)
+        if not can_go_on(case):
+            return closed(case, account)
+        if not any(a.session_id == created["id"] for a in attempts_of(db, case.id)):
+            attempt = RelinkAttempt(
+                case_id=case.id, account_id=payload.account_id, session_id=created["id"], mode=mode
+            )
+            db.add(attempt)
     log.info("relink_session_opened", case_id=case.id, session_id=created["id"], mode=mode)
     return Collect(bank_of(account, live), created["id"], str(created["client_secret"]), mode)
+
+
+def _still_open(session: dict[str, Any]) -> bool:
+    return not session.get("relink_result") and session.get("status") in OPEN_SESSION_STATUSES
 
 
 # POST /relink/{token}/complete
 
 
-def _attempt(db: Session, case: RelinkCase, **where: str) -> RelinkAttempt:
-    query = select(RelinkAttempt).where(RelinkAttempt.case_id == case.id)
-    for column, value in where.items():
-        query = query.where(getattr(RelinkAttempt, column) == value)
-    attempt = db.exec(query).first()
-    if attempt is None:
-        raise UnknownSession("no attempt of this link has that id")
-    return attempt
-
-
-def _finish(attempt: RelinkAttempt, result: str) -> None:
-    attempt.result = result
-    attempt.completed_at = utcnow()
-
-
-def complete_relink(db: Session, payload: LinkPayload, session_id: str) -> Outcome:
+def complete_relink(payload: LinkPayload, session_id: str) -> Outcome:
     """Read the session's `relink_result` from Stripe and record what happened."""
-    case = _case(db, payload)
-    attempt = _attempt(db, case, session_id=session_id)
-    account = db.get(FcAccount, payload.account_id)
-    client = stripe_client.make_stripe_client()
-    session = _call("session retrieve", stripe_client.retrieve_fc_session, client, session_id)
+    with session_scope() as db:
+        case = load_case(db, payload)
+        account = db.get(FcAccount, payload.account_id)
+        attempt = find_attempt(db, case, session_id=session_id)
+    if not can_go_on(case, attempt):
+        return closed(case, account)
+    if attempt.result is not None:
+        return recorded(attempt, account)
+    client = calls.client_for(case)
+    session = calls.call("session retrieve", stripe_client.retrieve_fc_session, client, session_id)
+    with session_scope() as db:
+        case = load_case(db, payload, lock=True)
+        attempt = find_attempt(db, case, session_id=session_id)
+        if attempt.result is not None:  # another request recorded it meanwhile
+            return recorded(attempt, account)
+        outcome = _record_session(db, case, attempt, session, account)
+    if isinstance(outcome, NewAccount):
+        outcome = replace(outcome, name=_holder_name(client, account))
+    return outcome
+
+
+def _record_session(
+    db: Session,
+    case: RelinkCase,
+    attempt: RelinkAttempt,
+    session: dict[str, Any],
+    account: FcAccount | None,
+) -> Outcome:
     result = session.get("relink_result") or {}
     bank = bank_of(account)
     if result.get("account") or result.get("authorization"):
         if attempt.mode == "authorization":
-            linked = [a for a in (session.get("accounts") or {}).get("data") or []]
+            linked = list((session.get("accounts") or {}).get("data") or [])
             unknown = [a for a in linked if db.get(FcAccount, a["id"]) is None]
             if unknown:
                 attempt.linked_account_id = unknown[0]["id"]
-                _finish(attempt, "new_account")
-                name = _holder_name(client, account)
-                return NewAccount(bank_of(account, parse_account(unknown[0])), session_id, name)
+                finish(attempt, "new_account")
+                new = bank_of(account, parse_account(unknown[0]))
+                return NewAccount(new, attempt.session_id, None)
             attempt.linked_account_id = linked[0]["id"] if linked else None
-        _finish(attempt, "account" if result.get("account") else "authorization")
+        finish(attempt, "account" if result.get("account") else "authorization")
         authorization = result.get("authorization") or case.authorization_id
         publish_after_commit(db, RECONCILE_AUTHORIZATION, [authorization])
-        log.info("relink_succeeded", case_id=case.id, session_id=session_id)
+        log.info("relink_succeeded", case_id=case.id, session_id=attempt.session_id)
         return Reconnected(bank)
     reason = result.get("failure_reason") or str(session.get("status") or "other")
-    _finish(attempt, reason)
-    log.info("relink_failed", case_id=case.id, session_id=session_id, reason=reason)
-    if reason == "no_account" and attempt.mode == "account":
-        params = any_account_session_params(case.authorization_id, account)
-        return _open_session(db, client, case, payload.account_id, "authorization", params, account)
-    return Failed(bank, reason)
+    finish(attempt, reason)
+    log.info("relink_failed", case_id=case.id, session_id=attempt.session_id, reason=reason)
+    return recorded(attempt, account)
 
 
 def _holder_name(client: stripe.StripeClient, account: FcAccount | None) -> str | None:
     """The customer's name on file at Stripe, to prefill the mandate form."""
     if account is None or account.holder_type != "customer" or not account.holder_id:
         return None
-    try:
-        return stripe_client.retrieve_customer_name(client, account.holder_id)
-    except stripe.StripeError:
-        return None
-
-
-# POST /relink/{token}/setup and /relink/{token}/setup/complete
-
-
-def create_setup(db: Session, payload: LinkPayload, session_id: str, name: str) -> ConfirmSetup:
-    """A SetupIntent for the account the customer just linked, to be confirmed by Stripe.js
-    (`confirmUsBankAccountSetup`), which records the customer's online mandate acceptance."""
-    case = _case(db, payload)
-    attempt = _attempt(db, case, session_id=session_id)
-    if attempt.result != "new_account" or attempt.linked_account_id is None:
-        raise UnknownSession("that session did not link a new account")
-    account = db.get(FcAccount, payload.account_id)
-    params: dict[str, Any] = {
-        "allowed_payment_method_types": ["us_bank_account"],
-        "payment_method_data": {
-            "type": "us_bank_account",
-            "us_bank_account": {"financial_connections_account": attempt.linked_account_id},
-            "billing_details": {"name": name},
-        },
-        "usage": "off_session",
-    }
-    if account is not None and account.holder_type == "customer" and account.holder_id:
-        params["customer"] = account.holder_id
-    client = stripe_client.make_stripe_client()
-    intent = _call("setup intent create", stripe_client.create_setup_intent, client, params)
-    attempt.setup_intent_id = intent["id"]
-    log.info("setup_intent_created", case_id=case.id, setup_intent_id=intent["id"])
-    try:  # only for the page's wording
-        linked = parse_account(stripe_client.retrieve_account(client, attempt.linked_account_id))
-    except stripe.StripeError:
-        linked = None
-    return ConfirmSetup(bank_of(account, linked), intent["id"], str(intent["client_secret"]), name)
-
-
-def complete_setup(db: Session, payload: LinkPayload, setup_intent_id: str) -> Outcome:
-    case = _case(db, payload)
-    attempt = _attempt(db, case, setup_intent_id=setup_intent_id)
-    account = db.get(FcAccount, payload.account_id)
-    client = stripe_client.make_stripe_client()
-    intent = _call(
-        "setup intent retrieve", stripe_client.retrieve_setup_intent, client, setup_intent_id
-    )
-    if intent.get("status") not in ("succeeded", "processing") or not intent.get("payment_method"):
-        attempt.result = "setup_" + str(intent.get("status") or "failed")
-        return Failed(bank_of(account), "setup")
-    attempt.payment_method_id = str(intent["payment_method"])
-    _finish(attempt, "payment_method")
-    case.payment_method_id = attempt.payment_method_id
-    publish_after_commit(db, RECONCILE_AUTHORIZATION, [case.authorization_id])
-    log.info("payment_method_saved", case_id=case.id, setup_intent_id=setup_intent_id)
-    return PaymentMethodSaved(bank_of(account))
+    return calls.best_effort(stripe_client.retrieve_customer_name, client, account.holder_id)
 
 
 # POST /relink/{token}/fresh
 
 
-def request_fresh_link(db: Session, payload: LinkPayload) -> Outcome:
+def request_fresh_link(payload: LinkPayload) -> Outcome:
     """Email a fresh link to the address on file (never one from the request), through the
-    same outbox path and FRESH_LINK_INTERVAL_SECONDS limit as `relink emails resend`."""
-    case = _case(db, payload)
-    if case.state == CaseState.RESOLVED:
-        return Reconnected(bank_of(db.get(FcAccount, payload.account_id)))
-    assert case.id is not None
-    return FreshLink(sent=outbox.request_fresh_link(db, case.id) == "queued")
+    same outbox path and FRESH_LINK_INTERVAL_SECONDS limit as `relink emails resend`, and at
+    most FRESH_LINK_DAILY_CAP a day for the case."""
+    now = utcnow()
+    with session_scope() as db:
+        case = load_case(db, payload, lock=True)
+        if not can_go_on(case):
+            return closed(case, db.get(FcAccount, payload.account_id))
+        assert case.id is not None
+        cap = get_settings().fresh_link_daily_cap
+        if fresh_links_since(db, case.id, now - timedelta(days=1)) >= cap:
+            log.info("fresh_link_daily_cap", case_id=case.id)
+            return FreshLink(sent=False, daily_cap=True)
+        return FreshLink(sent=outbox.request_fresh_link(db, case.id, now=now) == "queued")

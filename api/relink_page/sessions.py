@@ -71,6 +71,25 @@ def any_account_session_params(authorization_id: str, account: FcAccount | None)
     return params
 
 
+def setup_intent_params(
+    linked_account_id: str, name: str, account: FcAccount | None
+) -> dict[str, Any]:
+    """A SetupIntent for the newly linked account, in the name the customer gave, on the
+    Customer when the account holder is one."""
+    params: dict[str, Any] = {
+        "allowed_payment_method_types": ["us_bank_account"],
+        "payment_method_data": {
+            "type": "us_bank_account",
+            "us_bank_account": {"financial_connections_account": linked_account_id},
+            "billing_details": {"name": name},
+        },
+        "usage": "off_session",
+    }
+    if account is not None and account.holder_type == "customer" and account.holder_id:
+        params["customer"] = account.holder_id
+    return params
+
+
 def parse_account(value: object) -> AccountSnapshot | None:
     """A snapshot of an account payload, or None for anything that is not one."""
     if not isinstance(value, dict):

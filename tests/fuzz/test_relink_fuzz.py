@@ -18,35 +18,33 @@ from typing import Any
 from unittest import mock
 from urllib.parse import quote
 
+import pytest
 from fastapi.testclient import TestClient
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from itsdangerous import URLSafeTimedSerializer
-from sqlmodel import SQLModel
 
-from shared.db import get_engine
 from shared.links import SALT, LinkPayload, sign_link
 from shared.settings import get_settings
 from sim.testing import SimServer
 from tests.fuzz.conftest import FUZZ, SECRETS
+from tests.relink_page.pages import press_button, snapshot
 from tests.relink_page.world import World
 
 # Each example talks to the simulator: 100 in CI, RELINK_FUZZ_EXAMPLES for a longer run.
 RELINK_FUZZ = settings(FUZZ, max_examples=int(os.environ.get("RELINK_FUZZ_EXAMPLES", "100")))
-ROUTES = ["", "/complete", "/setup", "/setup/complete", "/fresh"]
+ROUTES = ["", "/session", "/complete", "/setup", "/setup/complete", "/fresh"]
 LINK_KEY = "unit-test-link-key"  # tests/conftest.py's LINK_SIGNING_KEYS
 TOKEN_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
 # A Stripe client secret (`fcsess_…_secret_…`, `seti_…_secret_…`) or a key of any kind.
 SECRET_SHAPES = re.compile(r"_secret_|\b(sk|rk)_(test|live)_|\bwhsec_")
 
 
-def snapshot() -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table (the test database is small)."""
-    with get_engine().connect() as connection:
-        return {
-            table.name: sorted((tuple(row) for row in connection.execute(table.select())), key=repr)
-            for table in SQLModel.metadata.sorted_tables
-        }
+@pytest.fixture(autouse=True)
+def unlimited_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every example goes to the one case: its request limit is not what is fuzzed here."""
+    monkeypatch.setenv("PAGE_CASE_REQUESTS_PER_MINUTE", "1000000")
+    get_settings.cache_clear()
 
 
 def expired(payload: dict[str, Any]) -> str:
@@ -224,11 +222,7 @@ def test_near_valid_session_ids_after_a_real_session(
     """With a real attempt recorded: its session id changed a little, on every POST route,
     is rejected and writes nothing (the real one on /setup is refused too: it linked nothing
     new)."""
-    opened = client.get(f"/relink/{world.token()}")
-    assert opened.status_code == 200, opened.text
-    found = re.search(r'name="session_id" value="([^"]+)"', opened.text)
-    assert found is not None
-    real = found.group(1)
+    real, _ = press_button(client, world)
     variant = data.draw(
         st.one_of(
             st.builds(lambda n: real[:n], st.integers(min_value=0, max_value=len(real) - 1)),
@@ -253,12 +247,10 @@ def test_near_valid_session_ids_after_a_real_session(
 def test_the_real_session_on_setup_is_refused_without_a_write(
     client: TestClient, world: World, sim: SimServer
 ) -> None:
-    opened = client.get(f"/relink/{world.token()}")
-    found = re.search(r'name="session_id" value="([^"]+)"', opened.text)
-    assert found is not None
+    session_id, _ = press_button(client, world)
     before = snapshot()
     response = client.post(
-        f"/relink/{world.token()}/setup", data={"session_id": found.group(1), "name": "Ada"}
+        f"/relink/{world.token()}/setup", data={"session_id": session_id, "name": "Ada"}
     )
     assert response.status_code == 400
     check(response, before, may_write=False, sim=sim)

@@ -11,21 +11,21 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import settings
-from sqlmodel import SQLModel
 
 from api.app import create_app
-from shared.db import get_engine
 from tests.fuzz.conftest import FUZZ, SECRETS
+from tests.relink_page.pages import snapshot
 
 RELINK_PATHS = [
     "/relink/{token}",
+    "/relink/{token}/session",
     "/relink/{token}/complete",
     "/relink/{token}/setup",
     "/relink/{token}/setup/complete",
     "/relink/{token}/fresh",
 ]
 PER_OPERATION = settings(
-    FUZZ, max_examples=int(os.environ.get("RELINK_FUZZ_EXAMPLES", "100")) // 5 or 1
+    FUZZ, max_examples=int(os.environ.get("RELINK_FUZZ_EXAMPLES", "100")) // 6 or 1
 )
 
 # Built at import, as in test_openapi_fuzz.py (the app reads its settings per request).
@@ -35,14 +35,6 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", create_app()).include(p
 @pytest.fixture
 def broker_folder(db: None) -> None:
     Path("var/broker/queue").mkdir(parents=True, exist_ok=True)
-
-
-def snapshot() -> dict[str, list[tuple[Any, ...]]]:
-    with get_engine().connect() as connection:
-        return {
-            table.name: sorted((tuple(row) for row in connection.execute(table.select())), key=repr)
-            for table in SQLModel.metadata.sorted_tables
-        }
 
 
 @schema.parametrize()

@@ -64,7 +64,8 @@ def account_statuses(pg: psycopg.Connection) -> list[str]:
 
 
 def relink_through_the_page(stack: Stack, sim: SimServer, link: str) -> str:
-    page = requests.get(link, timeout=30)
+    assert requests.get(link, timeout=30).status_code == 200
+    page = requests.post(f"{link}/session", timeout=30)  # the page's button
     assert page.status_code == 200, page.text
     found = re.search(r'name="session_id" value="([^"]+)"', page.text)
     assert found, page.text

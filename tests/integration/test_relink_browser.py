@@ -6,6 +6,7 @@ Set RELINK_SCREENSHOTS=docs/screenshots to refresh the committed screenshots.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, Route
 from pydantic import SecretStr
 from sqlalchemy import Engine, create_engine
 from sqlmodel import Session
@@ -85,8 +86,17 @@ def snap(page: Page, shots: Path, name: str) -> None:
     page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
 
 
-def session_on_page(page: Page) -> str:
-    return str(page.locator('input[name="session_id"]').get_attribute("value"))
+def next_session(page: Page, sim: SimServer, outcome: str, **extra: object) -> None:
+    """The session the page's button opens next ends in `outcome` when Stripe.js collects it:
+    set on the simulator as the fake Stripe.js sends its collect request (the session is the
+    client secret's prefix), before the simulator reads it."""
+
+    def handle(route: Route) -> None:
+        secret = str(json.loads(route.request.post_data or "{}").get("client_secret"))
+        sim.client.set_session_scenario(secret.split("_secret_")[0], outcome, **extra)
+        route.continue_()
+
+    page.route("**/_sim/stripejs/collect", handle, times=1)
 
 
 def results(pg: psycopg.Connection, case_id: int) -> list[tuple[str, str | None]]:
@@ -115,8 +125,8 @@ def test_relink_in_chromium_every_page_state_and_no_secret_left_behind(
     assert response.headers["x-frame-options"] == "DENY"
     button = page.get_by_role("button", name="Reconnect StripeBank")
     button.wait_for()
-    page.wait_for_function("!document.getElementById('start').disabled")
     snap(page, shots, "01-link-page")
+    assert sim.client.requests("/v1/") == []  # opening the link called Stripe for nothing
     button.click()
     page.get_by_role("heading", name="Your bank is reconnected").wait_for()
     assert "/complete" in page.url
@@ -127,14 +137,15 @@ def test_relink_in_chromium_every_page_state_and_no_secret_left_behind(
     # no_account → "any checking or savings account" → a new account → SetupIntent confirmed
     other = make_world(sim, engine, institution="Gringotts Bank")
     page.goto(url(stack, other))
-    sim.client.set_session_scenario(session_on_page(page), "no_account")
+    next_session(page, sim, "no_account")
     page.get_by_role("button", name="Reconnect Gringotts Bank").click()
     page.get_by_role(
         "heading", name="Link any checking or savings account at Gringotts Bank"
     ).wait_for()
     snap(page, shots, "03-no-account-offer")
-    sim.client.set_session_scenario(
-        session_on_page(page),
+    next_session(
+        page,
+        sim,
         "new_account",
         new_accounts=[{"subcategory": "savings", "last4": "1111"}],
         institution="Gringotts Bank",
@@ -163,7 +174,7 @@ def test_relink_in_chromium_every_page_state_and_no_secret_left_behind(
     # no_authorization → "we couldn't sign in"
     third = make_world(sim, engine, institution="Bank of Nowhere")
     page.goto(url(stack, third))
-    sim.client.set_session_scenario(session_on_page(page), "no_authorization")
+    next_session(page, sim, "no_authorization")
     page.get_by_role("button", name="Reconnect Bank of Nowhere").click()
     page.get_by_role("heading", name="We couldn't sign in to your bank — try again").wait_for()
     snap(page, shots, "07-no-authorization")
@@ -171,9 +182,7 @@ def test_relink_in_chromium_every_page_state_and_no_secret_left_behind(
 
     # Stripe.js itself fails: the page says so and lets the customer try again
     page.goto(url(stack, third))
-    sim.client.set_session_scenario(
-        session_on_page(page), "error", error_type="api_connection_error", message="Network down."
-    )
+    next_session(page, sim, "error", error_type="api_connection_error", message="Network down.")
     page.get_by_role("button", name="Reconnect Bank of Nowhere").click()
     page.get_by_text("Network down. Please try again.").wait_for()
     assert page.get_by_role("button", name="Reconnect Bank of Nowhere").is_enabled()

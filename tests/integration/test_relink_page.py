@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import psycopg
+import redis
 import requests
 from pydantic import SecretStr
 from sqlalchemy import create_engine
@@ -18,7 +19,7 @@ from tests.relink_page.world import build_world
 PREVIEW = "2026-09-30.preview"
 
 
-def test_link_opens_a_relink_session_and_success_is_recorded(
+def test_the_button_opens_a_relink_session_and_success_is_recorded(
     stack: Stack, sim: SimServer, pg: psycopg.Connection, pg_database: str
 ) -> None:
     engine = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_database}")
@@ -28,7 +29,10 @@ def test_link_opens_a_relink_session_and_success_is_recorded(
     engine.dispose()
     token = world.token(Settings(link_signing_keys=[SecretStr(stack.env["LINK_SIGNING_KEYS"])]))
 
-    page = requests.get(f"{stack.base_url}/relink/{token}", timeout=30)
+    shown = requests.get(f"{stack.base_url}/relink/{token}", timeout=30)
+    assert shown.status_code == 200
+    assert sim.client.requests("/v1/") == []  # opening the link calls Stripe for nothing
+    page = requests.post(f"{stack.base_url}/relink/{token}/session", timeout=30)
 
     assert page.status_code == 200
     assert page.headers["cache-control"] == "no-store"
@@ -61,6 +65,9 @@ def test_link_opens_a_relink_session_and_success_is_recorded(
         (world.case_id,),
     ).fetchone()
     assert row == ("account", "account", session_id)
+    # the case's request limit lives in the api's Redis, shared by every api process
+    limits = redis.Redis.from_url(stack.env["CELERY_BROKER_URL"])
+    assert limits.exists(f"relink:ratelimit:relink_page_case:{world.case_id}")
 
 
 def test_ids_postgresql_cannot_store_are_refused_before_the_database(

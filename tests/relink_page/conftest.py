@@ -11,6 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.relink_page import limits
+from shared import ratelimit
 from shared.db import session_scope
 from shared.settings import get_settings
 from sim.testing import SimServer, run_sim_server
@@ -33,14 +35,20 @@ def sim(sim_server: SimServer, monkeypatch: pytest.MonkeyPatch) -> SimServer:
     monkeypatch.setenv("STRIPE_API_KEY", sim_server.api_key)
     monkeypatch.setenv("STRIPE_PUBLISHABLE_KEY", "pk_test_sim")
     monkeypatch.setenv("STRIPE_JS_URL", f"{sim_server.base_url}/_sim/stripe.js")
+    monkeypatch.setenv("PAGE_STRIPE_RATE_LIMIT", "1000")  # the tests that limit it say so
     get_settings.cache_clear()
     return sim_server
 
 
 @pytest.fixture
 def client(db: None, sim: SimServer, published: list[Any]) -> Iterator[TestClient]:
+    """The app; every rate-limit bucket (the per-case ones too) starts full."""
+    ratelimit.reset_buckets()
+    limits.reset()
     with TestClient(create_app(), follow_redirects=False) as test_client:
         yield test_client
+    ratelimit.reset_buckets()
+    limits.reset()
 
 
 @pytest.fixture

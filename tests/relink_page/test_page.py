@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
@@ -15,43 +14,21 @@ from sqlmodel import Session, select
 from api.relink_page import sessions
 from shared.db import get_engine, session_scope
 from shared.links import LinkPayload
-from shared.models import CaseState, EmailKind, EmailOutbox, FcAccount, RelinkAttempt, RelinkCase
+from shared.models import CaseState, EmailKind, EmailOutbox, FcAccount, RelinkCase
 from shared.settings import get_settings
 from shared.stripe_objects import AccountSnapshot
 from sim.testing import SimServer
+from tests.relink_page.pages import (
+    SESSIONS,
+    attempts,
+    complete,
+    data_attr,
+    press_button,
+    session_creates,
+)
 from tests.relink_page.world import World, build_world
 
 PREVIEW = "2026-09-30.preview"
-SESSIONS = "/v1/financial_connections/sessions"
-
-
-def attempts(case_id: int) -> list[RelinkAttempt]:
-    with Session(get_engine()) as db:
-        query = select(RelinkAttempt).where(RelinkAttempt.case_id == case_id)
-        return list(db.exec(query.order_by(RelinkAttempt.id)))
-
-
-def session_creates(sim: SimServer) -> list[dict[str, Any]]:
-    return [r for r in sim.client.requests(SESSIONS) if r["method"] == "POST"]
-
-
-def data_attr(html: str, name: str) -> str:
-    found = re.search(rf'{name}="([^"]+)"', html)
-    assert found, f"no {name} in the page"
-    return found.group(1)
-
-
-def open_page(client: TestClient, world: World) -> tuple[str, str]:
-    """GET the link; the session id and client secret the page carries."""
-    response = client.get(f"/relink/{world.token()}")
-    assert response.status_code == 200, response.text
-    return data_attr(response.text, 'name="session_id" value'), data_attr(
-        response.text, "data-client-secret"
-    )
-
-
-def complete(client: TestClient, world: World, session_id: str) -> Any:
-    return client.post(f"/relink/{world.token()}/complete", data={"session_id": session_id})
 
 
 def assert_page_headers(response: Any, sim: SimServer) -> None:
@@ -121,7 +98,7 @@ def test_expired_link_cannot_complete_a_session(
     client: TestClient, world: World, clock: list[float]
 ) -> None:
     token = world.token()
-    session_id, _ = open_page(client, world)
+    session_id, _ = press_button(client, world)
     clock[0] += get_settings().link_max_age + 1
     response = client.post(f"/relink/{token}/complete", data={"session_id": session_id})
     assert response.status_code == 410
@@ -155,7 +132,7 @@ def test_account_already_active_again_is_reconnected_and_reconciled(
     # given the customer relinked elsewhere meanwhile: the live account is active again
     sim.client.complete_session(relink_directly(sim, world), "success")
     sim.client.clear_requests()
-    response = client.get(f"/relink/{world.token()}")
+    response = client.post(f"/relink/{world.token()}/session")
     assert response.status_code == 200
     assert "Your bank is reconnected" in response.text
     assert session_creates(sim) == []
@@ -191,10 +168,24 @@ def test_needs_relink_reads_status_and_upcoming_deactivation() -> None:
 # the session relink opens
 
 
-def test_link_opens_a_session_with_exactly_the_relink_parameters(
+def test_the_link_shows_a_button_and_calls_nobody(
     client: TestClient, world: World, sim: SimServer
 ) -> None:
     response = client.get(f"/relink/{world.token()}")
+    assert response.status_code == 200
+    assert_page_headers(response, sim)
+    assert f'<form method="post" action="/relink/{world.token()}/session">' in response.text
+    assert "Reconnect StripeBank" in response.text
+    assert "ending in 6789" in response.text
+    assert "<script" not in response.text  # nothing runs until the customer asks
+    assert sim.client.requests("/v1/") == []
+    assert attempts(world.case_id) == []
+
+
+def test_the_button_opens_a_session_with_exactly_the_relink_parameters(
+    client: TestClient, world: World, sim: SimServer
+) -> None:
+    response = client.post(f"/relink/{world.token()}/session")
     assert response.status_code == 200
     assert_page_headers(response, sim)
 
@@ -205,6 +196,7 @@ def test_link_opens_a_session_with_exactly_the_relink_parameters(
     assert retrieves[0]["stripe_version"] == PREVIEW
     (created,) = session_creates(sim)
     assert created["stripe_version"] == PREVIEW
+    assert created["idempotency_key"] == f"relink-{world.authorization}-{world.case_id}-after-0"
     assert created["params"] == {
         "account_holder": {"type": "customer", "customer": world.customer},
         "permissions": ["balances", "payment_method"],
@@ -222,6 +214,13 @@ def test_link_opens_a_session_with_exactly_the_relink_parameters(
     assert "<script>" not in response.text  # no inline script: the CSP forbids it
     assert "Reconnect StripeBank" in response.text
     assert "ending in 6789" in response.text
+
+
+def test_head_of_the_link_is_its_page_without_a_body(client: TestClient, world: World) -> None:
+    response = client.head(f"/relink/{world.token()}")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert client.head("/relink/not-a-token").status_code == 400
 
 
 def test_session_parameters_omit_a_missing_holder_and_keep_permissions_unique() -> None:
@@ -258,7 +257,7 @@ def test_stripe_failure_is_a_503_page_and_records_nothing(
     client: TestClient, world: World, sim: SimServer
 ) -> None:
     sim.client.set_faults(error_rate=1.0)
-    response = client.get(f"/relink/{world.token()}")
+    response = client.post(f"/relink/{world.token()}/session")
     assert response.status_code == 503
     assert "try again in a few minutes" in response.text
     assert attempts(world.case_id) == []
@@ -270,7 +269,7 @@ def test_stripe_failure_is_a_503_page_and_records_nothing(
 def test_success_records_the_attempt_and_reconciles_the_authorization(
     client: TestClient, world: World, sim: SimServer, published: list[Any]
 ) -> None:
-    session_id, _ = open_page(client, world)
+    session_id, _ = press_button(client, world)
     sim.client.complete_session(session_id, "success")
     response = complete(client, world, session_id)
     assert response.status_code == 200
@@ -287,7 +286,7 @@ def test_success_records_the_attempt_and_reconciles_the_authorization(
 def test_broker_failure_does_not_break_the_success_page(
     client: TestClient, world: World, sim: SimServer, broker_down: None
 ) -> None:
-    session_id, _ = open_page(client, world)
+    session_id, _ = press_button(client, world)
     sim.client.complete_session(session_id, "success")
     response = complete(client, world, session_id)
     assert response.status_code == 200
@@ -296,7 +295,7 @@ def test_broker_failure_does_not_break_the_success_page(
 
 
 def test_complete_accepts_a_json_body(client: TestClient, world: World, sim: SimServer) -> None:
-    session_id, _ = open_page(client, world)
+    session_id, _ = press_button(client, world)
     sim.client.complete_session(session_id, "success")
     response = client.post(f"/relink/{world.token()}/complete", json={"session_id": session_id})
     assert "Your bank is reconnected" in response.text
@@ -317,7 +316,7 @@ def test_failures_are_recorded_and_offer_a_retry(
     outcome: str,
     heading: str,
 ) -> None:
-    session_id, _ = open_page(client, world)
+    session_id, _ = press_button(client, world)
     sim.client.complete_session(session_id, outcome)
     response = complete(client, world, session_id)
     assert response.status_code == 200
@@ -329,7 +328,7 @@ def test_failures_are_recorded_and_offer_a_retry(
 
 
 def test_cancelled_session_is_a_retry(client: TestClient, world: World, sim: SimServer) -> None:
-    session_id, _ = open_page(client, world)
+    session_id, _ = press_button(client, world)
     sim.client.complete_session(session_id, "cancelled")
     response = complete(client, world, session_id)
     assert "Reconnection not finished" in response.text
@@ -341,7 +340,7 @@ def test_session_of_another_case_is_refused(
 ) -> None:
     with session_scope() as db:
         other = build_world(sim.client, db, institution="Other Bank")
-    other_session, _ = open_page(client, other)
+    other_session, _ = press_button(client, other)
     sim.client.complete_session(other_session, "success")
     response = complete(client, world, other_session)
     assert response.status_code == 400
@@ -350,7 +349,7 @@ def test_session_of_another_case_is_refused(
 
 
 def no_account(client: TestClient, world: World, sim: SimServer) -> Any:
-    session_id, _ = open_page(client, world)
+    session_id, _ = press_button(client, world)
     sim.client.complete_session(session_id, "no_account")
     return complete(client, world, session_id)
 
@@ -361,14 +360,17 @@ def test_no_account_offers_any_checking_or_savings_account_at_the_bank(
     response = no_account(client, world, sim)
     assert response.status_code == 200
     assert "Link any checking or savings account at StripeBank" in response.text
-    first, second = attempts(world.case_id)
+    assert f'action="/relink/{world.token()}/session"' in response.text  # its own button
+    (first,) = attempts(world.case_id)
     assert (first.result, first.mode) == ("no_account", "account")
-    assert (second.mode, second.result) == ("authorization", None)
-    assert data_attr(response.text, 'name="session_id" value') == second.session_id
-    assert (
-        data_attr(response.text, "data-client-secret")
-        == (sim.client.session(second.session_id)["client_secret"])
-    )
+    assert len(session_creates(sim)) == 1
+    # the link's page now offers the same, and its button opens the authorization session
+    again = client.get(f"/relink/{world.token()}")
+    assert "Link any checking or savings account at StripeBank" in again.text
+    session_id, secret = press_button(client, world)
+    first, second = attempts(world.case_id)
+    assert (second.mode, second.result, second.session_id) == ("authorization", None, session_id)
+    assert secret == sim.client.session(second.session_id)["client_secret"]
     created = session_creates(sim)[-1]
     assert created["stripe_version"] == PREVIEW
     assert created["params"] == {
@@ -378,40 +380,47 @@ def test_no_account_offers_any_checking_or_savings_account_at_the_bank(
         "filters": {"account_subcategories": ["checking", "savings"]},
         "limits": {"accounts": "1"},
     }
+    accounts = [r for r in sim.client.requests("/v1/financial_connections/accounts")]
+    assert len(accounts) == 1  # the account is not read again for the authorization mode
 
 
 def test_no_account_then_a_known_account_is_a_success(
     client: TestClient, world: World, sim: SimServer, published: list[Any]
 ) -> None:
     no_account(client, world, sim)
-    second = attempts(world.case_id)[1]
-    sim.client.complete_session(second.session_id, "success", accounts=[world.accounts[1]])
-    response = complete(client, world, second.session_id)
+    session_id, _ = press_button(client, world)
+    sim.client.complete_session(session_id, "success", accounts=[world.accounts[1]])
+    response = complete(client, world, session_id)
     assert "Your bank is reconnected" in response.text
     second = attempts(world.case_id)[1]
     assert (second.result, second.linked_account_id) == ("authorization", world.accounts[1])
     assert published == [("relink.reconcile_authorization", [world.authorization])]
+    # a reload of the link after the relink says so, without calling Stripe
+    sim.client.clear_requests()
+    assert "Your bank is reconnected" in client.get(f"/relink/{world.token()}").text
+    assert sim.client.requests("/v1/") == []
 
 
 def link_new_account(client: TestClient, world: World, sim: SimServer) -> tuple[str, str]:
     """no_account, then a new savings account: the confirm page's SetupIntent and secret."""
     no_account(client, world, sim)
-    second = attempts(world.case_id)[1]
+    session_id, _ = press_button(client, world)
     sim.client.complete_session(
-        second.session_id, "new_account", new_accounts=[{"subcategory": "savings", "last4": "1111"}]
+        session_id, "new_account", new_accounts=[{"subcategory": "savings", "last4": "1111"}]
     )
-    offer = complete(client, world, second.session_id)
+    offer = complete(client, world, session_id)
     assert offer.status_code == 200
     assert "Name of the account holder" in offer.text
     assert "ending in 1111" in offer.text
     assert f'action="/relink/{world.token()}/setup"' in offer.text
     confirm = client.post(
         f"/relink/{world.token()}/setup",
-        data={"session_id": second.session_id, "name": "  Ada   Lovelace "},
+        data={"session_id": session_id, "name": "  Ada   Lovelace "},
     )
     assert confirm.status_code == 200, confirm.text
     assert "Authorization to debit your account" in confirm.text
     assert "Savings ending in 1111" in confirm.text
+    assert "Account holder: <strong>Ada Lovelace</strong>" in confirm.text
     assert "6789" not in confirm.text
     assert_page_headers(confirm, sim)
     return data_attr(confirm.text, 'name="setup_intent" value'), data_attr(
@@ -473,10 +482,40 @@ def test_unconfirmed_setup_intent_is_not_saved(
     assert attempts(world.case_id)[1].payment_method_id is None
 
 
+def test_a_new_account_can_be_saved_after_a_reload_or_a_failed_confirmation(
+    client: TestClient, world: World, sim: SimServer, published: list[Any]
+) -> None:
+    setup_intent, secret = link_new_account(client, world, sim)
+    unconfirmed = client.post(
+        f"/relink/{world.token()}/setup/complete", data={"setup_intent": setup_intent}
+    )
+    assert "We couldn't save your new account" in unconfirmed.text
+    # the link's page resumes at the name form; the form gives back the same SetupIntent
+    resumed = client.get(f"/relink/{world.token()}")
+    assert "Name of the account holder" in resumed.text
+    session_id = data_attr(resumed.text, 'name="session_id" value')
+    again = client.post(
+        f"/relink/{world.token()}/setup", data={"session_id": session_id, "name": "Ada L"}
+    )
+    assert data_attr(again.text, 'name="setup_intent" value') == setup_intent
+    assert data_attr(again.text, "data-setup-secret") == secret
+    assert "Account holder:" not in again.text  # the name on it is the one given first
+    requests.post(
+        f"{sim.base_url}/_sim/stripejs/confirm_setup", json={"client_secret": secret}, timeout=5
+    )
+    saved = client.post(
+        f"/relink/{world.token()}/setup/complete", data={"setup_intent": setup_intent}
+    )
+    assert "Your new bank account is saved" in saved.text
+    assert len(sim.state.setup_intents) == 1
+    assert published == [("relink.reconcile_authorization", [world.authorization])]
+    assert "Your new bank account is saved" in client.get(f"/relink/{world.token()}").text
+
+
 def test_setup_needs_a_session_that_linked_a_new_account(
     client: TestClient, world: World, sim: SimServer
 ) -> None:
-    session_id, _ = open_page(client, world)
+    session_id, _ = press_button(client, world)
     response = client.post(
         f"/relink/{world.token()}/setup", data={"session_id": session_id, "name": "Ada"}
     )

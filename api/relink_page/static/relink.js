@@ -1,5 +1,8 @@
 /* The relink page's only script: Stripe.js collects (or confirms), then the server decides.
-   The client secret is read from the page body and sent to Stripe.js only. */
+   The client secret is read from the page body (the answer to the customer's press of the
+   link page's button, a POST) and sent to Stripe.js only. Collecting starts at once, since
+   the customer just asked for it; the button tries again. Confirming the mandate waits for
+   the customer's click on "Agree and confirm". */
 (function () {
   "use strict";
 
@@ -45,9 +48,7 @@
       say((message ? message + " " : "") + "Please try again.", true);
     }
 
-    button.disabled = false;
-    say("");
-    button.addEventListener("click", function () {
+    function run() {
       button.disabled = true;
       var step;
       if (setupSecret) {
@@ -65,6 +66,14 @@
         say("Checking with your bank…");
         done.submit();
       }, failed);
-    });
+    }
+
+    button.addEventListener("click", run);
+    if (sessionSecret) {
+      run();
+    } else {
+      button.disabled = false;
+      say("");
+    }
   });
 })();

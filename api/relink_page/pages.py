@@ -1,0 +1,148 @@
+"""The relink page's HTML: one template per outcome, and the headers every page carries.
+
+Every page here is `no-store`, sends no referrer (the path carries the link's token), cannot
+be framed, and may load scripts, frames and connections only from itself and Stripe.js.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from prometheus_client import Counter
+
+from api.relink_page import outcomes as o
+from shared.settings import Settings, get_settings
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+PAGES = Counter("relink_pages", "Relink pages served", ["page"])
+
+# Stripe's own CSP guidance for js.stripe.com: it also talks to api.stripe.com and frames
+# hooks.stripe.com. Other Stripe.js origins (the simulator) serve everything themselves.
+STRIPE_EXTRA = {
+    "https://js.stripe.com": {
+        "connect-src": ["https://api.stripe.com"],
+        "frame-src": ["https://hooks.stripe.com"],
+    }
+}
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def content_security_policy(settings: Settings) -> str:
+    stripe = origin_of(settings.stripe_js_url)
+    extra = STRIPE_EXTRA.get(stripe, {})
+    directives = {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", stripe],
+        "frame-src": [stripe, *extra.get("frame-src", [])],
+        "connect-src": ["'self'", stripe, *extra.get("connect-src", [])],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+    return "; ".join(f"{name} {' '.join(values)}" for name, values in directives.items())
+
+
+def page_headers(settings: Settings) -> dict[str, str]:
+    return {
+        "Cache-Control": "no-store",
+        "Pragma": "no-cache",
+        "Referrer-Policy": "no-referrer",
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": content_security_policy(settings),
+    }
+
+
+def render(
+    request: Request,
+    template: str,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    settings = get_settings()
+    PAGES.labels(page=template.removesuffix(".html")).inc()
+    return templates.TemplateResponse(
+        request,
+        template,
+        {
+            "stripe_js_url": settings.stripe_js_url,
+            "publishable_key": settings.stripe_publishable_key or "",
+            **context,
+        },
+        status_code=status_code,
+        headers={**page_headers(settings), **(headers or {})},
+    )
+
+
+def failed(request: Request, token: str, status_code: int, reason: str = "unknown") -> HTMLResponse:
+    return render(request, "failed.html", status_code, reason=reason, retry_url=f"/relink/{token}")
+
+
+def busy(request: Request, token: str, retry_after: int) -> HTMLResponse:
+    """503 with Retry-After: this case, or the page's Stripe budget, is spent for now."""
+    headers = {"Retry-After": str(retry_after)}
+    return render(
+        request, "unavailable.html", 503, headers, reason="busy", retry_url=f"/relink/{token}"
+    )
+
+
+def render_outcome(request: Request, token: str, outcome: o.Outcome) -> HTMLResponse:
+    base = f"/relink/{token}"
+    match outcome:
+        case o.Reconnected(bank):
+            return render(request, "reconnected.html", bank=bank)
+        case o.PaymentMethodSaved(bank):
+            return render(request, "saved.html", bank=bank)
+        case o.Unrepairable(bank):
+            return render(request, "unrepairable.html", bank=bank)
+        case o.Start(bank, mode):
+            session_url = f"{base}/session"
+            return render(request, "start.html", bank=bank, mode=mode, session_url=session_url)
+        case o.Collect(bank, session_id, client_secret, mode):
+            return render(
+                request,
+                "collect.html",
+                bank=bank,
+                mode=mode,
+                session_id=session_id,
+                client_secret=client_secret,
+                complete_url=f"{base}/complete",
+            )
+        case o.Failed(bank, reason):
+            return render(request, "failed.html", bank=bank, reason=reason, retry_url=base)
+        case o.NewAccount(bank, session_id, name):
+            return render(
+                request,
+                "new_account.html",
+                bank=bank,
+                session_id=session_id,
+                name=name or "",
+                setup_url=f"{base}/setup",
+            )
+        case o.ConfirmSetup(bank, setup_intent_id, client_secret, name):
+            return render(
+                request,
+                "confirm.html",
+                bank=bank,
+                name=name,
+                setup_intent_id=setup_intent_id,
+                client_secret=client_secret,
+                complete_url=f"{base}/setup/complete",
+                retry_url=base,
+            )
+        case o.FreshLink(sent, daily_cap):
+            return render(request, "fresh_link.html", sent=sent, daily_cap=daily_cap)
+    raise AssertionError(f"no page for {outcome!r}")
