@@ -1,5 +1,8 @@
 """The `relink` command: `relink dev` (embedded default), `relink migrate`, and the operator
-commands of worker/cli/operator.py (`relink events …`, `relink doctor`)."""
+command groups (one module each: events, cases, emails, doctor).
+
+Every command prints a readable table, or JSON with `--json`; a failure exits non-zero
+(1: refused, not found or a failed check; 2: invalid configuration)."""
 
 from __future__ import annotations
 
@@ -7,26 +10,24 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import typer
 import uvicorn
 
-from shared.settings import VAR_DIR, ConfigError, load_settings
-from worker.cli import operator as operator_cli
+from shared.settings import VAR_DIR
+from worker.cli.cases import cases_cli
+from worker.cli.doctor import doctor
+from worker.cli.emails import emails_cli
+from worker.cli.events import events_cli
+from worker.cli.output import settings_or_exit
 
 cli = typer.Typer(help="relink: keep Stripe Financial Connections bank links alive.")
-operator_cli.mount(cli)
+cli.add_typer(events_cli, name="events")
+cli.add_typer(cases_cli, name="cases")
+cli.add_typer(emails_cli, name="emails")
+cli.command("doctor")(doctor)
 DEV_WEBHOOK_SECRET_FILE = VAR_DIR / "dev-webhook-secret"
-
-
-def _settings_or_exit():  # type: ignore[no-untyped-def]
-    try:
-        return load_settings()
-    except ConfigError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
 
 
 @cli.command()
@@ -34,7 +35,7 @@ def migrate() -> None:
     """Bring the database at DATABASE_URL to the newest schema."""
     from shared import migrate as migrations
 
-    settings = _settings_or_exit()
+    settings = settings_or_exit()
     migrations.upgrade(settings.database_url)
     typer.echo("database migrated")
 
@@ -44,19 +45,6 @@ def _dev_webhook_secret() -> str:
         DEV_WEBHOOK_SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
         DEV_WEBHOOK_SECRET_FILE.write_text("whsec_" + secrets.token_hex(24))
     return DEV_WEBHOOK_SECRET_FILE.read_text().strip()
-
-
-def _wait_for(url: str, timeout: float = 20.0) -> None:
-    import requests
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            requests.get(url, timeout=1)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {timeout}s")
 
 
 @cli.command()
@@ -97,7 +85,7 @@ def dev(
             STRIPE_PUBLISHABLE_KEY="pk_test_sim",
             STRIPE_JS_URL=f"{sim_base}/_sim/stripe.js",
         )
-    settings = _settings_or_exit()
+    settings = settings_or_exit()
     from shared import migrate as migrations
 
     migrations.upgrade(settings.database_url)
