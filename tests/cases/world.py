@@ -19,7 +19,7 @@ from shared.inbox import EventHeader, InboxItem, record_events
 from shared.models import EmailOutbox, FcAccount, RelinkCase
 from shared.stripe_client import make_stripe_client, preview_options
 from sim.testing import SimServer
-from tests.unit.email_world import PREVIEW, simulated_stripe
+from tests.emails.world import PREVIEW, simulated_stripe
 from worker.inbox import handlers
 from worker.inbox import service as processing
 

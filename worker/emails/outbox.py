@@ -15,26 +15,21 @@ Each step is its own short transaction (no lock is held while Stripe or SMTP ans
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import stripe
 import structlog
-from sqlalchemy import ColumnElement, and_, or_, update
+from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from shared.catalog import SEND_EMAIL
 from shared.db import session_scope, utcnow
-from shared.links import LinkPayload, link_url
 from shared.models import (
     OPEN_CASE_STATES,
     CaseState,
     EmailKind,
     EmailOutbox,
-    FcAccount,
-    FcAuthorization,
     OutboxStatus,
     RelinkCase,
 )
@@ -42,132 +37,26 @@ from shared.queue import publish_after_commit
 from shared.ratelimit import RateLimitTimeout, acquire
 from shared.settings import Settings, get_settings
 from shared.stripe_client import make_stripe_client, retrieve_account
-from shared.stripe_objects import AccountSnapshot, Action
+from shared.stripe_objects import AccountSnapshot
 from worker.cases.accounts import API_SNAPSHOT, apply_account_snapshot
-from worker.cases.classification import CauseFamily, classify_deactivation
+from worker.cases.classification import CauseFamily
 from worker.cases.reconcile import OUTBOX, Trigger, reconcile_locked
-from worker.cases.repository import accounts_of, lock_authorization
-from worker.cases.review import WARNING_CLEARED, standing_of
-from worker.cases.service import resolve_case
+from worker.cases.repository import lock_authorization
+from worker.emails.claim import claim, still_claimed
 from worker.emails.contacts import resolve_recipient
 from worker.emails.message import build_message
+from worker.emails.plan import Plan, plan_email, render_plan, still_needed
 from worker.emails.reminders import refresh_next_reminder, schedule_reminders
-from worker.emails.render import AccountLine, EmailContent, render_email
 from worker.emails.transport import TransportError, deliver
 
 log = structlog.get_logger(__name__)
 
 SMTP_TOKEN_WAIT_SECONDS = 10.0
+MARK_SENT_PATIENCE_SECONDS = 60.0
 
 
 class SmtpRateLimited(TransportError):
     """No SMTP token in time: nothing was sent, the attempt does not count, retry later."""
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What a claimed row will send, read in the claim's transaction."""
-
-    outbox_id: int
-    case_id: int
-    kind: EmailKind
-    family: CauseFamily
-    authorization_id: str
-    account_id: str
-    holder_type: str | None
-    holder_id: str | None
-    institution: str
-    accounts: list[AccountLine]
-    deadline: datetime | None = None  # a proactive email's "before <date>"
-
-
-def _claimable(now: datetime, stale_before: datetime, max_attempts: int) -> ColumnElement[bool]:
-    return and_(
-        col(EmailOutbox.attempts) < max_attempts,
-        or_(
-            and_(
-                col(EmailOutbox.status) == OutboxStatus.PENDING,
-                col(EmailOutbox.send_after) <= now,
-            ),
-            and_(
-                col(EmailOutbox.status) == OutboxStatus.SENDING,
-                col(EmailOutbox.claimed_at) < stale_before,
-            ),
-        ),
-    )
-
-
-def claim(
-    session: Session,
-    outbox_id: int,
-    *,
-    now: datetime | None = None,
-    settings: Settings | None = None,
-) -> EmailOutbox | None:
-    """Claim the row for this worker, or None if it is not due, already claimed or done."""
-    settings = settings or get_settings()
-    now = now or utcnow()
-    stale_before = now - timedelta(seconds=settings.email_claim_timeout_seconds)
-    result = session.execute(
-        update(EmailOutbox)
-        .where(
-            col(EmailOutbox.id) == outbox_id,
-            _claimable(now, stale_before, settings.max_email_attempts),
-        )
-        .values(
-            status=OutboxStatus.SENDING,
-            claimed_at=now,
-            attempts=col(EmailOutbox.attempts) + 1,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return None
-    return session.get(EmailOutbox, outbox_id, populate_existing=True)
-
-
-def due_outbox_ids(session: Session, *, now: datetime | None = None, limit: int = 500) -> list[int]:
-    """Rows a sweep should publish: due and pending, or claimed by a worker long gone.
-    Rows whose stale claim used up every attempt are marked failed."""
-    settings = get_settings()
-    now = now or utcnow()
-    stale_before = now - timedelta(seconds=settings.email_claim_timeout_seconds)
-    session.execute(
-        update(EmailOutbox)
-        .where(
-            col(EmailOutbox.status) == OutboxStatus.SENDING,
-            col(EmailOutbox.claimed_at) < stale_before,
-            col(EmailOutbox.attempts) >= settings.max_email_attempts,
-        )
-        .values(status=OutboxStatus.FAILED, last_error="claimed too often without finishing")
-        .execution_options(synchronize_session=False)
-    )
-    return [
-        outbox_id
-        for outbox_id in session.exec(
-            select(EmailOutbox.id)
-            .where(_claimable(now, stale_before, settings.max_email_attempts))
-            .order_by(col(EmailOutbox.send_after))
-            .limit(limit)
-        ).all()
-        if outbox_id is not None
-    ]
-
-
-def release(outbox_id: int, error: Exception, *, retry_in: float) -> bool:
-    """Give a claimed row back after a failed attempt, due again in `retry_in` seconds; on
-    the last attempt mark it failed. Returns whether it is final."""
-    with session_scope() as session:
-        row = session.get(EmailOutbox, outbox_id)
-        if row is None or row.status != OutboxStatus.SENDING:
-            return True
-        final = row.attempts >= get_settings().max_email_attempts
-        row.status = OutboxStatus.FAILED if final else OutboxStatus.PENDING
-        row.send_after = utcnow() + timedelta(seconds=retry_in)
-        row.last_error = f"{type(error).__name__}: {error}"[:2000]
-        session.add(row)
-    log.warning("email_failed", outbox_id=outbox_id, error=type(error).__name__, final=final)
-    return final
 
 
 def send_outbox(outbox_id: int, *, client: stripe.StripeClient | None = None) -> str:
@@ -179,7 +68,7 @@ def send_outbox(outbox_id: int, *, client: stripe.StripeClient | None = None) ->
         if row is None:
             return "skipped"
         claimed_at = row.claimed_at
-        plan = _plan(session, row)
+        plan = plan_email(session, row)
     if isinstance(plan, str):
         log.info("email_not_sent", outbox_id=outbox_id, outcome=plan)
         return plan
@@ -201,7 +90,7 @@ def send_outbox(outbox_id: int, *, client: stripe.StripeClient | None = None) ->
         log.info("email_not_sent", outbox_id=outbox_id, case_id=plan.case_id, outcome="no_contact")
         return "no_contact"
     message = build_message(
-        _render(plan, settings),
+        render_plan(plan, settings),
         sender=settings.email_from,
         recipient=recipient,
         outbox_id=outbox_id,
@@ -214,25 +103,6 @@ def send_outbox(outbox_id: int, *, client: stripe.StripeClient | None = None) ->
     record_sent(plan, recipient)
     log.info("email_sent", outbox_id=outbox_id, case_id=plan.case_id, kind=plan.kind)
     return "sent"
-
-
-def still_claimed(outbox_id: int, claimed_at: datetime | None) -> bool:
-    """Renew this worker's claim just before the send, if it is still this worker's.
-
-    Stripe calls and the SMTP token wait can outlast EMAIL_CLAIM_TIMEOUT_SECONDS; the sweep
-    then hands the row to another worker. Without this fence both would send it."""
-    with session_scope() as session:
-        renewed = session.execute(
-            update(EmailOutbox)
-            .where(
-                col(EmailOutbox.id) == outbox_id,
-                col(EmailOutbox.status) == OutboxStatus.SENDING,
-                col(EmailOutbox.claimed_at) == claimed_at,
-            )
-            .values(claimed_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-        return renewed.rowcount == 1  # type: ignore[attr-defined]
 
 
 def take_smtp_token(outbox_id: int, settings: Settings) -> None:
@@ -257,9 +127,6 @@ def take_smtp_token(outbox_id: int, settings: Settings) -> None:
         raise SmtpRateLimited(str(exc)) from exc
 
 
-MARK_SENT_PATIENCE_SECONDS = 60.0
-
-
 def record_sent(plan: Plan, recipient: str) -> None:
     """The message is gone: record it, waiting out a database blip (tests/faults cut
     PostgreSQL for 5 s) instead of raising, which would release the row and send it twice."""
@@ -274,109 +141,6 @@ def record_sent(plan: Plan, recipient: str) -> None:
                 raise
             log.warning("email_sent_not_recorded_yet", outbox_id=plan.outbox_id)
             time.sleep(1.0)
-
-
-def _plan(session: Session, row: EmailOutbox) -> Plan | str:
-    case = session.get(RelinkCase, row.case_id) if row.case_id is not None else None
-    reconnected = row.kind == EmailKind.RECONNECTED
-    if case is None or (case.state == CaseState.RESOLVED) != reconnected:
-        row.status = OutboxStatus.CANCELLED
-        session.add(row)
-        return "cancelled"
-    family = _family(case, reconnected)
-    accounts = _accounts_to_name(session, case, family)
-    if not accounts:  # nothing left to name by our own records
-        if family not in (CauseFamily.UNREPAIRABLE, CauseFamily.RECONNECTED):
-            resolution = WARNING_CLEARED if family is CauseFamily.PROACTIVE else "reactivated"
-            resolve_case(session, case, resolution, resolved_by="outbox")
-        row.status = OutboxStatus.CANCELLED
-        session.add(row)
-        return "reactivated"
-    primary = next((a for a in accounts if a.id == case.account_id), accounts[0])
-    authorization = session.get(FcAuthorization, case.authorization_id)
-    institution = (
-        (authorization.institution_name if authorization else None)
-        or primary.institution_name
-        or "your bank"
-    )
-    kind = EmailKind(row.kind)
-    if kind == EmailKind.PROACTIVE and family is not CauseFamily.PROACTIVE:
-        kind = EmailKind.RELINK  # warned, then broken before the email left: say so
-    dates = [a.expected_deactivation_date for a in accounts if a.expected_deactivation_date]
-    if not dates and authorization is not None and authorization.expected_deactivation_date:
-        dates = [authorization.expected_deactivation_date]
-    assert row.id is not None
-    assert case.id is not None
-    return Plan(
-        outbox_id=row.id,
-        case_id=case.id,
-        kind=kind,
-        family=family,
-        authorization_id=case.authorization_id,
-        account_id=primary.id,
-        holder_type=primary.holder_type,
-        holder_id=primary.holder_id,
-        institution=institution,
-        accounts=[AccountLine(a.display_name, a.last4) for a in accounts],
-        deadline=datetime.fromtimestamp(min(dates), UTC) if dates else None,
-    )
-
-
-def _family(case: RelinkCase, reconnected: bool) -> CauseFamily:
-    if reconnected:
-        return CauseFamily.RECONNECTED
-    if case.state == CaseState.UNREPAIRABLE:
-        return CauseFamily.UNREPAIRABLE
-    if case.state == CaseState.PROACTIVE:
-        return CauseFamily.PROACTIVE
-    return classify_deactivation(case.cause, case.action).family
-
-
-def _accounts_to_name(session: Session, case: RelinkCase, family: CauseFamily) -> list[FcAccount]:
-    """The accounts the email is about: broken and repairable ones for a relink email, the
-    warned ones for a proactive one, the lost ones (not repairable, or disconnected) for an
-    unrepairable one, the working ones for "reconnected"."""
-    accounts = accounts_of(session, case.authorization_id)
-    if family is CauseFamily.RECONNECTED:
-        return [a for a in accounts if a.status == "active"]
-    if family is CauseFamily.PROACTIVE:
-        authorization = session.get(FcAuthorization, case.authorization_id)
-        if authorization is None:
-            return []
-        return standing_of(session, authorization, utcnow()).warned
-    inactive = [a for a in accounts if a.status == "inactive"]
-    if family is CauseFamily.UNREPAIRABLE:
-        lost = [a for a in inactive if a.inactive_action != Action.RELINK_REQUIRED]
-        return lost or [a for a in accounts if a.status == "disconnected"]
-    return [a for a in inactive if a.inactive_action == Action.RELINK_REQUIRED]
-
-
-def still_needed(plan: Plan, live: dict[str, Any]) -> bool:
-    """Whether the live account still calls for this email."""
-    status = live.get("status")
-    if plan.family is CauseFamily.RECONNECTED:
-        return status == "active"
-    if plan.family is CauseFamily.PROACTIVE:
-        active = (live.get("status_details") or {}).get("active") or {}
-        return status == "inactive" or active.get("action") == Action.RELINK_REQUIRED
-    return status != "active"
-
-
-def _render(plan: Plan, settings: Settings) -> EmailContent:
-    link = expires_at = None
-    if plan.family not in (CauseFamily.UNREPAIRABLE, CauseFamily.RECONNECTED):
-        payload = LinkPayload(plan.case_id, plan.account_id, plan.authorization_id)
-        link = link_url(payload, settings)
-        expires_at = utcnow() + timedelta(seconds=settings.link_max_age)
-    return render_email(
-        family=plan.family,
-        kind=plan.kind,
-        institution=plan.institution,
-        accounts=plan.accounts,
-        link=link,
-        expires_at=expires_at,
-        deadline=plan.deadline,
-    )
 
 
 def _reconcile_unsent(
@@ -411,9 +175,7 @@ def _reconcile_unsent(
     return "reactivated"
 
 
-def _finish_unsent(
-    session: Session, plan: Plan, status: OutboxStatus, *, resolution: str | None = None
-) -> None:
+def _finish_unsent(session: Session, plan: Plan, status: OutboxStatus) -> None:
     row = session.get(EmailOutbox, plan.outbox_id)
     case = session.exec(
         select(RelinkCase).where(RelinkCase.id == plan.case_id).with_for_update()
@@ -421,9 +183,7 @@ def _finish_unsent(
     if row is not None:
         row.status = status
         session.add(row)
-    if resolution is not None and case.state != CaseState.RESOLVED:
-        resolve_case(session, case, resolution, resolved_by="outbox")
-    elif status == OutboxStatus.NO_CONTACT and case.state == CaseState.OPEN:
+    if status == OutboxStatus.NO_CONTACT and case.state == CaseState.OPEN:
         case.state = CaseState.NO_CONTACT
         session.add(case)
 

@@ -11,7 +11,7 @@ from shared.catalog import SEND_EMAIL, SWEEP_OUTBOX
 from shared.db import session_scope
 from shared.models import EmailOutbox
 from shared.queue import publish
-from worker.emails import outbox
+from worker.emails import claim, outbox
 from worker.emails.transport import TransportError
 from worker.errors import BACKOFF_BASE_SECONDS, BACKOFF_CAP_SECONDS, TRANSIENT_ERRORS
 
@@ -46,7 +46,7 @@ def send_email(self: Task, outbox_id: int) -> str:
         return outbox.send_outbox(outbox_id)
     except (TransportError, *TRANSIENT_ERRORS) as exc:
         delay = email_backoff(_attempts(outbox_id, fallback=self.request.retries + 1))
-        if outbox.release(outbox_id, exc, retry_in=delay):
+        if claim.release(outbox_id, exc, retry_in=delay):
             return "failed"
         raise self.retry(exc=exc, countdown=delay) from exc
 
@@ -55,7 +55,7 @@ def send_email(self: Task, outbox_id: int) -> str:
 def sweep_outbox() -> int:
     """Publish every due outbox row, so an email whose task the broker lost still goes out."""
     with session_scope() as session:
-        outbox_ids = outbox.due_outbox_ids(session)
+        outbox_ids = claim.due_outbox_ids(session)
     for outbox_id in outbox_ids:
         publish(SEND_EMAIL, [outbox_id])
     if outbox_ids:

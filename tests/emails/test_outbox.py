@@ -18,11 +18,11 @@ from shared.models import CaseState, EmailKind, EmailOutbox, OutboxStatus, Relin
 from shared.outbox import request_fresh_link
 from sim import scenarios
 from sim.testing import SimServer
+from tests.emails.world import deactivated_authorization, handle, simulated_stripe
 from tests.factories import event as make_event
 from tests.factories import fc_account
-from tests.unit.email_world import deactivated_authorization, handle, simulated_stripe
 from worker.cases.service import cancel_pending_emails, resolve_case
-from worker.emails import outbox
+from worker.emails import claim, outbox
 from worker.emails.message import message_id_header
 from worker.errors import PermanentEventError
 
@@ -89,12 +89,12 @@ def test_claim_is_exclusive_and_a_stale_claim_can_be_taken_over(sim: SimServer) 
     [row] = rows()
     now = utcnow()
     with session_scope() as session:
-        assert outbox.claim(session, row.id, now=now) is not None  # type: ignore[arg-type]
+        assert claim.claim(session, row.id, now=now) is not None  # type: ignore[arg-type]
     with session_scope() as session:
-        assert outbox.claim(session, row.id, now=now + timedelta(seconds=1)) is None  # type: ignore[arg-type]
+        assert claim.claim(session, row.id, now=now + timedelta(seconds=1)) is None  # type: ignore[arg-type]
     with session_scope() as session:
         later = now + timedelta(seconds=301)
-        claimed = outbox.claim(session, row.id, now=later)  # type: ignore[arg-type]
+        claimed = claim.claim(session, row.id, now=later)  # type: ignore[arg-type]
         assert claimed is not None
         assert claimed.attempts == 2
 
@@ -112,7 +112,7 @@ def test_a_worker_whose_claim_was_taken_over_mid_send_sends_nothing(
     def slow_token(outbox_id: int, _settings: object) -> None:
         with session_scope() as session:
             later = utcnow() + timedelta(seconds=301)
-            taken_over.append(outbox.claim(session, outbox_id, now=later) is not None)
+            taken_over.append(claim.claim(session, outbox_id, now=later) is not None)
 
     monkeypatch.setattr(outbox, "take_smtp_token", slow_token)
     # when the first worker gets to the send
@@ -271,8 +271,8 @@ def test_a_due_reminder_is_swept_and_sent(sim: SimServer, tmp_path: Path) -> Non
     [row] = rows()
     outbox.send_outbox(row.id)  # type: ignore[arg-type]
     with session_scope() as session:
-        assert outbox.due_outbox_ids(session) == []
-        due = outbox.due_outbox_ids(session, now=utcnow() + timedelta(days=3, seconds=1))
+        assert claim.due_outbox_ids(session) == []
+        due = claim.due_outbox_ids(session, now=utcnow() + timedelta(days=3, seconds=1))
     assert len(due) == 1
     with session_scope() as session:
         reminder = session.get(EmailOutbox, due[0])

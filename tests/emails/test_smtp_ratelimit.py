@@ -16,7 +16,7 @@ from shared.db import session_scope
 from shared.models import EmailOutbox, OutboxStatus
 from shared.queue import celery_app
 from sim.testing import SimServer
-from tests.unit.email_world import deactivated_authorization, handle, simulated_stripe
+from tests.emails.world import deactivated_authorization, handle, simulated_stripe
 from worker.emails import outbox
 from worker.emails import tasks as email_tasks
 
