@@ -171,10 +171,6 @@ class Settings(BaseSettings):
             return self.page_stripe_rate_limit
         return LIVE_PAGE_STRIPE_RATE_LIMIT if self.livemode else TEST_PAGE_STRIPE_RATE_LIMIT
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
     def signing_keys(self) -> list[str]:
         """Link-signing keys, newest first; a generated dev key kept in var/ when none is set."""
         if self.link_signing_keys:

@@ -238,3 +238,30 @@ def retrieve_customer_name(client: stripe.StripeClient, customer_id: str) -> str
     customer = client.v1.customers.retrieve(customer_id)
     name = customer.to_dict().get("name")
     return name if isinstance(name, str) and name else None
+
+
+def retrieve_holder_email(
+    client: stripe.StripeClient, holder_type: str, holder_id: str
+) -> str | None:
+    """The email address on a Customer (`customer`) or a connected account (`account`); None
+    when the object is gone, deleted or has no address."""
+    try:
+        if holder_type == "customer":
+            found: Any = client.v1.customers.retrieve(holder_id)
+        else:
+            found = client.v1.accounts.retrieve(holder_id)
+    except stripe.InvalidRequestError as exc:
+        if exc.http_status == 404:
+            return None
+        raise
+    data = found.to_dict()
+    if data.get("deleted"):
+        return None
+    email = data.get("email")
+    return email if isinstance(email, str) and "@" in email else None
+
+
+def list_webhook_endpoints(client: stripe.StripeClient) -> list[dict[str, Any]]:
+    """Every webhook endpoint of the account (GET /v1/webhook_endpoints, all pages)."""
+    page = client.v1.webhook_endpoints.list(params={"limit": 100})
+    return [endpoint.to_dict() for endpoint in page.auto_paging_iter()]

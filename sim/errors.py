@@ -68,9 +68,3 @@ def parameters_exclusive(first: str, second: str) -> StripeError:
         code="parameters_exclusive",
         param=first,
     )
-
-
-def bad_integer(value: object, param: str) -> StripeError:
-    return StripeError(
-        400, f"Invalid integer: {value}", code="parameter_invalid_integer", param=param
-    )

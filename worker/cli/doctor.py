@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from shared import queue
 from shared.settings import ConfigError, Settings, load_settings
+from shared.stripe_client import list_webhook_endpoints, make_stripe_client
 from worker.cli.output import (
     JsonFlag,
     echo_json,
@@ -110,12 +111,7 @@ def check_stripe_key(settings: Settings) -> Check:
 
 
 def fetch_webhook_endpoints(settings: Settings) -> list[dict[str, Any]]:
-    """Every webhook endpoint of the account (GET /v1/webhook_endpoints, all pages)."""
-    from shared.stripe_client import make_stripe_client
-
-    client = make_stripe_client(settings)
-    page = client.v1.webhook_endpoints.list(params={"limit": 100})
-    return [endpoint.to_dict() for endpoint in page.auto_paging_iter()]
+    return list_webhook_endpoints(make_stripe_client(settings))
 
 
 def webhook_url(settings: Settings) -> str:
