@@ -12,6 +12,19 @@ from sqlmodel import Session, col, select
 from shared.db import utcnow
 from shared.models import EventStatus, WebhookEvent
 
+MAX_ID_LENGTH = 255
+# A `created` further than this from now is no Stripe event (and 2**63 would overflow the
+# BIGINT column and fail the whole group-commit batch).
+MAX_CLOCK_DISTANCE_SECONDS = 10 * 365 * 86400
+
+
+class NotAnEvent(ValueError):
+    """A payload that is not a Stripe event relink can record; the message names the field."""
+
+
+def _short_text(value: object, *, prefix: str = "") -> bool:
+    return isinstance(value, str) and value.startswith(prefix) and 0 < len(value) <= MAX_ID_LENGTH
+
 
 @dataclass(frozen=True)
 class EventHeader:
@@ -23,6 +36,36 @@ class EventHeader:
     livemode: bool
     api_version: str | None
     account: str | None
+
+    @classmethod
+    def from_event(cls, event: object, *, now: float) -> EventHeader:
+        """The header of a decoded event, or NotAnEvent naming every field that is wrong."""
+        if not isinstance(event, dict) or event.get("object") != "event":
+            raise NotAnEvent("the body is not a Stripe event object")
+        created = event.get("created")
+        data = event.get("data")
+        checks = {
+            "id": _short_text(event.get("id"), prefix="evt_"),
+            "type": _short_text(event.get("type")),
+            "created": isinstance(created, int)
+            and not isinstance(created, bool)
+            and abs(created - now) <= MAX_CLOCK_DISTANCE_SECONDS,
+            "livemode": isinstance(event.get("livemode"), bool),
+            "api_version": event.get("api_version") is None
+            or _short_text(event.get("api_version")),
+            "account": event.get("account") is None or _short_text(event.get("account")),
+            "data.object": isinstance(data, dict) and isinstance(data.get("object"), dict),
+        }
+        if bad := [name for name, ok in checks.items() if not ok]:
+            raise NotAnEvent(f"the event lacks a valid {', '.join(bad)}")
+        return cls(
+            id=event["id"],
+            type=event["type"],
+            created=event["created"],
+            livemode=event["livemode"],
+            api_version=event.get("api_version"),
+            account=event.get("account"),
+        )
 
 
 @dataclass(frozen=True)

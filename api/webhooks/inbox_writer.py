@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import structlog
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from api.errors import Rejected
 from shared.db import session_scope
@@ -23,21 +23,42 @@ MAX_BATCH = 500
 log = structlog.get_logger(__name__)
 
 
-def write_batch(items: list[InboxItem]) -> list[str]:
-    """Commit the batch to the inbox, then (outside the transaction) publish what needs
-    queueing. Returns each item's outcome: queued, stored (broker down), recorded
-    (a duplicate), ignored."""
+def _unavailable() -> Rejected:
+    return Rejected(503, "database_unavailable", "the inbox is unavailable; retry")
+
+
+def write_batch(items: list[InboxItem]) -> list[str | Rejected]:
+    """Each item's outcome: queued, stored (broker down), recorded (a duplicate), ignored, or
+    the Rejected its request answers. A batch the database refuses is written again one
+    event at a time, so one bad event never fails its neighbours; once the database is
+    unreachable the rest of the batch is refused without trying."""
+    try:
+        return list(_write(items))
+    except OperationalError:
+        log.exception("inbox_unavailable", events=len(items))
+        return [_unavailable() for _ in items]
+    except Exception:  # a value the database refuses (SQLAlchemy's DataError, a driver's own)
+        if len(items) == 1:
+            log.exception("event_not_recorded", event_id=items[0].header.id)
+            return [Rejected(500, "event_not_recorded", "the event could not be recorded")]
+    log.warning("inbox_batch_refused_writing_one_by_one", events=len(items))
+    outcomes: list[str | Rejected] = []
+    for item in items:
+        last = outcomes[-1] if outcomes else None
+        unreachable = isinstance(last, Rejected) and last.check == "database_unavailable"
+        outcomes.extend([_unavailable()] if unreachable else write_batch([item]))
+    return outcomes
+
+
+def _write(items: list[InboxItem]) -> list[str]:
+    """Commit the batch to the inbox, then (after the commit) publish what needs queueing."""
     stale_after = timedelta(seconds=get_settings().redrive_after_seconds)
     publish_failures: list[Exception] = []
-    try:
-        with session_scope() as session:
-            to_queue = record_events(session, items, stale_after=stale_after)
-            if to_queue:
-                task, args = events_task(sorted(to_queue))
-                publish_after_commit(session, task, args, on_failure=publish_failures.append)
-    except SQLAlchemyError:
-        log.exception("inbox_unavailable", events=len(items))
-        raise Rejected(503, "database_unavailable", "the inbox is unavailable; retry") from None
+    with session_scope() as session:
+        to_queue = record_events(session, items, stale_after=stale_after)
+        if to_queue:
+            task, args = events_task(sorted(to_queue))
+            publish_after_commit(session, task, args, on_failure=publish_failures.append)
     published = "queued"
     if publish_failures:  # the rows are safe; the redrive or a redelivery queues them
         log.warning(
@@ -84,5 +105,9 @@ class InboxWriter:
                         future.set_exception(exc)
                 continue
             for (_, future), outcome in zip(batch, outcomes, strict=True):
-                if not future.done():
+                if future.done():
+                    continue
+                if isinstance(outcome, Rejected):
+                    future.set_exception(outcome)
+                else:
                     future.set_result(outcome)

@@ -26,10 +26,27 @@ def _check_name(error: stripe.SignatureVerificationError) -> str:
     return next((name for prefix, name in _SDK_CHECKS if message.startswith(prefix)), "signature")
 
 
-def _timestamp(header: str) -> int:
-    """The `t=` of a header the SDK has already parsed and verified."""
-    items = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
-    return int(items["t"])
+MAX_HEADER_BYTES = 4096
+MAX_V1_SIGNATURES = 16
+
+
+def signed_timestamp(header: str) -> int:
+    """The header's one `t=`, read as the SDK reads it (`split("=", 2)`, first item named `t`),
+    after the size caps and before any HMAC: a header whose `t` the SDK and relink could read
+    differently (two of them, or not an integer) is refused here."""
+    if len(header) > MAX_HEADER_BYTES:
+        raise Rejected(
+            400, "signature_header_too_large", f"Stripe-Signature exceeds {MAX_HEADER_BYTES} bytes"
+        )
+    items = [item.split("=", 2) for item in header.split(",")]
+    if sum(1 for item in items if item[0] == "v1") > MAX_V1_SIGNATURES:
+        raise Rejected(400, "too_many_signatures", f"more than {MAX_V1_SIGNATURES} v1 signatures")
+    timestamps = [item[1] if len(item) > 1 else "" for item in items if item[0] == "t"]
+    if len(timestamps) != 1 or not timestamps[0].isascii() or not timestamps[0].isdigit():
+        raise Rejected(
+            400, "malformed_signature_header", "the Stripe-Signature header needs one integer t"
+        )
+    return int(timestamps[0])
 
 
 def verify_signature(payload: str, header: str | None, secrets: list[str], tolerance: int) -> None:
@@ -38,6 +55,7 @@ def verify_signature(payload: str, header: str | None, secrets: list[str], toler
         raise Rejected(503, "no_webhook_secret", "STRIPE_WEBHOOK_SECRETS is not configured")
     if not header:
         raise Rejected(400, "missing_signature_header", "the Stripe-Signature header is missing")
+    timestamp = signed_timestamp(header)
     failure = "signature_mismatch"
     for secret in secrets:
         try:
@@ -48,7 +66,7 @@ def verify_signature(payload: str, header: str | None, secrets: list[str], toler
                 continue  # maybe signed with another (rotated) secret
             break
         else:
-            if _timestamp(header) > time.time() + tolerance:
+            if timestamp > time.time() + tolerance:
                 raise Rejected(400, "timestamp_in_future", "the signature's timestamp is ahead")
             return
     messages = {

@@ -6,6 +6,7 @@ EVENTS_BACKFILL_MAX_PAGES pages per run. Helpers here never commit.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from shared.catalog import HANDLED_EVENT_TYPES
-from shared.inbox import EventHeader, InboxItem, record_events
+from shared.inbox import EventHeader, InboxItem, NotAnEvent, record_events
 from shared.models import WebhookEvent
 from shared.settings import Settings
 from shared.stripe_client import list_events_page
@@ -65,11 +66,12 @@ def record_missing_events(
     ids = [str(e["id"]) for e in events]
     known = set(session.exec(select(WebhookEvent.id).where(col(WebhookEvent.id).in_(ids))).all())
     items = [
-        _inbox_item(e)
+        item
         for e in events
         if e["id"] not in known
         and str(e.get("type", "")).startswith(EVENT_PREFIX)
         and bool(e.get("livemode")) == settings.livemode
+        and (item := _inbox_item(e)) is not None
     ]
     if not items:
         return []
@@ -81,15 +83,13 @@ def record_missing_events(
     return sorted(queued)
 
 
-def _inbox_item(event: dict[str, Any]) -> InboxItem:
-    header = EventHeader(
-        id=str(event["id"]),
-        type=str(event["type"]),
-        created=int(event["created"]),
-        livemode=bool(event.get("livemode")),
-        api_version=event.get("api_version"),
-        account=event.get("account"),
-    )
+def _inbox_item(event: dict[str, Any]) -> InboxItem | None:
+    """The event as the receiver would record it; None (logged) for one it would refuse."""
+    try:
+        header = EventHeader.from_event(event, now=time.time())
+    except NotAnEvent as exc:
+        log.warning("event_not_backfilled", event_id=str(event.get("id"))[:255], error=str(exc))
+        return None
     return InboxItem(
         header, orjson.dumps(event).decode(), handled=header.type in HANDLED_EVENT_TYPES
     )
