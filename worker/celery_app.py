@@ -7,10 +7,12 @@ from celery import Celery
 from celery.signals import worker_ready
 
 from shared.catalog import REDRIVE
+from shared.logging import configure_logging
 from shared.queue import celery_app, publish
 
 
 def worker_app() -> Celery:
+    configure_logging()
     worker_ready.connect(_redrive_at_start, dispatch_uid="relink.redrive_at_start")
     return celery_app()
 
