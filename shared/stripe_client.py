@@ -95,15 +95,8 @@ class StripeNotConfigured(Exception):
 
 
 def make_stripe_client(settings: Settings | None = None) -> stripe.StripeClient:
-    settings = settings or get_settings()
-    if settings.stripe_api_key is None:
-        raise StripeNotConfigured("STRIPE_API_KEY is not set")
-    return stripe.StripeClient(
-        settings.stripe_api_key.get_secret_value(),
-        base_addresses={"api": settings.stripe_api_base},
-        max_network_retries=2,
-        http_client=RateLimitedRequestsClient(settings=settings, timeout=30),
-    )
+    """The workers' client: the shared `stripe` budget, waits for a token, two retries."""
+    return _client(settings, max_network_retries=2, timeout=30)
 
 
 def make_page_stripe_client(settings: Settings | None = None) -> stripe.StripeClient:
@@ -111,19 +104,27 @@ def make_page_stripe_client(settings: Settings | None = None) -> stripe.StripeCl
     budget (PAGE_STRIPE_RATE_LIMIT, apart from the workers'), RateLimitTimeout instead of a
     wait longer than PAGE_STRIPE_MAX_WAIT_SECONDS, one retry and a 10 s timeout."""
     settings = settings or get_settings()
+    return _client(
+        settings,
+        max_network_retries=1,
+        limit_name="stripe_page",
+        max_wait=settings.page_stripe_max_wait_seconds,
+        rate_limited_retries=1,
+        timeout=10,
+    )
+
+
+def _client(
+    settings: Settings | None, *, max_network_retries: int, **http: Any
+) -> stripe.StripeClient:
+    settings = settings or get_settings()
     if settings.stripe_api_key is None:
         raise StripeNotConfigured("STRIPE_API_KEY is not set")
     return stripe.StripeClient(
         settings.stripe_api_key.get_secret_value(),
         base_addresses={"api": settings.stripe_api_base},
-        max_network_retries=1,
-        http_client=RateLimitedRequestsClient(
-            settings=settings,
-            limit_name="stripe_page",
-            max_wait=settings.page_stripe_max_wait_seconds,
-            rate_limited_retries=1,
-            timeout=10,
-        ),
+        max_network_retries=max_network_retries,
+        http_client=RateLimitedRequestsClient(settings=settings, **http),
     )
 
 
