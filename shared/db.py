@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
+import structlog
 from sqlalchemy import DateTime, Dialect, Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 
 from shared.settings import get_settings
+
+T = TypeVar("T")
+log = structlog.get_logger(__name__)
 
 
 def utcnow() -> datetime:
@@ -81,3 +88,18 @@ def session_scope() -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def outlasting_outages(call: Callable[[], T], *, patience: float, what: str) -> T:
+    """Run `call` (its own unit of work), again every second while the database is
+    unreachable, for up to `patience` seconds: for writes that must not be lost to a short
+    outage, such as recording that an email went out."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return call()
+        except OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            log.warning("database_unreachable_retrying", what=what)
+            time.sleep(1.0)

@@ -10,6 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from shared import db as database
+from shared.db import session_scope, utcnow
+from shared.models import CaseState, EmailKind, EmailOutbox, OutboxStatus, RelinkCase
 from worker.emails import outbox
 
 
@@ -29,7 +32,42 @@ def test_a_failed_sent_mark_is_retried_until_the_database_answers(
 
     monkeypatch.setattr(outbox, "session_scope", scope)
     monkeypatch.setattr(outbox, "_mark_sent", mark)
-    monkeypatch.setattr(outbox.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(database.time, "sleep", lambda _s: None)
     plan: Any = type("P", (), {"outbox_id": 7})()
     outbox.record_sent(plan, "ada@example.com")
     assert calls == ["ada@example.com"] * 3
+
+
+def test_a_sent_mark_committed_before_the_connection_dropped_counts_once(db: None) -> None:
+    """The commit reached PostgreSQL but its acknowledgement did not: the retry must find the
+    row sent and change nothing (the fault suite saw a case with emails_sent = 2)."""
+    now = utcnow()
+    with session_scope() as session:
+        case = RelinkCase(
+            authorization_id="fcauth_1",
+            account_id="fca_1",
+            state=CaseState.OPEN,
+            cause="access_expired",
+            action="relink_required",
+            opened_at=now,
+            last_heard_at=now,
+        )
+        session.add(case)
+        session.flush()
+        assert case.id is not None
+        row = EmailOutbox(case_id=case.id, kind=EmailKind.RELINK, send_after=now, message_id="m-1")
+        session.add(row)
+        session.flush()
+        assert row.id is not None
+        plan: Any = type(
+            "P", (), {"outbox_id": row.id, "case_id": case.id, "kind": EmailKind.FRESH_LINK}
+        )()
+    for _ in range(2):
+        with session_scope() as session:
+            outbox._mark_sent(session, plan, "ada@example.com")
+    with session_scope() as session:
+        stored = session.get(RelinkCase, plan.case_id)
+        sent = session.get(EmailOutbox, plan.outbox_id)
+        assert stored is not None
+        assert sent is not None
+        assert (stored.emails_sent, sent.status) == (1, OutboxStatus.SENT)

@@ -14,17 +14,15 @@ Each step is its own short transaction (no lock is held while Stripe or SMTP ans
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import stripe
 import structlog
 from sqlalchemy import update
-from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from shared.catalog import SEND_EMAIL
-from shared.db import session_scope, utcnow
+from shared.db import outlasting_outages, session_scope, utcnow
 from shared.models import (
     OPEN_CASE_STATES,
     CaseState,
@@ -52,7 +50,8 @@ from worker.emails.transport import TransportError, deliver
 log = structlog.get_logger(__name__)
 
 SMTP_TOKEN_WAIT_SECONDS = 10.0
-MARK_SENT_PATIENCE_SECONDS = 60.0
+# How long a send waits out a database outage before giving up on recording its result.
+OUTAGE_PATIENCE_SECONDS = 60.0
 
 
 class SmtpRateLimited(TransportError):
@@ -130,17 +129,12 @@ def take_smtp_token(outbox_id: int, settings: Settings) -> None:
 def record_sent(plan: Plan, recipient: str) -> None:
     """The message is gone: record it, waiting out a database blip (tests/faults cut
     PostgreSQL for 5 s) instead of raising, which would release the row and send it twice."""
-    deadline = time.monotonic() + MARK_SENT_PATIENCE_SECONDS
-    while True:
-        try:
-            with session_scope() as session:
-                _mark_sent(session, plan, recipient)
-            return
-        except OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            log.warning("email_sent_not_recorded_yet", outbox_id=plan.outbox_id)
-            time.sleep(1.0)
+
+    def mark() -> None:
+        with session_scope() as session:
+            _mark_sent(session, plan, recipient)
+
+    outlasting_outages(mark, patience=OUTAGE_PATIENCE_SECONDS, what="email_sent")
 
 
 def _reconcile_unsent(
@@ -189,11 +183,14 @@ def _finish_unsent(session: Session, plan: Plan, status: OutboxStatus) -> None:
 
 
 def _mark_sent(session: Session, plan: Plan, recipient: str) -> None:
+    """Idempotent: a commit whose acknowledgement an outage swallowed is not counted twice."""
     now = utcnow()
-    row = session.get(EmailOutbox, plan.outbox_id)
     case = session.exec(
         select(RelinkCase).where(RelinkCase.id == plan.case_id).with_for_update()
     ).one()
+    row = session.get(EmailOutbox, plan.outbox_id)
+    if row is not None and row.status == OutboxStatus.SENT:
+        return
     if row is not None:
         row.status = OutboxStatus.SENT
         row.sent_at = now

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
+from functools import partial
 
 import structlog
 from celery import Task, shared_task
 
 from shared.catalog import SEND_EMAIL, SWEEP_OUTBOX
-from shared.db import session_scope
+from shared.db import outlasting_outages, session_scope
 from shared.models import EmailOutbox
 from shared.queue import publish
 from worker.emails import claim, outbox
@@ -46,7 +47,14 @@ def send_email(self: Task, outbox_id: int) -> str:
         return outbox.send_outbox(outbox_id)
     except (TransportError, *TRANSIENT_ERRORS) as exc:
         delay = email_backoff(_attempts(outbox_id, fallback=self.request.retries + 1))
-        if claim.release(outbox_id, exc, retry_in=delay):
+        # Given back even across a database outage: a lost release would park the row in
+        # `sending` until EMAIL_CLAIM_TIMEOUT_SECONDS.
+        final = outlasting_outages(
+            partial(claim.release, outbox_id, exc, retry_in=delay),
+            patience=outbox.OUTAGE_PATIENCE_SECONDS,
+            what="email_release",
+        )
+        if final:
             return "failed"
         raise self.retry(exc=exc, countdown=delay) from exc
 
