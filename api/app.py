@@ -13,6 +13,7 @@ from api.relink_page import routes as relink
 from api.webhooks import routes as webhooks
 from api.webhooks.inbox_writer import InboxWriter
 from shared.logging import configure_logging
+from shared.ratelimit import require_shared_limiter
 from shared.settings import get_settings
 
 log = structlog.get_logger(__name__)
@@ -21,6 +22,7 @@ log = structlog.get_logger(__name__)
 def create_app() -> FastAPI:
     configure_logging()
     settings = get_settings()  # fails at start-up, naming the bad variable
+    require_shared_limiter(settings)
     if not settings.stripe_webhook_secrets:
         log.error("STRIPE_WEBHOOK_SECRETS is not set: /webhooks/stripe answers 503")
     app = FastAPI(title="relink", version="0.1.0")

@@ -35,9 +35,20 @@ def _transport_options(settings: Settings) -> dict[str, object]:
     return {"visibility_timeout": 600}
 
 
+def _queue_options(settings: Settings) -> dict[str, object]:
+    """On RabbitMQ (amqp://) the queue is a quorum queue: replicated, durable, and poison
+    messages dead-lettered after RabbitMQ's delivery limit. Its exchange is a topic exchange, so
+    countdowns (retries, due emails) travel through RabbitMQ's native delayed delivery instead
+    of waiting unacked in a worker."""
+    if not settings.celery_broker_url.startswith(("amqp://", "amqps://", "pyamqp://")):
+        return {}
+    return {"task_default_queue_type": "quorum", "task_default_exchange_type": "topic"}
+
+
 def make_celery(settings: Settings) -> Celery:
     """JSON only, late acks, one message at a time, explicit task names."""
     celery = Celery("relink", broker=settings.celery_broker_url, include=catalog.TASK_MODULES)
+    celery.conf.update(_queue_options(settings))
     celery.conf.update(
         task_serializer="json",
         accept_content=["json"],

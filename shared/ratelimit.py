@@ -1,8 +1,11 @@
-"""Shared rate limits: a token bucket per limit name, in Redis when the broker is Redis.
+"""Shared rate limits: a token bucket per limit name, in the limiter's Redis
+(RATE_LIMIT_REDIS_URL, else the broker when it is Redis).
 
 Every worker process and host draws from the same bucket (one atomic Lua script per
 acquisition), so together they stay under Stripe's limit instead of finding it with 429s.
-On the embedded default (a broker that is not Redis) the bucket lives in the process.
+Without a Redis (the embedded SQLite default) the bucket lives in the process; production
+settings refuse that at start-up (`require_shared_limiter`): two processes would each spend
+the whole limit.
 
 Buckets reserve: an acquisition takes its token at once, possibly going into debt, and is
 told how long to wait for its turn. Each caller makes one round trip and waits exactly its
@@ -25,7 +28,7 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from shared.settings import Settings, get_settings
+from shared.settings import ConfigError, Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -215,27 +218,39 @@ def rate_for(name: str, settings: Settings) -> float:
         raise ValueError(f"unknown rate limit {name!r}; known: {', '.join(rates)}") from None
 
 
-def is_redis_url(url: str) -> bool:
-    return url.startswith(("redis://", "rediss://", "unix://"))
+def require_shared_limiter(settings: Settings) -> None:
+    """Refuse production settings (Settings.production) whose limits would live in-process."""
+    if settings.production and settings.limiter_redis_url is None:
+        raise ConfigError(
+            "RATE_LIMIT_REDIS_URL: required in production (a live key or a database other "
+            "than SQLite) when CELERY_BROKER_URL is not Redis: an in-process rate limiter "
+            "lets every process spend the whole Stripe limit"
+        )
 
 
-@lru_cache(maxsize=32)
-def _bucket(name: str, rate: float, broker_url: str) -> TokenBucket:
-    if not is_redis_url(broker_url):
-        return LocalTokenBucket(rate)
-    client = redis.Redis.from_url(
-        broker_url,
+@lru_cache(maxsize=4)
+def limiter_redis(url: str) -> redis.Redis:
+    """The limiter's Redis client: short timeouts, so a Redis outage fails over fast."""
+    return redis.Redis.from_url(
+        url,
         socket_timeout=2,
         socket_connect_timeout=2,
         retry=Retry(ExponentialBackoff(cap=0.1, base=0.02), 1),  # fail over fast, not in 3 s
     )
-    return SharedBucket(RedisTokenBucket(client, name, rate), LocalTokenBucket(rate))
+
+
+@lru_cache(maxsize=32)
+def _bucket(name: str, rate: float, redis_url: str | None) -> TokenBucket:
+    if redis_url is None:
+        return LocalTokenBucket(rate)
+    shared = RedisTokenBucket(limiter_redis(redis_url), name, rate)
+    return SharedBucket(shared, LocalTokenBucket(rate))
 
 
 def bucket_for(name: str, settings: Settings | None = None) -> TokenBucket:
-    """The bucket of `name` under these settings (one per name, rate and broker)."""
+    """The bucket of `name` under these settings (one per name, rate and limiter Redis)."""
     settings = settings or get_settings()
-    return _bucket(name, rate_for(name, settings), settings.celery_broker_url)
+    return _bucket(name, rate_for(name, settings), settings.limiter_redis_url)
 
 
 def acquire(
@@ -260,3 +275,4 @@ def acquire(
 def reset_buckets() -> None:
     """Forget every bucket (tests, or after the settings changed)."""
     _bucket.cache_clear()
+    limiter_redis.cache_clear()

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
         default=None, gt=0, description="Stripe requests/s; unset: 20 for test keys, 90 live"
     )
     smtp_rate_limit: float = Field(default=10.0, gt=0, description="SMTP sends/s")
+    rate_limit_redis_url: str | None = Field(
+        default=None, description="the limiter's Redis; unset: the broker when it is Redis"
+    )
 
     # The relink page (api/relink_page): its own Stripe budget, per-case limits, fresh links.
     page_stripe_rate_limit: float | None = Field(
@@ -144,6 +147,13 @@ class Settings(BaseSettings):
             raise ValueError("must be a secret or restricted key (sk_test_, sk_live_, rk_…)")
         return value
 
+    @field_validator("rate_limit_redis_url")
+    @classmethod
+    def _limiter_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value or None
+
     @field_validator("email_url")
     @classmethod
     def _email_url(cls, value: str) -> str:
@@ -156,6 +166,21 @@ class Settings(BaseSettings):
         """The mode events must be in: that of the configured key (test without a key)."""
         key = self.stripe_api_key
         return key is not None and "_live_" in key.get_secret_value()
+
+    @property
+    def production(self) -> bool:
+        """A live key or a real database (not SQLite): settings that may run on several
+        processes or hosts, where an in-process rate limiter would break the shared limit."""
+        return self.livemode or not self.database_url.startswith("sqlite")
+
+    @property
+    def limiter_redis_url(self) -> str | None:
+        """Where the shared rate limits live: RATE_LIMIT_REDIS_URL, else the broker when it is
+        Redis, else None (in-process, refused in production)."""
+        if self.rate_limit_redis_url:
+            return self.rate_limit_redis_url
+        broker = self.celery_broker_url
+        return broker if broker.startswith(("redis://", "rediss://", "unix://")) else None
 
     @property
     def stripe_requests_per_second(self) -> float:

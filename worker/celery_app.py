@@ -9,10 +9,13 @@ from celery.signals import worker_ready
 from shared.catalog import REDRIVE
 from shared.logging import configure_logging
 from shared.queue import celery_app, publish
+from shared.ratelimit import require_shared_limiter
+from shared.settings import get_settings
 
 
 def worker_app() -> Celery:
     configure_logging()
+    require_shared_limiter(get_settings())
     worker_ready.connect(_redrive_at_start, dispatch_uid="relink.redrive_at_start")
     return celery_app()
 

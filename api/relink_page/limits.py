@@ -1,17 +1,12 @@
 """The per-case limit on relink-page requests that call Stripe: one token bucket per case
-(shared/ratelimit.py's buckets, in Redis when the broker is Redis so every api process shares
-it), PAGE_CASE_REQUESTS_PER_MINUTE tokens a minute, a minute's worth as the burst. A request
-without a token is answered 503 at once; nothing waits for a per-case token."""
+(shared/ratelimit.py's buckets, in the limiter's Redis so every api process shares it),
+PAGE_CASE_REQUESTS_PER_MINUTE tokens a minute, a minute's worth as the burst. A request without
+a token is answered 503 at once; nothing waits for a per-case token."""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from functools import lru_cache
-
-import redis
-from redis.backoff import ExponentialBackoff
-from redis.retry import Retry
 
 from api.relink_page.outcomes import Busy
 from shared.ratelimit import (
@@ -19,7 +14,7 @@ from shared.ratelimit import (
     RedisTokenBucket,
     SharedBucket,
     TokenBucket,
-    is_redis_url,
+    limiter_redis,
 )
 from shared.settings import Settings, get_settings
 
@@ -31,27 +26,18 @@ _lock = threading.Lock()
 _buckets: OrderedDict[tuple[int, float, str], TokenBucket] = OrderedDict()
 
 
-@lru_cache(maxsize=4)
-def _redis(url: str) -> redis.Redis:
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=2,
-        socket_connect_timeout=2,
-        retry=Retry(ExponentialBackoff(cap=0.1, base=0.02), 1),
-    )
-
-
 def _bucket(case_id: int, settings: Settings) -> TokenBucket:
     per_minute = settings.page_case_requests_per_minute
-    key = (case_id, per_minute, settings.celery_broker_url)
+    redis_url = settings.limiter_redis_url
+    key = (case_id, per_minute, redis_url or "")
     with _lock:
         bucket = _buckets.get(key)
         if bucket is None:
             rate, capacity = per_minute / 60, per_minute
             bucket = LocalTokenBucket(rate, capacity)
-            if is_redis_url(settings.celery_broker_url):
+            if redis_url is not None:
                 shared = RedisTokenBucket(
-                    _redis(settings.celery_broker_url), f"{NAME}:{case_id}", rate, capacity
+                    limiter_redis(redis_url), f"{NAME}:{case_id}", rate, capacity
                 )
                 bucket = SharedBucket(shared, bucket)
             _buckets[key] = bucket

@@ -52,3 +52,23 @@ def test_migrations_run_before_api_and_worker_on_healthy_services() -> None:
     assert SERVICES["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     for name in ("postgres", "redis", "api"):
         assert "healthcheck" in SERVICES[name], name
+
+
+RABBITMQ: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.rabbitmq.yml").read_text())
+
+
+def test_the_rabbitmq_variant_moves_the_broker_and_keeps_the_limits_in_redis() -> None:
+    services = RABBITMQ["services"]
+    fields = {name.upper() for name in Settings.model_fields}
+    for name in ("api", "worker", "beat", "flower"):
+        env = services[name]["environment"]
+        assert set(env) <= fields, name
+        assert env["CELERY_BROKER_URL"].startswith("amqp://relink:${RABBITMQ_PASSWORD:?"), name
+        assert env["RATE_LIMIT_REDIS_URL"].startswith("redis://redis:"), name
+        assert name in SERVICES  # an override of a base service, not a new one
+        assert services[name]["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
+    rabbit = services["rabbitmq"]
+    assert rabbit["environment"]["RABBITMQ_DEFAULT_PASS"].startswith("${RABBITMQ_PASSWORD:?")
+    assert "healthcheck" in rabbit
+    assert "ports" not in rabbit  # the broker is not published on the host
+    assert "redis" in SERVICES  # the limiter's Redis comes from the base file

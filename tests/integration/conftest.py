@@ -6,6 +6,7 @@ A service that cannot be reached fails the test; nothing here skips.
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,6 +67,24 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
         pytest.fail(f"cannot start redis-server: {exc}")
     yield server
     server.stop()
+
+
+def rabbitmqctl(*args: str) -> None:
+    try:
+        subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as exc:
+        pytest.fail(f"RabbitMQ is not reachable at 127.0.0.1:5672 (rabbitmqctl {args[0]}): {exc}")
+
+
+@pytest.fixture
+def rabbitmq_url() -> Iterator[str]:
+    """A fresh virtual host of RabbitMQ (127.0.0.1:5672, guest) for this test, deleted after."""
+    vhost = f"relink_it_{os.getpid()}"
+    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], capture_output=True, timeout=60)
+    rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    yield f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+    rabbitmqctl("delete_vhost", vhost)
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """The shared token bucket: rate respected over (simulated) time, atomic under concurrency,
-one bucket per limit name, in Redis when the broker is Redis and in-process otherwise."""
+one bucket per limit name, in the limiter's Redis (RATE_LIMIT_REDIS_URL, else a Redis broker)
+and in-process otherwise, which production settings refuse."""
 
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ from shared.ratelimit import (
     SharedBucket,
     acquire,
     bucket_for,
+    require_shared_limiter,
 )
-from shared.settings import get_settings
+from shared.settings import ConfigError, get_settings, load_settings
 
 
 class FakeClock:
@@ -258,3 +260,90 @@ def test_stripe_rate_defaults_follow_the_key_mode(
         monkeypatch.setenv("STRIPE_RATE_LIMIT", configured)
     get_settings.cache_clear()
     assert get_settings().stripe_requests_per_second == expected
+
+
+def test_rate_limit_redis_url_holds_the_buckets_whatever_the_broker(
+    monkeypatch: pytest.MonkeyPatch, client: fakeredis.FakeRedis
+) -> None:
+    # given RabbitMQ as the broker and the limiter's own Redis
+    monkeypatch.setenv("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+    monkeypatch.setenv("RATE_LIMIT_REDIS_URL", "redis://127.0.0.1:6398/3")
+    get_settings.cache_clear()
+    urls: list[str] = []
+
+    def from_url(url: str, **_: object) -> fakeredis.FakeRedis:
+        urls.append(url)
+        return client
+
+    monkeypatch.setattr(ratelimit.redis.Redis, "from_url", from_url)
+    acquire("stripe", sleep=lambda _: None)
+    assert urls == ["redis://127.0.0.1:6398/3"]
+    assert client.exists(KEY_PREFIX + "stripe")
+    assert isinstance(bucket_for("stripe"), SharedBucket)
+
+
+def test_a_broker_that_is_not_redis_gives_no_shared_bucket_without_its_own_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+    get_settings.cache_clear()
+    assert get_settings().limiter_redis_url is None
+    assert isinstance(bucket_for("stripe"), LocalTokenBucket)
+
+
+@pytest.mark.parametrize(
+    ("env", "refused"),
+    [
+        ({}, False),  # the embedded default: SQLite, filesystem broker, test key
+        ({"STRIPE_API_KEY": "sk_live_x"}, True),  # a live key is production
+        ({"DATABASE_URL": "postgresql+psycopg://db/relink"}, True),  # so is a real database
+        (
+            {"DATABASE_URL": "postgresql+psycopg://db/relink", "CELERY_BROKER_URL": "amqp://q//"},
+            True,
+        ),
+        ({"STRIPE_API_KEY": "sk_live_x", "CELERY_BROKER_URL": "redis://r:6379/0"}, False),
+        (
+            {
+                "DATABASE_URL": "postgresql+psycopg://db/relink",
+                "CELERY_BROKER_URL": "amqp://q//",
+                "RATE_LIMIT_REDIS_URL": "redis://r:6379/1",
+            },
+            False,
+        ),
+    ],
+)
+def test_production_settings_refuse_an_in_process_limiter(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], refused: bool
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    if refused:
+        with pytest.raises(ConfigError, match="RATE_LIMIT_REDIS_URL"):
+            require_shared_limiter(get_settings())
+    else:
+        require_shared_limiter(get_settings())
+
+
+def test_rate_limit_redis_url_must_be_a_redis_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RATE_LIMIT_REDIS_URL", "amqp://q//")
+    with pytest.raises(ConfigError, match="RATE_LIMIT_REDIS_URL"):
+        load_settings()
+
+
+def test_the_api_and_the_worker_refuse_to_start_with_an_in_process_limiter_in_production(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from api.app import create_app
+    from worker.celery_app import worker_app
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:1/relink")
+    monkeypatch.setenv("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:1//")
+    get_settings.cache_clear()
+    with pytest.raises(ConfigError, match="RATE_LIMIT_REDIS_URL"):
+        create_app()
+    with pytest.raises(ConfigError, match="RATE_LIMIT_REDIS_URL"):
+        worker_app()
+    monkeypatch.setenv("RATE_LIMIT_REDIS_URL", "redis://127.0.0.1:1/0")
+    get_settings.cache_clear()
+    assert create_app().title == "relink"  # nothing is connected at start-up
