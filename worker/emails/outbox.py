@@ -3,8 +3,9 @@
 Each step is its own short transaction (no lock is held while Stripe or SMTP answer):
 - claim: `pending` and due → `sending` (attempts + 1, claimed_at); a `sending` row whose
   claim is older than EMAIL_CLAIM_TIMEOUT_SECONDS (a worker died) can be claimed again;
-- just before sending, the case's account is retrieved live: active again → nothing is sent
-  and the case closes (resolution "reactivated");
+- just before sending, the case's account is retrieved live (parsed once, AccountSnapshot):
+  no longer in need → nothing is sent and the authorization is reconciled, which closes the
+  case ("reactivated") or gives the row back for a sibling still broken ("replanned");
 - the recipient is looked up at send time; none → the row and case are `no_contact`;
 - the Message-ID is derived from the row id, so a resend after a crash is the same email;
 - an SMTP send first takes a token of the shared "smtp" rate limit (SMTP_RATE_LIMIT); if none
@@ -13,8 +14,6 @@ Each step is its own short transaction (no lock is held while Stripe or SMTP ans
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import stripe
 import structlog
@@ -60,7 +59,7 @@ class SmtpRateLimited(TransportError):
 
 def send_outbox(outbox_id: int, *, client: stripe.StripeClient | None = None) -> str:
     """Send the row if it is due and unclaimed. Returns sent, skipped (not claimable),
-    cancelled, reactivated or no_contact."""
+    cancelled, reactivated, replanned or no_contact."""
     settings = get_settings()
     with session_scope() as session:
         row = claim(session, outbox_id, settings=settings)
@@ -72,7 +71,7 @@ def send_outbox(outbox_id: int, *, client: stripe.StripeClient | None = None) ->
         log.info("email_not_sent", outbox_id=outbox_id, outcome=plan)
         return plan
     client = client or make_stripe_client(settings)
-    live = retrieve_account(client, plan.account_id)
+    live = AccountSnapshot.parse(retrieve_account(client, plan.account_id))
     if not still_needed(plan, live):
         with session_scope() as session:
             if plan.family is CauseFamily.RECONNECTED:
@@ -138,7 +137,7 @@ def record_sent(plan: Plan, recipient: str) -> None:
 
 
 def _reconcile_unsent(
-    session: Session, plan: Plan, live: dict[str, Any], client: stripe.StripeClient
+    session: Session, plan: Plan, live: AccountSnapshot, client: stripe.StripeClient
 ) -> str:
     """The account the email is about no longer needs it: store what Stripe just said,
     reconcile the whole authorization (a sibling may still need the relink), then cancel the
@@ -148,7 +147,7 @@ def _reconcile_unsent(
     authorization = lock_authorization(session, plan.authorization_id)
     apply_account_snapshot(
         session,
-        AccountSnapshot.parse(live),
+        live,
         created=int(now.timestamp()),
         event_id=API_SNAPSHOT,
         replace_equal=True,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlmodel import Session
 
@@ -21,7 +20,7 @@ from shared.models import (
     RelinkCase,
 )
 from shared.settings import Settings
-from shared.stripe_objects import Action
+from shared.stripe_objects import AccountSnapshot, AccountStatus, Action
 from worker.cases.classification import CauseFamily, classify_deactivation
 from worker.cases.repository import accounts_of
 from worker.cases.review import WARNING_CLEARED, standing_of
@@ -108,28 +107,28 @@ def accounts_to_name(session: Session, case: RelinkCase, family: CauseFamily) ->
     unrepairable one, the working ones for "reconnected"."""
     accounts = accounts_of(session, case.authorization_id)
     if family is CauseFamily.RECONNECTED:
-        return [a for a in accounts if a.status == "active"]
+        return [a for a in accounts if a.status == AccountStatus.ACTIVE]
     if family is CauseFamily.PROACTIVE:
         authorization = session.get(FcAuthorization, case.authorization_id)
         if authorization is None:
             return []
         return standing_of(session, authorization, utcnow()).warned
-    inactive = [a for a in accounts if a.status == "inactive"]
+    inactive = [a for a in accounts if a.status == AccountStatus.INACTIVE]
     if family is CauseFamily.UNREPAIRABLE:
         lost = [a for a in inactive if a.inactive_action != Action.RELINK_REQUIRED]
-        return lost or [a for a in accounts if a.status == "disconnected"]
+        return lost or [a for a in accounts if a.status == AccountStatus.DISCONNECTED]
     return [a for a in inactive if a.inactive_action == Action.RELINK_REQUIRED]
 
 
-def still_needed(plan: Plan, live: dict[str, Any]) -> bool:
-    """Whether the live account still calls for this email."""
-    status = live.get("status")
+def still_needed(plan: Plan, live: AccountSnapshot) -> bool:
+    """Whether the live account still calls for this email: working for a "reconnected" one;
+    inactive, or working but flagged for a relink, for a proactive one (a disconnected account
+    is not relinked); not working for the others (a status Stripe adds later included)."""
     if plan.family is CauseFamily.RECONNECTED:
-        return status == "active"
+        return live.status == AccountStatus.ACTIVE
     if plan.family is CauseFamily.PROACTIVE:
-        active = (live.get("status_details") or {}).get("active") or {}
-        return status == "inactive" or active.get("action") == Action.RELINK_REQUIRED
-    return status != "active"
+        return live.status == AccountStatus.INACTIVE or live.active.action == Action.RELINK_REQUIRED
+    return live.status != AccountStatus.ACTIVE
 
 
 def render_plan(plan: Plan, settings: Settings) -> EmailContent:

@@ -1,0 +1,60 @@
+"""Whether a live account still calls for an email, read from its parsed snapshot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shared.models import EmailKind
+from shared.stripe_objects import AccountSnapshot
+from worker.cases.classification import CauseFamily
+from worker.emails.plan import Plan, still_needed
+
+
+def plan(family: CauseFamily) -> Plan:
+    return Plan(
+        outbox_id=1,
+        case_id=1,
+        kind=EmailKind.RELINK,
+        family=family,
+        authorization_id="fcauth_1",
+        account_id="fca_1",
+        holder_type="customer",
+        holder_id="cus_1",
+        institution="StripeBank",
+        accounts=[],
+    )
+
+
+def live(status: str, **details: Any) -> AccountSnapshot:
+    return AccountSnapshot.parse({"id": "fca_1", "status": status, "status_details": details})
+
+
+FLAGGED = {"active": {"action": "relink_required", "expected_deactivation_date": 1_900_000_000}}
+
+
+@pytest.mark.parametrize(
+    ("family", "account", "needed"),
+    [
+        (CauseFamily.ACCESS, live("inactive"), True),
+        (CauseFamily.ACCESS, live("disconnected"), True),
+        (CauseFamily.ACCESS, live("active"), False),
+        (CauseFamily.ACCESS, live("active", **FLAGGED), False),
+        (CauseFamily.ACCESS, live("a_status_stripe_adds_later"), True),
+        (CauseFamily.UNREPAIRABLE, live("inactive"), True),
+        (CauseFamily.UNREPAIRABLE, live("active"), False),
+        (CauseFamily.PROACTIVE, live("active", **FLAGGED), True),
+        (CauseFamily.PROACTIVE, live("inactive"), True),
+        (CauseFamily.PROACTIVE, live("active"), False),
+        (CauseFamily.PROACTIVE, live("active", active={"action": "none"}), False),
+        (CauseFamily.PROACTIVE, live("disconnected"), False),
+        (CauseFamily.RECONNECTED, live("active"), True),
+        (CauseFamily.RECONNECTED, live("inactive"), False),
+        (CauseFamily.RECONNECTED, live("disconnected"), False),
+    ],
+)
+def test_still_needed_follows_the_live_status_and_the_relink_flag(
+    family: CauseFamily, account: AccountSnapshot, needed: bool
+) -> None:
+    assert still_needed(plan(family), account) is needed
