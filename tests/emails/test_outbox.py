@@ -3,14 +3,10 @@ authorization, claim and Message-ID idempotency, reactivation and no_contact, re
 
 from __future__ import annotations
 
-import email
-import email.policy
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
 
 from shared.db import session_scope, utcnow
 from shared.links import read_link
@@ -18,7 +14,14 @@ from shared.models import CaseState, EmailKind, EmailOutbox, OutboxStatus, Relin
 from shared.outbox import request_fresh_link
 from sim import scenarios
 from sim.testing import SimServer
-from tests.emails.world import deactivated_authorization, handle, simulated_stripe
+from tests.emails.world import (
+    cases,
+    deactivated_authorization,
+    handle,
+    outbox_rows,
+    sent_files,
+    text_of,
+)
 from tests.factories import event as make_event
 from tests.factories import fc_account
 from worker.cases.service import cancel_pending_emails, resolve_case
@@ -27,51 +30,23 @@ from worker.emails.message import message_id_header
 from worker.errors import PermanentEventError
 
 
-@pytest.fixture
-def sim(db: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[SimServer]:
-    with simulated_stripe(
-        monkeypatch,
-        EMAIL_URL=f"file://{tmp_path}/outbox",
-        QUIET_PERIOD_SECONDS="0",
-        REMINDER_DELAYS_DAYS="3,7",
-    ) as server:
-        yield server
-
-
-def rows() -> list[EmailOutbox]:
-    with session_scope() as session:
-        return list(session.exec(select(EmailOutbox).order_by(EmailOutbox.id)).all())
-
-
-def cases() -> list[RelinkCase]:
-    with session_scope() as session:
-        return list(session.exec(select(RelinkCase).order_by(RelinkCase.id)).all())
-
-
-def sent_files(tmp_path: Path) -> list[email.message.EmailMessage]:
-    return [
-        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
-        for path in sorted((tmp_path / "outbox").glob("*.eml"))
-    ]
-
-
 def test_siblings_share_one_case_and_one_email_naming_every_account(
-    sim: SimServer, tmp_path: Path
+    sim: SimServer, outbox_dir: Path
 ) -> None:
     auth, events = deactivated_authorization(sim)
     for evt in [*reversed(events), events[0]]:  # out of order, one twice
         handle(evt)
     [case] = cases()
-    [row] = rows()
+    [row] = outbox_rows()
     assert (case.state, case.authorization_id, row.kind) == ("open", auth["id"], "relink")
 
     assert outbox.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
     assert outbox.send_outbox(row.id) == "skipped"  # type: ignore[arg-type]
 
-    [message] = sent_files(tmp_path)
+    [message] = sent_files(outbox_dir)
     assert message["To"] == "ada@example.com"
     assert message["Message-ID"] == f"<relink-outbox-{row.id}@example.com>"
-    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    text = text_of(message)
     for last4 in ("1111", "2222", "3333"):
         assert last4 in text
     token = text.split("https://relink.example/relink/")[1].split()[0]
@@ -86,7 +61,7 @@ def test_siblings_share_one_case_and_one_email_naming_every_account(
 def test_claim_is_exclusive_and_a_stale_claim_can_be_taken_over(sim: SimServer) -> None:
     _, events = deactivated_authorization(sim, last4s=("1111",))
     handle(events[0])
-    [row] = rows()
+    [row] = outbox_rows()
     now = utcnow()
     with session_scope() as session:
         assert claim.claim(session, row.id, now=now) is not None  # type: ignore[arg-type]
@@ -100,13 +75,13 @@ def test_claim_is_exclusive_and_a_stale_claim_can_be_taken_over(sim: SimServer) 
 
 
 def test_a_worker_whose_claim_was_taken_over_mid_send_sends_nothing(
-    sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sim: SimServer, outbox_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given a slow send: while this worker waits for its SMTP token, its claim goes stale
     # and another worker takes the row over (as the sweep lets it)
     _, events = deactivated_authorization(sim, last4s=("1111",))
     handle(events[0])
-    [row] = rows()
+    [row] = outbox_rows()
     taken_over: list[bool] = []
 
     def slow_token(outbox_id: int, _settings: object) -> None:
@@ -119,8 +94,8 @@ def test_a_worker_whose_claim_was_taken_over_mid_send_sends_nothing(
     assert outbox.send_outbox(row.id) == "skipped"  # type: ignore[arg-type]
     # then it sent nothing: the row is the other worker's to send, once
     assert taken_over == [True]
-    assert sent_files(tmp_path) == []
-    [stored] = rows()
+    assert sent_files(outbox_dir) == []
+    [stored] = outbox_rows()
     assert stored.status == OutboxStatus.SENDING
 
 
@@ -131,61 +106,61 @@ def test_message_id_depends_only_on_the_row_and_the_sender_domain() -> None:
     )
 
 
-def test_a_resend_after_a_crash_reuses_the_message_id(sim: SimServer, tmp_path: Path) -> None:
+def test_a_resend_after_a_crash_reuses_the_message_id(sim: SimServer, outbox_dir: Path) -> None:
     _, events = deactivated_authorization(sim, last4s=("1111",))
     handle(events[0])
-    [row] = rows()
+    [row] = outbox_rows()
     assert outbox.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
-    first = sent_files(tmp_path)[0]["Message-ID"]
+    first = sent_files(outbox_dir)[0]["Message-ID"]
     with session_scope() as session:  # as if the worker died before marking it sent
         stored = session.get(EmailOutbox, row.id)
         assert stored is not None
         stored.status, stored.claimed_at = OutboxStatus.SENDING, utcnow() - timedelta(hours=1)
     assert outbox.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
-    assert [m["Message-ID"] for m in sent_files(tmp_path)] == [first]
+    assert [m["Message-ID"] for m in sent_files(outbox_dir)] == [first]
 
 
 def test_reactivated_before_sending_sends_nothing_and_closes_the_case(
-    sim: SimServer, tmp_path: Path
+    sim: SimServer, outbox_dir: Path
 ) -> None:
     auth, events = deactivated_authorization(sim)
     for evt in events:
         handle(evt)
     with sim.state.lock:
         scenarios.reactivate_authorization(sim.state, sim.state.authorizations[auth["id"]])
-    [row] = rows()
+    [row] = outbox_rows()
     assert outbox.send_outbox(row.id) == "reactivated"  # type: ignore[arg-type]
     [case] = cases()
     assert (case.state, case.resolution) == ("resolved", "reactivated")
-    assert rows()[0].status == "cancelled"
-    assert sent_files(tmp_path) == []
+    assert outbox_rows()[0].status == "cancelled"
+    assert sent_files(outbox_dir) == []
 
 
-def test_no_email_on_file_marks_the_case_no_contact(sim: SimServer, tmp_path: Path) -> None:
+def test_no_email_on_file_marks_the_case_no_contact(sim: SimServer, outbox_dir: Path) -> None:
     _, events = deactivated_authorization(sim, email=None, last4s=("1111",))
     handle(events[0])
-    [row] = rows()
+    [row] = outbox_rows()
     assert outbox.send_outbox(row.id) == "no_contact"  # type: ignore[arg-type]
     assert cases()[0].state == CaseState.NO_CONTACT
-    assert rows()[0].status == OutboxStatus.NO_CONTACT
-    assert sent_files(tmp_path) == []
+    assert outbox_rows()[0].status == OutboxStatus.NO_CONTACT
+    assert sent_files(outbox_dir) == []
 
 
 def test_action_none_opens_an_unrepairable_case_with_one_email_and_no_link(
-    sim: SimServer, tmp_path: Path
+    sim: SimServer, outbox_dir: Path
 ) -> None:
     _, events = deactivated_authorization(sim, cause="account_closed", action="none")
     for evt in events:
         handle(evt)
     [case] = cases()
-    [row] = rows()
+    [row] = outbox_rows()
     assert (case.state, row.kind) == ("unrepairable", "unrepairable")
     assert outbox.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
-    [message] = sent_files(tmp_path)
-    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    [message] = sent_files(outbox_dir)
+    text = text_of(message)
     assert "set up a new payment method" in text
     assert "/relink/" not in text
-    assert len(rows()) == 1  # no reminders for an unrepairable case
+    assert len(outbox_rows()) == 1  # no reminders for an unrepairable case
 
 
 def test_ga_payload_is_refetched_at_the_preview_version(sim: SimServer) -> None:
@@ -239,14 +214,14 @@ def test_reminders_each_at_most_once_and_cancelled_when_the_case_resolves(
 ) -> None:
     _, events = deactivated_authorization(sim, last4s=("1111",))
     handle(events[0])
-    [row] = rows()
+    [row] = outbox_rows()
     assert outbox.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
-    reminders = [r for r in rows() if r.kind == EmailKind.REMINDER]
+    reminders = [r for r in outbox_rows() if r.kind == EmailKind.REMINDER]
     assert [r.message_id for r in reminders] == [
         f"relink-case-{row.case_id}-reminder-1",
         f"relink-case-{row.case_id}-reminder-2",
     ]
-    sent_at = rows()[0].sent_at
+    sent_at = outbox_rows()[0].sent_at
     assert sent_at is not None
     assert [r.send_after - sent_at for r in reminders] == [timedelta(days=3), timedelta(days=7)]
     with session_scope() as session:  # scheduling again adds nothing
@@ -259,16 +234,16 @@ def test_reminders_each_at_most_once_and_cancelled_when_the_case_resolves(
         case = session.get(RelinkCase, row.case_id)
         assert case is not None
         resolve_case(session, case, "reactivated")
-    assert {r.status for r in rows() if r.kind == EmailKind.REMINDER} == {"cancelled"}
+    assert {r.status for r in outbox_rows() if r.kind == EmailKind.REMINDER} == {"cancelled"}
     assert cases()[0].next_reminder_at is None
     with session_scope() as session:
         assert cancel_pending_emails(session, row.case_id) == 0  # type: ignore[arg-type]
 
 
-def test_a_due_reminder_is_swept_and_sent(sim: SimServer, tmp_path: Path) -> None:
+def test_a_due_reminder_is_swept_and_sent(sim: SimServer, outbox_dir: Path) -> None:
     _, events = deactivated_authorization(sim, last4s=("1111",))
     handle(events[0])
-    [row] = rows()
+    [row] = outbox_rows()
     outbox.send_outbox(row.id)  # type: ignore[arg-type]
     with session_scope() as session:
         assert claim.due_outbox_ids(session) == []
@@ -279,13 +254,13 @@ def test_a_due_reminder_is_swept_and_sent(sim: SimServer, tmp_path: Path) -> Non
         assert reminder is not None
         reminder.send_after = utcnow()
     assert outbox.send_outbox(due[0]) == "sent"
-    assert [m["Subject"] for m in sent_files(tmp_path)][-1].startswith("Reminder:")
+    assert [m["Subject"] for m in sent_files(outbox_dir)][-1].startswith("Reminder:")
 
 
 def test_fresh_link_is_rate_limited_per_case(sim: SimServer) -> None:
     _, events = deactivated_authorization(sim, last4s=("1111",))
     handle(events[0])
-    case_id = rows()[0].case_id
+    case_id = outbox_rows()[0].case_id
     assert case_id is not None
     now = utcnow()
     with session_scope() as session:
@@ -298,4 +273,4 @@ def test_fresh_link_is_rate_limited_per_case(sim: SimServer) -> None:
         assert request_fresh_link(session, case_id, now=now + timedelta(minutes=11)) == "queued"
     with session_scope() as session:
         assert request_fresh_link(session, 999) == "missing"
-    assert [r.kind for r in rows()].count("fresh_link") == 2
+    assert [r.kind for r in outbox_rows()].count("fresh_link") == 2

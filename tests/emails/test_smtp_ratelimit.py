@@ -3,29 +3,22 @@ that does not come in time sends nothing, does not count the attempt and retries
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlmodel import select
 
 from shared import ratelimit
 from shared.db import session_scope
 from shared.models import EmailOutbox, OutboxStatus
 from shared.queue import celery_app
 from sim.testing import SimServer
-from tests.emails.world import deactivated_authorization, handle, simulated_stripe
+from tests.emails.world import due_email, outbox_rows, simulated_stripe
 from worker.emails import outbox
 from worker.emails import tasks as email_tasks
 
-
-@pytest.fixture(autouse=True)
-def fresh_buckets() -> Iterator[None]:
-    ratelimit.reset_buckets()
-    yield
-    ratelimit.reset_buckets()
+pytestmark = pytest.mark.usefixtures("fresh_buckets")
 
 
 @pytest.fixture
@@ -55,18 +48,8 @@ def smtp_world(monkeypatch: pytest.MonkeyPatch, rate: str) -> Any:
     )
 
 
-def outbox_rows() -> list[EmailOutbox]:
-    with session_scope() as session:
-        return list(session.exec(select(EmailOutbox).order_by(EmailOutbox.id)).all())
-
-
 def two_due_emails(sim: SimServer) -> list[int]:
-    for last4 in ("1111", "2222"):
-        _, events = deactivated_authorization(sim, last4s=(last4,))
-        handle(events[0])
-    ids = [row.id for row in outbox_rows()]
-    assert len(ids) == 2
-    return [i for i in ids if i is not None]
+    return [due_email(sim, "1111"), due_email(sim, "2222")]
 
 
 def test_each_smtp_send_takes_a_token_right_before_delivery(
@@ -131,11 +114,11 @@ def test_the_task_retries_later_instead_of_failing(
 
 
 def test_file_and_console_transports_take_no_smtp_token(
-    db: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, calls: list[str]
+    db: None, monkeypatch: pytest.MonkeyPatch, outbox_dir: Path, calls: list[str]
 ) -> None:
     with simulated_stripe(
         monkeypatch,
-        EMAIL_URL=f"file://{tmp_path}/outbox",
+        EMAIL_URL=f"file://{outbox_dir}",
         SMTP_RATE_LIMIT="0.01",
         QUIET_PERIOD_SECONDS="0",
     ) as sim:

@@ -1,16 +1,22 @@
-"""The simulator over HTTP as relink's Stripe, and deactivation events run through the
-real handler, for the worker's email tests."""
+"""The simulator over HTTP as relink's Stripe, deactivation events run through the real
+handler, and what the email tests read back: outbox rows, cases, the emails written."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.policy import default as default_policy
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from sqlmodel import select
 
 from shared.db import get_engine, session_scope
+from shared.models import EmailOutbox, RelinkCase
 from shared.settings import get_settings
 from sim.testing import SimServer, run_sim_server
 from worker.emails.contacts import clear_contact_cache
@@ -79,3 +85,42 @@ def handle(event: dict[str, Any]) -> None:
     """Run the registered handler in its own unit of work, as process_event does."""
     with session_scope() as session:
         HANDLERS[event["type"]](session, event)
+
+
+def due_email(sim: SimServer, last4: str = "1111", **kwargs: Any) -> int:
+    """One deactivated account's authorization handled: the id of its due relink email."""
+    _, events = deactivated_authorization(sim, last4s=(last4,), **kwargs)
+    before = {row.id for row in outbox_rows()}
+    handle(events[0])
+    [outbox_id] = [row.id for row in outbox_rows() if row.id not in before]
+    assert outbox_id is not None
+    return outbox_id
+
+
+def outbox_rows() -> list[EmailOutbox]:
+    with session_scope() as session:
+        return list(session.exec(select(EmailOutbox).order_by(EmailOutbox.id)).all())
+
+
+def outbox_row(outbox_id: int) -> EmailOutbox:
+    with session_scope() as session:
+        row = session.get(EmailOutbox, outbox_id)
+        assert row is not None
+        return row
+
+
+def cases() -> list[RelinkCase]:
+    with session_scope() as session:
+        return list(session.exec(select(RelinkCase).order_by(RelinkCase.id)).all())
+
+
+def sent_files(directory: Path) -> list[EmailMessage]:
+    """The emails the file:// transport wrote to `directory`, in file-name order."""
+    parser = BytesParser(_class=EmailMessage, policy=default_policy)
+    return [parser.parsebytes(path.read_bytes()) for path in sorted(directory.glob("*.eml"))]
+
+
+def text_of(message: EmailMessage) -> str:
+    body = message.get_body(("plain",))
+    assert isinstance(body, EmailMessage)
+    return body.get_content()
