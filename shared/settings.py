@@ -7,8 +7,9 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, FilePath, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,10 @@ class Settings(BaseSettings):
     public_base_url: str = "http://localhost:8000"
     email_url: str = "file://var/outbox"
     email_from: str = "relink <relink@localhost>"
+    email_ca_bundle: FilePath | None = Field(
+        default=None, description="PEM CAs trusted for SMTP TLS instead of the system's"
+    )
+    email_timeout_seconds: float = Field(default=30.0, gt=0, description="SMTP connect and send")
 
     # Tuning knobs beyond DESIGN.md's table.
     redrive_after_seconds: int = Field(default=120, gt=0)
@@ -157,8 +162,16 @@ class Settings(BaseSettings):
     @field_validator("email_url")
     @classmethod
     def _email_url(cls, value: str) -> str:
-        if not value.startswith(("smtp://", "file://", "console://")):
-            raise ValueError("must start with smtp://, file:// or console://")
+        if not value.startswith(("smtp://", "smtps://", "file://", "console://")):
+            raise ValueError("must start with smtp://, smtps://, file:// or console://")
+        if value.startswith(("smtp://", "smtps://")):
+            parts = urlsplit(value)
+            try:
+                _ = parts.port
+            except ValueError:
+                raise ValueError("the port must be a number from 1 to 65535") from None
+            if bool(parts.username) != bool(parts.password):
+                raise ValueError("give both a user and a password (URL-encoded), or neither")
         return value
 
     @property

@@ -39,10 +39,10 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-def smtp_world(monkeypatch: pytest.MonkeyPatch, rate: str) -> Any:
+def smtp_world(monkeypatch: pytest.MonkeyPatch, rate: str, scheme: str = "smtp") -> Any:
     return simulated_stripe(
         monkeypatch,
-        EMAIL_URL="smtp://127.0.0.1:2525",
+        EMAIL_URL=f"{scheme}://127.0.0.1:2525",
         SMTP_RATE_LIMIT=rate,
         QUIET_PERIOD_SECONDS="0",
     )
@@ -52,10 +52,11 @@ def two_due_emails(sim: SimServer) -> list[int]:
     return [due_email(sim, "1111"), due_email(sim, "2222")]
 
 
+@pytest.mark.parametrize("scheme", ["smtp", "smtps"])
 def test_each_smtp_send_takes_a_token_right_before_delivery(
-    db: None, monkeypatch: pytest.MonkeyPatch, calls: list[str]
+    db: None, monkeypatch: pytest.MonkeyPatch, calls: list[str], scheme: str
 ) -> None:
-    with smtp_world(monkeypatch, "1000") as sim:
+    with smtp_world(monkeypatch, "1000", scheme) as sim:
         first, second = two_due_emails(sim)
         assert outbox.send_outbox(first) == "sent"
         assert outbox.send_outbox(second) == "sent"

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import typer
 from sqlalchemy import text
@@ -20,6 +19,7 @@ from worker.cli.output import (
     echo_json,
     render_table,
 )
+from worker.emails.smtp import SmtpFailure, masked_url, open_session
 
 # The events a relink webhook endpoint must deliver, and those it should.
 REQUIRED_EVENT_TYPES = (
@@ -87,16 +87,19 @@ def check_email(settings: Settings) -> Check:
         except OSError as exc:
             return Check("email", "fail", f"{folder} is not writable: {type(exc).__name__}")
         return Check("email", "warn", f"file:// writes emails to {folder}; nobody receives them")
-    parts = urlsplit(url)
-    host, port = parts.hostname or "localhost", parts.port or 25
+    shown = masked_url(url)  # TLS and AUTH exactly as the transport does them
+    timeout = min(5.0, settings.email_timeout_seconds)
     try:
-        with smtplib.SMTP(host, port, timeout=5) as smtp:
+        with open_session(url, timeout=timeout, ca_bundle=settings.email_ca_bundle) as smtp:
             code, _ = smtp.noop()
+    except SmtpFailure as exc:
+        return Check("email", "fail", str(exc))
     except (OSError, smtplib.SMTPException) as exc:
-        return Check("email", "fail", f"SMTP {host}:{port} unreachable: {type(exc).__name__}")
+        return Check("email", "fail", f"{shown} unreachable: {type(exc).__name__}")
     if code != 250:
-        return Check("email", "fail", f"SMTP {host}:{port} answered NOOP with {code}")
-    return Check("email", "ok", f"SMTP {host}:{port} answers")
+        return Check("email", "fail", f"{shown} answered NOOP with {code}")
+    login = ", TLS and login accepted" if "@" in url else ""
+    return Check("email", "ok", f"{shown} answers{login}")
 
 
 def check_stripe_key(settings: Settings) -> Check:

@@ -17,6 +17,7 @@ from worker.cli.emails import emails_cli
 from worker.cli.embedded import DEV_WEBHOOK_SECRET_FILE, start_embedded
 from worker.cli.events import events_cli
 from worker.cli.output import settings_or_exit
+from worker.emails.smtp import masked_url
 
 cli = typer.Typer(help="relink: keep Stripe Financial Connections bank links alive.")
 cli.add_typer(events_cli, name="events")
@@ -53,7 +54,7 @@ def dev(
         f"  (kept in {DEV_WEBHOOK_SECRET_FILE})\n"
         f"  stripe listen --forward-to localhost:{port}/webhooks/stripe\n"
         f"  database:        {settings.database_url}\n"
-        f"  emails:          {settings.email_url}\n"
+        f"  emails:          {masked_url(settings.email_url)}\n"
         f"  Stripe API:      {settings.stripe_api_base}\n"
     )
     try:

@@ -44,7 +44,7 @@ from worker.emails.contacts import resolve_recipient
 from worker.emails.message import build_message
 from worker.emails.plan import Plan, plan_email, render_plan, still_needed
 from worker.emails.reminders import refresh_next_reminder, schedule_reminders
-from worker.emails.transport import TransportError, deliver
+from worker.emails.transport import SMTP_SCHEMES, TransportError, deliver
 
 log = structlog.get_logger(__name__)
 
@@ -106,7 +106,7 @@ def send_outbox(outbox_id: int, *, client: stripe.StripeClient | None = None) ->
 def take_smtp_token(outbox_id: int, settings: Settings) -> None:
     """Wait for the shared SMTP rate limit before an SMTP send. Too long a wait: the claim's
     attempt is given back and SmtpRateLimited sends the task round its retry path."""
-    if not settings.email_url.startswith("smtp://"):
+    if not settings.email_url.startswith(SMTP_SCHEMES):
         return
     try:
         acquire("smtp", timeout=SMTP_TOKEN_WAIT_SECONDS, settings=settings)

@@ -1,5 +1,5 @@
-"""Deliver a message through EMAIL_URL: smtp://host:port, file://dir (.eml files) or
-console:// (printed, with the address and the link token redacted)."""
+"""Deliver a message through EMAIL_URL: smtp:// or smtps:// (worker/emails/smtp.py: TLS and
+AUTH), file://dir (.eml files) or console:// (printed, address and link token redacted)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import smtplib
 import tempfile
 from email.message import EmailMessage
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from shared.logging import redact_text
+from shared.settings import get_settings
+from worker.emails.smtp import SmtpFailure, open_session
 
-SMTP_TIMEOUT_SECONDS = 30
+SMTP_SCHEMES = ("smtp://", "smtps://")
 _LINK_TOKEN = re.compile(r"(/relink/)[A-Za-z0-9_.\-]+")
 
 
@@ -23,23 +24,26 @@ class TransportError(Exception):
 
 def deliver(message: EmailMessage, email_url: str, *, name: str) -> None:
     """Send `message`; `name` names its file for file:// (the same name on a retry)."""
-    if email_url.startswith("smtp://"):
+    if email_url.startswith(SMTP_SCHEMES):
         _smtp(message, email_url)
     elif email_url.startswith("file://"):
         _file(message, Path(email_url.removeprefix("file://")), name)
     elif email_url.startswith("console://"):
         print(redact_message(message))
     else:
-        raise ValueError("EMAIL_URL must start with smtp://, file:// or console://")
+        raise ValueError("EMAIL_URL must start with smtp://, smtps://, file:// or console://")
 
 
 def _smtp(message: EmailMessage, email_url: str) -> None:
-    url = urlsplit(email_url)
+    """A refused TLS or login is a TransportError too: the attempt fails, nothing is sent."""
+    settings = get_settings()
     try:
-        with smtplib.SMTP(
-            url.hostname or "localhost", url.port or 25, timeout=SMTP_TIMEOUT_SECONDS
+        with open_session(
+            email_url, timeout=settings.email_timeout_seconds, ca_bundle=settings.email_ca_bundle
         ) as smtp:
             smtp.send_message(message)
+    except SmtpFailure as exc:
+        raise TransportError(str(exc)) from exc
     except (smtplib.SMTPException, OSError) as exc:
         raise TransportError(f"SMTP delivery failed: {type(exc).__name__}") from exc
 
