@@ -26,5 +26,12 @@ SWEEP_OUTBOX = "relink.sweep_outbox"
 RECONCILE_AUTHORIZATION = "relink.reconcile_authorization"
 SWEEP_STALE_CASES = "relink.sweep_stale_cases"
 BACKFILL_EVENTS = "relink.backfill_events"
+DELIVER_PLATFORM_EVENT = "relink.deliver_platform_event"
+SWEEP_PLATFORM_EVENTS = "relink.sweep_platform_events"
 
-TASK_MODULES = ("worker.inbox.tasks", "worker.emails.tasks", "worker.cases.tasks")
+TASK_MODULES = (
+    "worker.inbox.tasks",
+    "worker.emails.tasks",
+    "worker.cases.tasks",
+    "worker.platform_webhooks.tasks",
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 from shared.settings import Settings, get_settings
 
@@ -27,13 +27,28 @@ class LinkPayload:
     authorization_id: str
 
 
-def _serializer(settings: Settings) -> URLSafeTimedSerializer:
+def _serializer(settings: Settings, at: int | None = None) -> URLSafeTimedSerializer:
     # LINK_SIGNING_KEYS lists the newest first; itsdangerous signs with the last key.
-    return URLSafeTimedSerializer(list(reversed(settings.signing_keys())), salt=SALT)
+    keys = list(reversed(settings.signing_keys()))
+    if at is None:
+        return URLSafeTimedSerializer(keys, salt=SALT)
+    return URLSafeTimedSerializer(keys, salt=SALT, signer=_signer_at(at))
 
 
-def sign_link(payload: LinkPayload, settings: Settings | None = None) -> str:
-    return str(_serializer(settings or get_settings()).dumps(asdict(payload)))
+def _signer_at(at: int) -> type[TimestampSigner]:
+    class SignerAt(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return at
+
+    return SignerAt
+
+
+def sign_link(
+    payload: LinkPayload, settings: Settings | None = None, *, at: int | None = None
+) -> str:
+    """The link's token, signed now or, with `at`, as of that unix time (the same token each
+    time: a webhook retry sends the same bytes; the link expires LINK_MAX_AGE after `at`)."""
+    return str(_serializer(settings or get_settings(), at).dumps(asdict(payload)))
 
 
 def read_link(token: str, settings: Settings | None = None) -> LinkPayload:
@@ -60,6 +75,8 @@ def _payload(data: object) -> LinkPayload | None:
         return None
 
 
-def link_url(payload: LinkPayload, settings: Settings | None = None) -> str:
+def link_url(
+    payload: LinkPayload, settings: Settings | None = None, *, at: int | None = None
+) -> str:
     settings = settings or get_settings()
-    return f"{settings.public_base_url.rstrip('/')}/relink/{sign_link(payload, settings)}"
+    return f"{settings.public_base_url.rstrip('/')}/relink/{sign_link(payload, settings, at=at)}"

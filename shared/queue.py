@@ -77,6 +77,10 @@ def make_celery(settings: Settings) -> Celery:
                 "task": catalog.BACKFILL_EVENTS,
                 "schedule": settings.events_backfill_every_seconds,
             },
+            "sweep-platform-events": {
+                "task": catalog.SWEEP_PLATFORM_EVENTS,
+                "schedule": settings.platform_webhook_sweep_every_seconds,
+            },
         },
     )
     return celery

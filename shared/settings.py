@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, FilePath, SecretStr, ValidationError, field_validator
+from pydantic import Field, FilePath, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 log = logging.getLogger(__name__)
@@ -24,6 +26,9 @@ TEST_PAGE_STRIPE_RATE_LIMIT = 4.0
 LIVE_PAGE_STRIPE_RATE_LIMIT = 9.0
 
 
+Delivery = Literal["email", "webhook", "both"]
+
+
 class ConfigError(Exception):
     """Raised at start-up when a setting is missing or invalid; names the variable."""
 
@@ -32,6 +37,13 @@ def _split_csv(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
+
+
+def _is_standard_webhook_secret(value: str) -> bool:
+    try:
+        return value.startswith("whsec_") and bool(base64.b64decode(value[6:], validate=True))
+    except binascii.Error:
+        return False
 
 
 class Settings(BaseSettings):
@@ -113,12 +125,27 @@ class Settings(BaseSettings):
         default=30.0, ge=0, description="an expired link may ask for a fresh one this long"
     )
 
+    # Platform webhooks (issue 12): Standard Webhooks to the platform, and how relink delivers.
+    delivery: Delivery = Field(default="email", description="email, webhook or both")
+    platform_webhook_url: str | None = None
+    platform_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    platform_webhook_timeout_seconds: float = Field(default=10.0, gt=0, description="per attempt")
+    platform_webhook_max_in_flight: int = Field(default=4, gt=0, description="per endpoint")
+    platform_webhook_retry_base_seconds: float = Field(default=10.0, gt=0)
+    platform_webhook_retry_cap_seconds: float = Field(default=2 * 3600.0, gt=0)
+    platform_webhook_retry_window_seconds: float = Field(
+        default=26 * 3600.0, gt=0, description="a delivery failing this long is `failed`"
+    )
+    platform_webhook_sweep_every_seconds: float = Field(default=10.0, gt=0)
+
     # Retention: processed/ignored inbox payloads are nulled after this many days.
     inbox_retention_days: int = Field(default=30, gt=0)
     prune_every_seconds: float = Field(default=3600.0, gt=0)
     prune_batch_size: int = Field(default=1000, gt=0)
 
-    @field_validator("stripe_webhook_secrets", "link_signing_keys", mode="before")
+    @field_validator(
+        "stripe_webhook_secrets", "link_signing_keys", "platform_webhook_secrets", mode="before"
+    )
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
@@ -142,6 +169,23 @@ class Settings(BaseSettings):
             if not secret.get_secret_value().startswith("whsec_"):
                 raise ValueError("each secret must start with whsec_")
         return value
+
+    @field_validator("platform_webhook_secrets")
+    @classmethod
+    def _platform_secrets(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for secret in value:
+            if not _is_standard_webhook_secret(secret.get_secret_value()):
+                raise ValueError(
+                    "each secret must be whsec_ followed by base64 (Standard Webhooks)"
+                )
+        return value
+
+    @field_validator("platform_webhook_url")
+    @classmethod
+    def _platform_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return value or None
 
     @field_validator("stripe_api_key")
     @classmethod
@@ -173,6 +217,24 @@ class Settings(BaseSettings):
             if bool(parts.username) != bool(parts.password):
                 raise ValueError("give both a user and a password (URL-encoded), or neither")
         return value
+
+    @model_validator(mode="after")
+    def _platform_webhooks_complete(self) -> Settings:
+        if self.platform_webhook_url and not self.platform_webhook_secrets:
+            raise ValueError("PLATFORM_WEBHOOK_SECRETS must be set with PLATFORM_WEBHOOK_URL")
+        if self.delivery != "email" and not self.platform_webhook_url:
+            raise ValueError(f"DELIVERY={self.delivery} needs PLATFORM_WEBHOOK_URL")
+        return self
+
+    @property
+    def platform_webhooks(self) -> bool:
+        """Whether relink writes platform webhooks (PLATFORM_WEBHOOK_URL is set)."""
+        return self.platform_webhook_url is not None
+
+    @property
+    def sends_emails(self) -> bool:
+        """DELIVERY email or both; with webhook the platform delivers every link."""
+        return self.delivery != "webhook"
 
     @property
     def livemode(self) -> bool:
@@ -225,8 +287,9 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = [
-            f"{str(err['loc'][0]).upper()}: {err['msg']}" for err in exc.errors(include_input=False)
+        problems = [  # a check across variables (no loc) names them in its message
+            f"{str(err['loc'][0]).upper()}: {err['msg']}" if err["loc"] else err["msg"]
+            for err in exc.errors(include_input=False)
         ]
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
 

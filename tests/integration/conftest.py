@@ -21,7 +21,10 @@ from tests.integration.stack import RedisServer, Stack, TcpProxy, running
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 PG_ADMIN_URL = os.environ.get("RELINK_TEST_PG", f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test")
-TABLES = "relink_attempt, email_outbox, relink_case, fc_account, fc_authorization, webhook_event"
+TABLES = (
+    "relink_attempt, email_outbox, relink_case, fc_account, fc_authorization, webhook_event, "
+    "platform_event_attempt, platform_event, platform_sequence"
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
