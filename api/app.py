@@ -5,9 +5,8 @@ from __future__ import annotations
 import structlog
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import make_asgi_app
 
-from api import health
+from api import health, metrics
 from api.errors import Rejected, rejected_handler
 from api.relink_page import routes as relink
 from api.webhooks import routes as webhooks
@@ -25,7 +24,14 @@ def create_app() -> FastAPI:
     require_shared_limiter(settings)
     if not settings.stripe_webhook_secrets:
         log.error("STRIPE_WEBHOOK_SECRETS is not set: /webhooks/stripe answers 503")
-    app = FastAPI(title="relink", version="0.1.0")
+    docs = settings.expose_docs  # the schema maps every route: shown only when asked for
+    app = FastAPI(
+        title="relink",
+        version="0.1.0",
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.state.inbox_writer = InboxWriter()
     app.add_exception_handler(Rejected, rejected_handler)
     app.include_router(webhooks.router)
@@ -36,5 +42,6 @@ def create_app() -> FastAPI:
         StaticFiles(directory=relink.STATIC_DIR),
         name="static",
     )
-    app.mount("/metrics", make_asgi_app())
+    if settings.metrics_enabled:
+        app.mount("/metrics", metrics.metrics_app(settings))
     return app

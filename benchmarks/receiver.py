@@ -145,6 +145,7 @@ def main() -> None:
         "CELERY_BROKER_URL": args.redis,
         "STRIPE_WEBHOOK_SECRETS": SECRET,
         "STRIPE_API_KEY": "sk_test_benchmark",
+        "LINK_SIGNING_KEYS": "receiver-link-key",
     }
     relink_port, bare_port = 18401, 18402
     servers = [

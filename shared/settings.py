@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-import logging
-import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, FilePath, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-log = logging.getLogger(__name__)
+from shared.urls import masked_url
 
 VAR_DIR = Path("var")
-DEV_LINK_KEY_FILE = VAR_DIR / "dev-link-signing-key"
 # Below Stripe's own limits (about 25/s in test mode, 100/s in live mode).
 TEST_STRIPE_RATE_LIMIT = 20.0
 LIVE_STRIPE_RATE_LIMIT = 90.0
@@ -57,7 +54,9 @@ class Settings(BaseSettings):
     stripe_publishable_key: str | None = None
     stripe_js_url: str = "https://js.stripe.com/v3/"
     stripe_api_version: str = "2026-09-30.preview"
-    link_signing_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    link_signing_keys: Annotated[list[SecretStr], NoDecode] = Field(  # required: no dev key
+        default_factory=list, min_length=1, validate_default=True
+    )
     link_max_age: int = Field(default=7 * 24 * 3600, gt=0, description="seconds")
     public_base_url: str = "http://localhost:8000"
     email_url: str = "file://var/outbox"
@@ -137,6 +136,11 @@ class Settings(BaseSettings):
         default=26 * 3600.0, gt=0, description="a delivery failing this long is `failed`"
     )
     platform_webhook_sweep_every_seconds: float = Field(default=10.0, gt=0)
+
+    # What the API shows about itself (api/app.py): off unless asked for.
+    expose_docs: bool = Field(default=False, description="/docs, /redoc and /openapi.json")
+    metrics_enabled: bool = Field(default=False, description="/metrics/")
+    metrics_token: SecretStr | None = Field(default=None, description="Bearer for /metrics/")
 
     # Retention: processed/ignored inbox payloads are nulled after this many days.
     inbox_retention_days: int = Field(default=30, gt=0)
@@ -272,14 +276,11 @@ class Settings(BaseSettings):
         return LIVE_PAGE_STRIPE_RATE_LIMIT if self.livemode else TEST_PAGE_STRIPE_RATE_LIMIT
 
     def signing_keys(self) -> list[str]:
-        """Link-signing keys, newest first; a generated dev key kept in var/ when none is set."""
-        if self.link_signing_keys:
-            return [key.get_secret_value() for key in self.link_signing_keys]
-        log.warning("LINK_SIGNING_KEYS is not set: using a generated development key")
-        if not DEV_LINK_KEY_FILE.exists():
-            DEV_LINK_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
-            DEV_LINK_KEY_FILE.write_text(secrets.token_urlsafe(32))
-        return [DEV_LINK_KEY_FILE.read_text().strip()]
+        """Link-signing keys, newest first."""
+        return [key.get_secret_value() for key in self.link_signing_keys]
+
+    def __repr_args__(self) -> Any:  # URLs shown without credentials; SecretStr hides the rest
+        return [(k, masked_url(v) if isinstance(v, str) else v) for k, v in super().__repr_args__()]
 
 
 def load_settings() -> Settings:

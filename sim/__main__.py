@@ -1,8 +1,12 @@
-"""`python -m sim --port 12111`: serve the simulator and print how to reach it."""
+"""`python -m sim --port 12111`: serve the simulator and print how to reach it.
+
+The webhook secret comes from SIM_WEBHOOK_SECRET (generated if unset), never from the
+command line, which every user on the machine can read in `ps`."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import threading
 
 import uvicorn
@@ -20,14 +24,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=12111)
     parser.add_argument("--webhook-url", help="deliver events here as signed webhooks")
-    parser.add_argument("--webhook-secret", help="whsec_... (generated if omitted)")
     parser.add_argument(
         "--api-version", default=PREVIEW_DEFAULT, help="API version events are rendered at"
     )
     parser.add_argument("--rate-limit", type=float, default=25.0, help="requests/s, 0 = off")
     args = parser.parse_args(argv)
 
-    secret = args.webhook_secret or new_secret()
+    secret = os.environ.get("SIM_WEBHOOK_SECRET") or new_secret()
     state = SimState(rate_limit_per_second=args.rate_limit)
     app = create_app(state)
     base_url = f"http://{args.host}:{args.port}"

@@ -1,13 +1,19 @@
-"""Operator CLI fixtures: commands driven through typer's CliRunner, an inbox and cases
-with known contents."""
+"""CLI fixtures: commands driven through typer's CliRunner, an inbox and cases with known
+contents, and `relink dev` with its processes faked."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import pytest
+import uvicorn
 from typer.testing import CliRunner
 
 from shared.db import session_scope, utcnow
@@ -23,6 +29,7 @@ from shared.models import (
     RelinkCase,
     WebhookEvent,
 )
+from shared.settings import get_settings
 from worker.cli.main import cli
 
 runner = CliRunner()
@@ -165,3 +172,80 @@ def cases(db: None) -> None:
                 created_at=start + timedelta(minutes=10),
             )
         )
+
+
+# What `relink dev` reads from the environment, unset so that it makes its own.
+DEV_VARIABLES = (
+    "DATABASE_URL",
+    "STRIPE_API_KEY",
+    "STRIPE_WEBHOOK_SECRETS",
+    "LINK_SIGNING_KEYS",
+    "PUBLIC_BASE_URL",
+)
+
+
+@dataclass
+class Started:
+    """A process `relink dev` started: its command line and the environment it was given."""
+
+    args: list[str]
+    env: dict[str, str] | None
+
+
+@dataclass
+class Served:
+    """A uvicorn.run call: its arguments and the environment the API would read."""
+
+    kwargs: dict[str, Any]
+    env: dict[str, str]
+
+
+@dataclass
+class DevRun:
+    started: list[Started] = field(default_factory=list)
+    served: list[Served] = field(default_factory=list)
+
+    def child(self, module: str) -> Started:
+        return next(s for s in self.started if s.args[1:3] == ["-m", module])
+
+
+@contextmanager
+def fake_dev(monkeypatch: pytest.MonkeyPatch) -> Iterator[DevRun]:
+    """`relink dev` (really migrating its SQLite database) with the simulator, the worker and
+    uvicorn recorded instead of run; the environment and umask it changes are put back."""
+    run = DevRun()
+
+    class Process:
+        def __init__(self, args: list[str], env: dict[str, str] | None = None, **_: Any) -> None:
+            run.started.append(Started(list(args), env))
+
+        def terminate(self) -> None:
+            pass
+
+        def wait(self, timeout: float | None = None) -> int:
+            return 0
+
+    def serve(*_args: Any, **kwargs: Any) -> None:
+        run.served.append(Served(kwargs, dict(os.environ)))
+
+    monkeypatch.setattr(subprocess, "Popen", Process)
+    monkeypatch.setattr(uvicorn, "run", serve)
+    for name in DEV_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    saved = dict(os.environ)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    get_settings.cache_clear()
+    try:
+        yield run
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        os.umask(umask)
+        get_settings.cache_clear()
+
+
+@pytest.fixture
+def dev_run(monkeypatch: pytest.MonkeyPatch) -> Iterator[DevRun]:
+    with fake_dev(monkeypatch) as run:
+        yield run

@@ -118,6 +118,7 @@ def test_doctor_fails_when_the_broker_is_unreachable(
     assert result.exit_code == 1
     broker = next(c for c in json.loads(result.output)["checks"] if c["name"] == "broker")
     assert broker["status"] == "fail"
+    assert "redis://127.0.0.1:1/0 unreachable" in broker["detail"]
 
 
 @pytest.mark.parametrize(

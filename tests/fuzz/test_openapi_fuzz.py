@@ -12,17 +12,18 @@ import schemathesis
 from sqlalchemy import func
 from sqlmodel import select
 
-from api.app import create_app
 from shared.db import session_scope
 from shared.models import WebhookEvent
-from tests.fuzz.conftest import FUZZ, SECRETS
+from tests.fuzz.conftest import FUZZ, SECRETS, app_with_schema
 
 FUZZED_PATHS = ["/webhooks/stripe", "/healthz", "/readyz"]
 
 
 # Built at import (schemathesis 4.32's lazy `from_fixture` fails under pytest 9: the Function
 # item has no `_nodeid`); the app reads its settings per request, so each test's env applies.
-schema = schemathesis.openapi.from_asgi("/openapi.json", create_app()).include(path=FUZZED_PATHS)
+schema = schemathesis.openapi.from_asgi("/openapi.json", app_with_schema()).include(
+    path=FUZZED_PATHS
+)
 
 
 @pytest.fixture

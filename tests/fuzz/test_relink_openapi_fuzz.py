@@ -12,8 +12,7 @@ import pytest
 import schemathesis
 from hypothesis import settings
 
-from api.app import create_app
-from tests.fuzz.conftest import FUZZ, SECRETS
+from tests.fuzz.conftest import FUZZ, SECRETS, app_with_schema
 from tests.relink_page.pages import snapshot
 
 RELINK_PATHS = [
@@ -29,7 +28,9 @@ PER_OPERATION = settings(
 )
 
 # Built at import, as in test_openapi_fuzz.py (the app reads its settings per request).
-schema = schemathesis.openapi.from_asgi("/openapi.json", create_app()).include(path=RELINK_PATHS)
+schema = schemathesis.openapi.from_asgi("/openapi.json", app_with_schema()).include(
+    path=RELINK_PATHS
+)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import email
 import email.policy
 import os
 import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -55,6 +56,8 @@ def test_relink_dev_turns_a_deactivation_into_an_email_file(tmp_path: Path) -> N
         output = (tmp_path / "dev.log").read_text()
         assert f"{base}/webhooks/stripe" in output
         assert "whsec_" in output
+        for name in ("dev-webhook-secret", "dev-link-signing-key", "relink.db"):
+            assert stat.S_IMODE((tmp_path / "var" / name).stat().st_mode) == 0o600, name
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)

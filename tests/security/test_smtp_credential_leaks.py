@@ -14,6 +14,7 @@ from shared.logging import configure_logging
 from shared.models import EmailOutbox, OutboxStatus, RelinkCase
 from shared.queue import celery_app
 from shared.settings import load_settings
+from shared.urls import masked_url
 from tests.emails.world import deactivated_authorization, handle, simulated_stripe
 from tests.security.smtp_servers import (
     PASSWORD,
@@ -25,7 +26,6 @@ from tests.security.smtp_servers import (
 )
 from worker.cli.doctor import check_email
 from worker.emails import tasks as email_tasks
-from worker.emails.smtp import masked_url
 
 WRONG = "Wr0ng/Pass+word="
 

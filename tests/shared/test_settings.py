@@ -1,8 +1,12 @@
+"""shared/settings.py: one typed settings object, errors naming the variable, secrets and
+URL passwords never shown."""
+
 from __future__ import annotations
 
 import pytest
 
 from shared.settings import ConfigError, load_settings
+from shared.urls import masked_url
 
 
 def test_comma_separated_secrets_are_all_kept(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -40,7 +44,7 @@ def test_bad_variable_is_named_in_the_error(
 
 
 def test_defaults_match_the_design(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("DATABASE_URL", "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRETS", "LINK_SIGNING_KEYS"):
+    for name in ("DATABASE_URL", "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRETS"):
         monkeypatch.delenv(name, raising=False)
     settings = load_settings()
     assert settings.database_url == "sqlite:///var/relink.db"
@@ -49,13 +53,39 @@ def test_defaults_match_the_design(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.email_url == "file://var/outbox"
     assert settings.stripe_webhook_secrets == []
     assert settings.livemode is False
+    assert (settings.expose_docs, settings.metrics_enabled, settings.metrics_token) == (
+        False,
+        False,
+        None,
+    )
 
 
-def test_generated_dev_link_key_is_stable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("LINK_SIGNING_KEYS")
-    first = load_settings().signing_keys()
-    assert first == load_settings().signing_keys()
-    assert len(first[0]) >= 32
+def test_link_signing_keys_are_kept_newest_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LINK_SIGNING_KEYS", "new-key, old-key")
+    assert load_settings().signing_keys() == ["new-key", "old-key"]
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "postgresql+psycopg://relink:s3cret@db:5432/relink",
+            "postgresql+psycopg://***:***@db:5432/relink",
+        ),
+        ("redis://:s3cret@redis:6379/0", "redis://***:***@redis:6379/0"),
+        (
+            "smtp://ada%40example.com:p%40ss@mail.example.com:587",
+            "smtp://***:***@mail.example.com:587",
+        ),
+        ("redis://ada@redis:6379/0", "redis://***@redis:6379/0"),
+        ("sqlite:///var/relink.db", "sqlite:///var/relink.db"),
+        ("filesystem://", "filesystem://"),
+        ("https://api.stripe.com", "https://api.stripe.com"),
+        ("http://[::1:6379/0", "***"),
+    ],
+)
+def test_masked_url_hides_user_and_password(url: str, shown: str) -> None:
+    assert masked_url(url) == shown
 
 
 def test_live_key_means_live_events(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,6 +17,7 @@ from api.app import create_app
 from api.webhooks import inbox_writer
 from shared.db import session_scope, utcnow
 from shared.models import WebhookEvent
+from shared.settings import get_settings
 from tests.conftest import OLD_WEBHOOK_SECRET, WEBHOOK_SECRET
 from tests.factories import body_of, event, signature
 
@@ -233,9 +234,12 @@ def test_database_down_answers_503_so_stripe_retries(
     assert queued == []
 
 
-def test_health_and_metrics(client: TestClient) -> None:
-    assert client.get("/healthz").json() == {"status": "ok"}
-    body = body_of(event())
-    post(client, body, "garbage")
-    metrics = client.get("/metrics/").text
+def test_health_and_metrics(db: None, queued: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("METRICS_ENABLED", "true")
+    get_settings.cache_clear()
+    with TestClient(create_app()) as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+        body = body_of(event())
+        post(client, body, "garbage")
+        metrics = client.get("/metrics/").text
     assert 'relink_webhook_rejections_total{check="malformed_signature_header"}' in metrics

@@ -1,4 +1,5 @@
-"""`relink doctor`: settings, database, broker, email, the Stripe key and the webhook endpoint."""
+"""`relink doctor`: settings, database, broker, email, the Stripe key and the webhook endpoint
+(URLs shown without their passwords)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from sqlalchemy import text
 from shared import queue
 from shared.settings import ConfigError, Settings, load_settings
 from shared.stripe_client import list_webhook_endpoints, make_stripe_client
+from shared.urls import masked_url
 from worker.cli.output import (
     JsonFlag,
     echo_json,
     render_table,
 )
-from worker.emails.smtp import SmtpFailure, masked_url, open_session
+from worker.emails.smtp import SmtpFailure, open_session
 
 # The events a relink webhook endpoint must deliver, and those it should.
 REQUIRED_EVENT_TYPES = (
@@ -48,29 +50,29 @@ def check_database(settings: Settings) -> Check:
     from shared.db import get_engine
     from shared.migrate import alembic_config
 
+    where = masked_url(settings.database_url)
     try:
         with get_engine().connect() as connection:
             connection.execute(text("SELECT 1"))
             current = set(MigrationContext.configure(connection).get_current_heads())
     except Exception as exc:
-        return Check("database", "fail", f"unreachable: {type(exc).__name__}")
+        return Check("database", "fail", f"{where} unreachable: {type(exc).__name__}")
     heads = set(ScriptDirectory.from_config(alembic_config(settings.database_url)).get_heads())
+    head = ", ".join(sorted(heads))
     if current != heads:
         have = ", ".join(sorted(current)) or "none"
         return Check(
-            "database",
-            "fail",
-            f"at revision {have}, head is {', '.join(sorted(heads))}: run `relink migrate`",
+            "database", "fail", f"at revision {have}, head is {head}: run `relink migrate`"
         )
-    return Check("database", "ok", f"reachable, migrated to head ({', '.join(sorted(heads))})")
+    return Check("database", "ok", f"{where} reachable, migrated to head ({head})")
 
 
 def check_broker(settings: Settings) -> Check:
+    where = masked_url(settings.celery_broker_url)
     error = queue.check_broker()
     if error is not None:
-        return Check("broker", "fail", f"unreachable: {error}")
-    scheme = settings.celery_broker_url.split("://", 1)[0]
-    return Check("broker", "ok", f"{scheme}:// reachable")
+        return Check("broker", "fail", f"{where} unreachable: {error}")
+    return Check("broker", "ok", f"{where} reachable")
 
 
 def check_email(settings: Settings) -> Check:

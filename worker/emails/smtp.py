@@ -15,7 +15,7 @@ import smtplib
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 
 class SmtpFailure(Exception):
@@ -54,15 +54,6 @@ class SmtpServer:
             if secret:
                 text = text.replace(secret, "***")
         return text[:300]
-
-
-def masked_url(email_url: str) -> str:
-    """EMAIL_URL for display: user and password replaced by ***."""
-    parts = urlsplit(email_url)
-    if "@" not in parts.netloc:
-        return email_url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"***:***@{host}"))
 
 
 def tls_context(ca_bundle: Path | None) -> ssl.SSLContext:
