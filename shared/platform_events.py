@@ -22,7 +22,7 @@ from sqlmodel import Session
 from shared.catalog import DELIVER_PLATFORM_EVENT
 from shared.db import utcnow
 from shared.links import LinkPayload, link_url
-from shared.models import OPEN_CASE_STATES, FcAccount, FcAuthorization, RelinkCase
+from shared.models import OPEN_CASE_STATES, FcAccount, FcAuthorization, RelinkAttempt, RelinkCase
 from shared.platform_models import PlatformEvent, PlatformSequence
 from shared.queue import publish_after_commit
 from shared.settings import Settings, get_settings
@@ -50,11 +50,18 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
+def enabled() -> bool:
+    """Whether platform webhooks are written (PLATFORM_WEBHOOK_URL is set)."""
+    return get_settings().platform_webhooks
+
+
 def record_case_event(
     session: Session, event_type: str, case: RelinkCase, **data: Any
 ) -> PlatformEvent | None:
     """A case event: the case as it now is, its account holder, and `data`."""
     assert case.id is not None
+    if not enabled():
+        return None
     authorization = session.get(FcAuthorization, case.authorization_id)
     view = {
         "case": case_view(case),
@@ -64,6 +71,22 @@ def record_case_event(
         **data,
     }
     return record(session, event_type, f"case:{case.id}", view, case_id=case.id)
+
+
+def record_payment_method(
+    session: Session, case: RelinkCase, attempt: RelinkAttempt
+) -> PlatformEvent | None:
+    """The customer saved a new PaymentMethod from an account linked on the relink page
+    (the `no_account` path): Stripe does not update existing payment methods, the platform
+    has to switch to this one."""
+    return record_case_event(
+        session,
+        PAYMENT_METHOD_CREATED,
+        case,
+        payment_method=attempt.payment_method_id,
+        fc_account=attempt.linked_account_id,
+        replaces={"account": attempt.account_id, "case": case.id},
+    )
 
 
 def record_account_status(
@@ -106,7 +129,7 @@ def record(
 ) -> PlatformEvent | None:
     """Write the event with the next number of `sequence_key`; deliver it after the commit.
     None (nothing written) while PLATFORM_WEBHOOK_URL is unset."""
-    if not get_settings().platform_webhooks:
+    if not enabled():
         return None
     now = now or utcnow()
     sequence = next_sequence(session, sequence_key)

@@ -8,11 +8,12 @@ import stripe
 import structlog
 from sqlmodel import Session
 
+from shared import platform_events
 from shared.db import utcnow
 from shared.models import FcAccount, FcAuthorization
 from shared.stripe_client import make_stripe_client, retrieve_account
 from shared.stripe_objects import AccountSnapshot
-from worker.cases.repository import lock_account
+from worker.cases.repository import lock_account, open_case_of
 
 log = structlog.get_logger(__name__)
 
@@ -49,6 +50,7 @@ def apply_account_snapshot(
         same = (created, event_id) == (stored.state_at, stored.state_event_id)
         if not (replace_equal and same):
             return None
+    before = _standing_of(stored)
     stored = stored or FcAccount(id=account.id, status=account.status)
     stored.authorization_id = account.authorization or stored.authorization_id
     stored.holder_type = account.holder.type if account.holder else None
@@ -68,7 +70,22 @@ def apply_account_snapshot(
     session.add(stored)
     if stored.authorization_id:
         _ensure_authorization(session, stored)
+    changed = _standing_of(stored) != before and (before is not None or stored.status != "active")
+    if changed and platform_events.enabled():
+        case = open_case_of(session, stored.authorization_id) if stored.authorization_id else None
+        platform_events.record_account_status(session, stored, before and before[0], case)
     return stored
+
+
+def _standing_of(account: FcAccount | None) -> tuple[str, str | None, str | None] | None:
+    """relink's view of an account: its status, and why and what to do when inactive (a
+    change of it is a `relink.account.status_changed`; a first sighting of a working account
+    is not)."""
+    if account is None:
+        return None
+    if account.status != "inactive":
+        return account.status, None, None
+    return account.status, account.inactive_cause, account.inactive_action
 
 
 def apply_event_snapshot(

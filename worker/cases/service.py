@@ -12,6 +12,7 @@ import structlog
 from sqlalchemy import update
 from sqlmodel import Session, col
 
+from shared import platform_events
 from shared.db import utcnow
 from shared.models import CaseState, EmailKind, EmailOutbox, OutboxStatus, RelinkCase
 from shared.outbox import add_email
@@ -53,6 +54,12 @@ def open_or_join_case(
     send_after = case.opened_at + timedelta(seconds=settings.quiet_period_seconds)
     if case.state in (CaseState.OPEN, CaseState.UNREPAIRABLE):
         add_email(session, case, kind, send_after=send_after, key=kind.value, now=now)
+    if opened:
+        unrepairable = case.state == CaseState.UNREPAIRABLE
+        opened_type = (
+            platform_events.CASE_UNREPAIRABLE if unrepairable else platform_events.CASE_OPENED
+        )
+        platform_events.record_case_event(session, opened_type, case)
     log.info(
         "case_opened" if opened else "case_joined",
         case_id=case.id,
@@ -95,6 +102,7 @@ def resolve_case(
     session.add(case)
     assert case.id is not None
     cancelled = cancel_pending_emails(session, case.id)
+    platform_events.record_case_event(session, platform_events.CASE_RESOLVED, case)
     log.info(
         "case_resolved",
         case_id=case.id,

@@ -20,6 +20,7 @@ import structlog
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from shared import platform_events
 from shared.catalog import SEND_EMAIL
 from shared.db import outlasting_outages, session_scope, utcnow
 from shared.models import (
@@ -81,6 +82,10 @@ def send_outbox(outbox_id: int, *, client: stripe.StripeClient | None = None) ->
                 outcome = _reconcile_unsent(session, plan, live, client)
         log.info("email_not_sent", outbox_id=outbox_id, case_id=plan.case_id, outcome=outcome)
         return outcome
+    if not settings.sends_emails:  # DELIVERY=webhook: the platform delivers the link
+        record_sent(plan, None)
+        log.info("email_handed_over", outbox_id=outbox_id, case_id=plan.case_id, kind=plan.kind)
+        return "handed_over"
     recipient = resolve_recipient(client, plan.holder_type, plan.holder_id)
     if recipient is None:
         with session_scope() as session:
@@ -125,7 +130,7 @@ def take_smtp_token(outbox_id: int, settings: Settings) -> None:
         raise SmtpRateLimited(str(exc)) from exc
 
 
-def record_sent(plan: Plan, recipient: str) -> None:
+def record_sent(plan: Plan, recipient: str | None) -> None:
     """The message is gone: record it, waiting out a database blip (tests/faults cut
     PostgreSQL for 5 s) instead of raising, which would release the row and send it twice."""
 
@@ -181,8 +186,10 @@ def _finish_unsent(session: Session, plan: Plan, status: OutboxStatus) -> None:
         session.add(case)
 
 
-def _mark_sent(session: Session, plan: Plan, recipient: str) -> None:
-    """Idempotent: a commit whose acknowledgement an outage swallowed is not counted twice."""
+def _mark_sent(session: Session, plan: Plan, recipient: str | None) -> None:
+    """Idempotent: a commit whose acknowledgement an outage swallowed is not counted twice.
+    No recipient: handed to the platform (DELIVERY=webhook), no email counted. A reminder or
+    fresh link is a `relink.case.reminder_due` for the platform either way."""
     now = utcnow()
     case = session.exec(
         select(RelinkCase).where(RelinkCase.id == plan.case_id).with_for_update()
@@ -196,7 +203,12 @@ def _mark_sent(session: Session, plan: Plan, recipient: str) -> None:
         row.recipient = recipient
         row.last_error = None
         session.add(row)
-    case.emails_sent += 1
+    if recipient is not None:
+        case.emails_sent += 1
+    if plan.kind in (EmailKind.REMINDER, EmailKind.FRESH_LINK):
+        platform_events.record_case_event(
+            session, platform_events.CASE_REMINDER_DUE, case, reason=plan.kind.value
+        )
     if case.state == CaseState.NO_CONTACT:
         case.state = CaseState.OPEN  # an address turned up (e.g. for a fresh link)
     session.add(case)
