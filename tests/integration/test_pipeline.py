@@ -82,7 +82,8 @@ def test_worker_killed_mid_task_is_finished_by_the_next_worker(
     stack: Stack, pg: psycopg.Connection, pg_database: str
 ) -> None:
     account = fc_account()
-    first = event(obj=account, created=1000)
+    now = int(time.time())  # the receiver refuses a `created` years away from now
+    first = event(obj=account, created=now - 60)
     wait_for_first = stack.start_worker()
     deliver(stack, body_of(first))
     wait_processed(pg, first["id"])
@@ -92,7 +93,7 @@ def test_worker_killed_mid_task_is_finished_by_the_next_worker(
         second = event(
             "financial_connections.account.reactivated",
             obj={**account, "status": "active"},
-            created=2000,
+            created=now - 30,
         )
         deliver(stack, body_of(second))
         wait_until(
