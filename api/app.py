@@ -8,6 +8,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import health, metrics
 from api.errors import Rejected, rejected_handler
+from api.ops import routes as ops
 from api.relink_page import routes as relink
 from api.webhooks import routes as webhooks
 from api.webhooks.inbox_writer import InboxWriter
@@ -37,11 +38,13 @@ def create_app() -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(health.router)
     app.include_router(relink.router)
+    app.include_router(ops.router)
     app.mount(
         "/static",
         StaticFiles(directory=relink.STATIC_DIR),
         name="static",
     )
+    app.mount("/ops/static", StaticFiles(directory=ops.STATIC_DIR), name="ops_static")
     if settings.metrics_enabled:
         app.mount("/metrics", metrics.metrics_app(settings))
     return app

@@ -137,6 +137,8 @@ class RelinkCase(SQLModel, table=True):
     # when the customer last asked for a fresh link (the api's own rate limit).
     payment_method_id: str | None = Field(default=None, max_length=255)
     fresh_link_requested_at: datetime | None = Field(default=None, sa_column=_ts())
+    # The first GET of the link's page while the case was open (the dashboard's funnel).
+    link_first_opened_at: datetime | None = Field(default=None, sa_column=_ts())
 
 
 class EmailKind(StrEnum):

@@ -3,8 +3,9 @@
 Each request is checked in order of cost: the link's token first (nothing else is looked at
 for a bad one), then the body (refused past MAX_FORM_BYTES, by its Content-Length or while it
 streams, never read whole first), then the form's ids; only then does the step run, in a
-worker thread. GET and HEAD show the link's page and change nothing: mail scanners open every
-link; the page's button (POST …/session) is what opens a Financial Connections session.
+worker thread. GET and HEAD show the link's page and change nothing (but the time a GET first
+opened it, for the dashboard): mail scanners open every link; the page's button
+(POST …/session) is what opens a Financial Connections session.
 """
 
 from __future__ import annotations
@@ -160,8 +161,9 @@ def setup_intent_field(fields: Fields) -> tuple[str, ...] | None:
 
 @router.get("/relink/{token}", response_class=HTMLResponse)
 async def relink_page(request: Request, token: str) -> HTMLResponse:
-    """The link's page from what is stored: no Stripe call, no write."""
-    return await guarded(request, token, service.show)
+    """The link's page from what is stored: no Stripe call; a GET records the first opening."""
+    step = service.show if request.method == "HEAD" else service.show_opened
+    return await guarded(request, token, step)
 
 
 # HEAD (scanners) is GET without the body; one operation in the OpenAPI schema.

@@ -6,9 +6,9 @@ Each function is its request's unit-of-work owner, and no transaction stays open
 is called: it reads what it needs in one unit of work, calls Stripe with none open (after
 taking the case's request token), then records the result in another, under the case's row
 lock and after re-checking what it read. Showing a link calls Stripe for nothing and writes
-nothing (mail scanners open every link). Stripe is asked, never the browser: every outcome is
-read back from the session or the SetupIntent. A `client_secret` is handed to the caller for
-the page body and is never stored or logged.
+nothing but, on GET, when the link was first opened (mail scanners open every link). Stripe
+is asked, never the browser: every outcome is read back from the session or the SetupIntent.
+A `client_secret` is handed to the caller for the page body and is never stored or logged.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from typing import Any
 
 import stripe
 import structlog
-from sqlmodel import Session
+from sqlalchemy import update
+from sqlmodel import Session, col
 
 from api.relink_page import calls
 from api.relink_page.outcomes import (
@@ -81,6 +82,22 @@ def show(payload: LinkPayload) -> Outcome:
     if not can_go_on(case):
         return closed(case, account)
     return Start(bank_of(account), next_mode(tried))
+
+
+def show_opened(payload: LinkPayload) -> Outcome:
+    """GET: the page as `show` gives it, and the first opening of a link that can still be
+    used recorded once, for the operations dashboard's funnel (HEAD records nothing; a mail
+    scanner's GET counts as an opening)."""
+    outcome = show(payload)
+    if isinstance(outcome, Start):
+        with session_scope() as db:
+            db.execute(
+                update(RelinkCase)
+                .where(col(RelinkCase.id) == payload.case_id)
+                .where(col(RelinkCase.link_first_opened_at).is_(None))
+                .values(link_first_opened_at=utcnow())
+            )
+    return outcome
 
 
 # POST /relink/{token}/session: the page's button

@@ -26,6 +26,8 @@ TABLES = (
     "platform_event_attempt, platform_event, platform_sequence"
 )
 
+OPS_TOKEN = "integration-ops-token"
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
@@ -141,6 +143,7 @@ def stack(
         "STRIPE_PUBLISHABLE_KEY": "pk_test_sim",
         "STRIPE_JS_URL": f"{sim.base_url}/_sim/stripe.js",
         "LINK_SIGNING_KEYS": "integration-link-key",
+        "OPS_TOKEN": OPS_TOKEN,
         "EMAIL_URL": smtp.url,
         "EMAIL_FROM": "relink <relink@example.com>",
         "REDRIVE_AFTER_SECONDS": "2",
