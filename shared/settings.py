@@ -147,10 +147,6 @@ class Settings(BaseSettings):
     prune_every_seconds: float = Field(default=3600.0, gt=0)
     prune_batch_size: int = Field(default=1000, gt=0)
 
-    # Operations dashboard (/ops): the operator token; unset, /ops answers 404.
-    ops_token: SecretStr | None = None
-    ops_session_hours: float = Field(default=12.0, gt=0, description="login cookie lifetime")
-
     @field_validator(
         "stripe_webhook_secrets", "link_signing_keys", "platform_webhook_secrets", mode="before"
     )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from fastapi import Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from api.ops.settings import ops_settings
 from shared.settings import get_settings
 
 COOKIE = "relink_ops"
@@ -33,7 +34,7 @@ class Operator:
 
 
 def configured_token() -> str | None:
-    token = get_settings().ops_token
+    token = ops_settings().ops_token
     value = token.get_secret_value() if token else ""
     return value or None
 
@@ -85,7 +86,7 @@ def operator_of(request: Request) -> Operator | None:
     cookie = request.cookies.get(COOKIE)
     if not cookie:
         return None
-    max_age = int(get_settings().ops_session_hours * 3600)
+    max_age = int(ops_settings().ops_session_hours * 3600)
     try:
         session_id = _signer(token).loads(cookie, max_age=max_age)
     except BadSignature:

@@ -19,10 +19,10 @@ from fastapi.templating import Jinja2Templates
 
 from api.ops import auth, service
 from api.ops.formatting import FILTERS
+from api.ops.settings import ops_settings
 from shared.db import session_scope
 from shared.models import EventStatus
 from shared.replay import reset_for_replay
-from shared.settings import get_settings
 
 router = APIRouter(include_in_schema=False)  # operators only: not in the public schema
 STATIC_DIR = Path(__file__).parent / "static"
@@ -117,7 +117,7 @@ async def login(request: Request) -> Response:
     response.set_cookie(
         auth.COOKIE,
         auth.new_session_cookie(),
-        max_age=int(get_settings().ops_session_hours * 3600),
+        max_age=int(ops_settings().ops_session_hours * 3600),
         path="/ops",
         httponly=True,
         samesite="strict",
