@@ -117,7 +117,14 @@ def smtp() -> Iterator[SmtpSink]:
 
 
 @pytest.fixture
+def stack_env() -> dict[str, str]:
+    """Extra environment for the api and workers; a test module overrides this fixture."""
+    return {}
+
+
+@pytest.fixture
 def stack(
+    stack_env: dict[str, str],
     pg: psycopg.Connection,
     pg_database: str,
     pg_proxy: TcpProxy,
@@ -148,6 +155,7 @@ def stack(
         "EMAIL_FROM": "relink <relink@example.com>",
         "REDRIVE_AFTER_SECONDS": "2",
         "REDRIVE_EVERY_SECONDS": "1",
+        **stack_env,
     }
     with running(Stack(env, tmp_path)) as started:
         started.env["PUBLIC_BASE_URL"] = started.base_url
