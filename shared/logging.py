@@ -1,20 +1,25 @@
 """structlog set-up with redaction: no secret, client secret, relink token, password or email
 address reaches a log.
 
-Exceptions are formatted first, as plain tracebacks without local variables (structlog's rich
-tracebacks print locals: payloads, keys, passwords), and the redaction runs after, over every
-value, nested dicts and lists included, so a secret inside an exception message is scrubbed
-too. uvicorn's access log goes through the same scrubbing (its paths carry relink tokens).
+Exceptions are formatted first, as plain tracebacks (JSON: frames) without local variables
+(structlog's rich tracebacks print locals: payloads, keys, passwords), and the redaction runs
+after, over every value, nested dicts and lists included, so a secret inside an exception
+message is scrubbed too. uvicorn's access log goes through the same scrubbing (its paths carry
+relink tokens). LOG_FORMAT picks console lines or JSON.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 from typing import Any
 
 import structlog
+from structlog.tracebacks import ExceptionDictTransformer
 from structlog.typing import EventDict, WrappedLogger
+
+from shared.settings import ConfigError
 
 _PATTERNS = (
     # Stripe secret and restricted keys, webhook secrets, client secrets (`seti_…_secret_…`).
@@ -82,7 +87,26 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: int = logging.INFO, *, json: bool = False) -> None:
+def _json_from_log_format() -> bool:
+    """LOG_FORMAT (console or json), read here: shared/settings.py is at its 300-line cap."""
+    log_format = os.environ.get("LOG_FORMAT", "console").strip().lower()
+    if log_format not in ("console", "json"):
+        raise ConfigError(
+            f"invalid configuration: LOG_FORMAT: {log_format!r} is not console or json"
+        )
+    return log_format == "json"
+
+
+def configure_logging(level: int = logging.INFO, *, json: bool | None = None) -> None:
+    """Console lines, or JSON (`json`, else LOG_FORMAT) with tracebacks as frames."""
+    if json is None:
+        json = _json_from_log_format()
+    # structlog's own `dict_tracebacks` shows locals by default: never here.
+    exceptions: Any = (
+        structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False))
+        if json
+        else structlog.processors.format_exc_info  # plain text, never locals
+    )
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if json
@@ -95,8 +119,8 @@ def configure_logging(level: int = logging.INFO, *, json: bool = False) -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,  # plain text, never locals
-            redact,
+            exceptions,
+            redact,  # after the exception is formatted: its text and frames are scrubbed too
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),

@@ -3,6 +3,7 @@ in logged values; relink tokens in paths, including uvicorn's access log."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -15,6 +16,7 @@ import requests
 import structlog
 
 from shared.logging import configure_logging
+from shared.settings import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS = (
@@ -52,6 +54,27 @@ def test_an_exception_is_logged_without_locals_and_scrubbed(
     for secret in SECRETS:  # …without a single secret from its frames or its message
         assert secret not in out, secret
     assert "postgresql://relink:***@db" in out
+
+
+def test_log_format_json_gives_traceback_frames_without_locals(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """structlog's `dict_tracebacks` carries every frame's locals unless told not to."""
+    monkeypatch.setenv("LOG_FORMAT", "xml")
+    with pytest.raises(ConfigError, match="LOG_FORMAT"):
+        configure_logging()
+    monkeypatch.setenv("LOG_FORMAT", "json")
+    configure_logging()
+    try:
+        fail_with_secrets_in_locals()
+    except RuntimeError:
+        structlog.get_logger("test").exception("inbox_unavailable")
+    (line,) = capsys.readouterr().out.splitlines()
+    (exception,) = json.loads(line)["exception"]
+    assert exception["exc_value"].startswith("boom while talking to postgresql://relink:***@db")
+    frames = exception["frames"]
+    assert "fail_with_secrets_in_locals" in [frame["name"] for frame in frames]
+    assert all("locals" not in frame for frame in frames)
 
 
 def test_nested_values_and_tokens_are_scrubbed(capsys: pytest.CaptureFixture[str]) -> None:
