@@ -9,7 +9,8 @@ whatever a broker failure lost here, so a lost publish only delays work.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -123,7 +124,21 @@ def publish_after_commit(
     session.info.setdefault(_PENDING, []).append((task_name, args, countdown, on_failure))
 
 
+@contextmanager
+def savepoint(session: Session) -> Iterator[None]:
+    """A savepoint whose rollback also forgets the tasks published after commit inside it."""
+    mark = len(session.info.get(_PENDING, []))
+    try:
+        with session.begin_nested():
+            yield
+    except BaseException:
+        del session.info.get(_PENDING, [])[mark:]
+        raise
+
+
 def _publish_pending(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint released: the commit is still to come
+        return
     for task_name, args, countdown, on_failure in session.info.pop(_PENDING, []):
         try:
             publish(task_name, args, countdown=countdown)
@@ -135,6 +150,8 @@ def _publish_pending(session: Session) -> None:
 
 
 def _discard_pending(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint rolled back: see `savepoint`
+        return
     session.info.pop(_PENDING, None)
 
 

@@ -1,12 +1,17 @@
-"""The Celery app per broker: RabbitMQ gets a quorum queue on a topic exchange (countdowns by
-native delayed delivery); Redis and the filesystem broker keep Celery's defaults."""
+"""The Celery app per broker (RabbitMQ: a quorum queue on a topic exchange, countdowns by native
+delayed delivery; Redis keeps Celery's defaults) and publish-after-commit across savepoints."""
 
 from __future__ import annotations
 
-import pytest
+from contextlib import suppress
 
-from shared.queue import make_celery
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from shared.queue import make_celery, publish_after_commit, savepoint
 from shared.settings import get_settings
+from tests.conftest import Published
 
 
 @pytest.mark.parametrize("url", ["amqp://guest:guest@rabbit:5672//", "amqps://u:p@rabbit//"])
@@ -22,3 +27,31 @@ def test_redis_keeps_a_plain_queue() -> None:
     app = make_celery(get_settings().model_copy(update={"celery_broker_url": "redis://r:6379/0"}))
     assert not app.amqp.queues["relink"].queue_arguments
     assert app.conf.broker_transport_options == {"visibility_timeout": 600}
+
+
+def test_publish_after_commit_waits_for_the_real_commit_across_savepoints(
+    published: Published,
+) -> None:
+    with Session(create_engine("sqlite://")) as session:
+        session.execute(text("SELECT 1"))
+        publish_after_commit(session, "relink.first", [1])
+        with session.begin_nested():  # SQLAlchemy calls its release a commit
+            publish_after_commit(session, "relink.second", [2])
+        assert published == []  # nothing before the transaction commits
+        with suppress(ValueError), savepoint(session):
+            publish_after_commit(session, "relink.rolled_back", [3])
+            raise ValueError
+        with suppress(ValueError), session.begin_nested():
+            raise ValueError  # a plain savepoint's rollback keeps what came before it
+        session.commit()
+    assert published == [("relink.first", [1]), ("relink.second", [2])]
+
+
+def test_a_rolled_back_transaction_publishes_nothing(published: Published) -> None:
+    with Session(create_engine("sqlite://")) as session:
+        session.execute(text("SELECT 1"))
+        publish_after_commit(session, "relink.first", [1])
+        session.rollback()
+        session.execute(text("SELECT 1"))
+        session.commit()
+    assert published == []

@@ -19,10 +19,42 @@ from shared.models import (
 )
 from worker.cases.classification import Deactivation
 
+# session.info key: authorizations locked up front by lock_authorizations, outside any savepoint.
+_LOCKED = "relink.locked_authorizations"
+
+
+def lock_authorizations(session: Session, authorization_ids: set[str]) -> None:
+    """Insert the new ones and lock them all, in id order, in two statements. A batch of events
+    takes its authorizations' locks up front and in one order, so two batches that share
+    authorizations wait for each other instead of deadlocking; lock_authorization then finds
+    each one held and costs no round trip."""
+    ids = sorted(authorization_ids)
+    if not ids:
+        return
+    now = utcnow()
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(
+        dialect.insert(FcAuthorization)
+        .values([{"id": i, "state_at": 0, "updated_at": now} for i in ids])
+        .on_conflict_do_nothing(index_elements=["id"])
+    )
+    session.exec(
+        select(FcAuthorization)
+        .where(col(FcAuthorization.id).in_(ids))
+        .order_by(col(FcAuthorization.id))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    session.info.setdefault(_LOCKED, set()).update(ids)
+
 
 def lock_authorization(session: Session, authorization_id: str) -> FcAuthorization:
     """Insert the authorization if new, then lock its row: one authorization's events take
     turns, so siblings cannot both open a case or both write its email."""
+    if authorization_id in session.info.get(_LOCKED, ()):
+        held = session.get(FcAuthorization, authorization_id)  # the identity map: no query
+        if held is not None:
+            return held
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     session.execute(
         dialect.insert(FcAuthorization)

@@ -14,8 +14,9 @@ from shared.queue import events_task, publish, publish_after_commit
 from shared.settings import get_settings
 from shared.stripe_client import make_stripe_client
 from worker.errors import TRANSIENT_ERRORS, PermanentEventError, backoff
-from worker.inbox import backfill
+from worker.inbox import backfill, batch
 from worker.inbox import service as processing
+from worker.inbox.batch import MAX_BATCH
 from worker.inbox.retention import prune_payloads
 
 log = structlog.get_logger(__name__)
@@ -43,10 +44,21 @@ def process_event(self: Task, event_id: str) -> str:
 
 @shared_task(name=PROCESS_EVENTS)
 def process_events(event_ids: list[str]) -> int:
-    """Fan a batch from the receiver out to one process_event task per event."""
-    for event_id in event_ids:
-        publish(PROCESS_EVENT, [event_id])
-    return len(event_ids)
+    """A batch from the receiver (or the redrive), MAX_BATCH events per transaction. An event
+    that failed transiently, or every event of a batch whose transaction failed (the database
+    went away), goes to its own process_event task, which retries it with backoff."""
+    done = 0
+    for start in range(0, len(event_ids), MAX_BATCH):
+        chunk = event_ids[start : start + MAX_BATCH]
+        try:
+            result = batch.process_batch(chunk)
+        except TRANSIENT_ERRORS as exc:
+            log.warning("batch_deferred", events=len(chunk), error=type(exc).__name__)
+            result = batch.BatchResult(to_retry=chunk)
+        for event_id in result.to_retry:
+            publish(PROCESS_EVENT, [event_id], countdown=backoff(0))
+        done += len(result.statuses)
+    return done
 
 
 @shared_task(name=REDRIVE)

@@ -1,0 +1,159 @@
+"""process_events: many events per transaction, each in its own savepoint, so one bad event
+never fails its neighbours; siblings of one authorization still open one case and one email."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import orjson
+import pytest
+import stripe
+from sqlalchemy.exc import OperationalError
+from sqlmodel import select
+
+from shared.catalog import PROCESS_EVENT, SEND_EMAIL
+from shared.db import session_scope
+from shared.inbox import EventHeader, InboxItem, record_events
+from shared.models import EmailOutbox, FcAccount, RelinkCase, WebhookEvent
+from tests.conftest import Published
+from tests.factories import event, fc_account
+from worker.inbox import batch, handlers, tasks
+
+DEACTIVATED = "financial_connections.account.deactivated"
+
+
+def store(*events: dict, payloads: dict[str, str] | None = None) -> list[str]:  # type: ignore[type-arg]
+    items = [
+        InboxItem(
+            EventHeader(e["id"], e["type"], e["created"], False, e.get("api_version"), None),
+            (payloads or {}).get(e["id"], orjson.dumps(e).decode()),
+            handled=e["type"] in handlers.HANDLERS,
+        )
+        for e in events
+    ]
+    with session_scope() as session:
+        record_events(session, items, stale_after=timedelta(minutes=2))
+    return [e["id"] for e in events]
+
+
+def statuses(event_ids: list[str]) -> dict[str, tuple[str, int]]:
+    with session_scope() as session:
+        rows = session.exec(select(WebhookEvent).where(WebhookEvent.id.in_(event_ids))).all()  # type: ignore[attr-defined]
+        return {row.id: (row.status, row.attempts) for row in rows}
+
+
+@pytest.fixture
+def deferred(monkeypatch: pytest.MonkeyPatch) -> Published:
+    """Events the batch task hands to their own process_event task."""
+    sent: Published = []
+    monkeypatch.setattr(tasks, "publish", lambda name, args, **_: sent.append((name, list(args))))
+    return sent
+
+
+def emails_published(published: Published) -> int:
+    return sum(name == SEND_EMAIL for name, _ in published)
+
+
+def deactivation(authorization: str, last4: str = "0001") -> dict:  # type: ignore[type-arg]
+    return event(obj=fc_account(authorization=authorization, last4=last4))
+
+
+def test_a_batch_processes_every_event_once_and_a_replay_changes_nothing(
+    db: None, published: Published, deferred: Published
+) -> None:
+    ids = store(*(deactivation(f"fcauth_{i}") for i in range(5)))
+    assert tasks.process_events(ids) == 5
+    assert tasks.process_events(ids) == 0  # already processed: left alone
+    assert statuses(ids) == {event_id: ("processed", 1) for event_id in ids}
+    with session_scope() as session:
+        assert len(session.exec(select(RelinkCase)).all()) == 5
+    assert deferred == []
+    assert emails_published(published) == 5  # each case's email, after the commit
+
+
+def test_siblings_in_one_batch_open_one_case_and_one_email(
+    db: None, published: Published, deferred: Published
+) -> None:
+    ids = store(*(deactivation("fcauth_same", last4=f"000{k}") for k in range(3)))
+    tasks.process_events(ids)
+    with session_scope() as session:
+        cases = session.exec(select(RelinkCase)).all()
+        emails = session.exec(select(EmailOutbox)).all()
+        accounts = session.exec(select(FcAccount)).all()
+    assert [c.authorization_id for c in cases] == ["fcauth_same"]
+    assert len(emails) == 1
+    assert {a.status for a in accounts} == {"inactive"}
+    assert len(accounts) == 3
+    assert emails_published(published) == 1
+    assert deferred == []
+
+
+def test_a_bad_payload_fails_alone_and_its_neighbours_commit(
+    db: None, published: Published, deferred: Published
+) -> None:
+    good, bad, not_json = deactivation("fcauth_1"), event(obj={"object": "customer"}), event()
+    ids = store(good, bad, not_json, payloads={not_json["id"]: "{not json"})
+    assert tasks.process_events(ids) == 3
+    got = statuses(ids)
+    assert got[good["id"]] == ("processed", 1)
+    assert got[bad["id"]] == ("failed", 1)
+    assert got[not_json["id"]] == ("failed", 1)
+    assert deferred == []
+    assert emails_published(published) == 1
+
+
+def test_a_transient_error_rolls_back_that_event_only_and_sends_it_to_its_own_task(
+    db: None, published: Published, deferred: Published, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given three events, the middle one's Stripe call failing after it wrote its account
+    first, flaky, last = (deactivation(f"fcauth_{i}") for i in range(3))
+    original = handlers.HANDLERS[DEACTIVATED]
+
+    def stripe_down_for_one(session, evt):  # type: ignore[no-untyped-def]
+        original(session, evt)
+        if evt["id"] == flaky["id"]:
+            raise stripe.APIConnectionError("connection refused")
+
+    monkeypatch.setitem(handlers.HANDLERS, DEACTIVATED, stripe_down_for_one)
+    ids = store(first, flaky, last)
+    assert tasks.process_events(ids) == 2
+    got = statuses(ids)
+    assert got[first["id"]] == got[last["id"]] == ("processed", 1)
+    assert got[flaky["id"]] == ("received", 0)  # its effects rolled back with its savepoint
+    with session_scope() as session:
+        cases = {c.authorization_id for c in session.exec(select(RelinkCase)).all()}
+        assert session.get(FcAccount, flaky["data"]["object"]["id"]) is None
+    assert cases == {"fcauth_0", "fcauth_2"}
+    assert deferred == [(PROCESS_EVENT, [flaky["id"]])]  # retried alone, with backoff
+    assert emails_published(published) == 2  # the rolled-back case's email is not published
+
+
+def test_a_batch_whose_transaction_fails_goes_event_by_event(
+    db: None, deferred: Published, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = store(*(deactivation(f"fcauth_{i}") for i in range(3)))
+
+    def database_gone(_ids: list[str]) -> batch.BatchResult:
+        raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(batch, "process_batch", database_gone)
+    assert tasks.process_events(ids) == 0
+    assert deferred == [(PROCESS_EVENT, [event_id]) for event_id in ids]
+
+
+def test_a_large_batch_is_split_into_transactions_of_max_batch(
+    db: None, published: Published, deferred: Published, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chunks: list[int] = []
+    original = batch.process_batch
+
+    def counting(event_ids: list[str]) -> batch.BatchResult:
+        chunks.append(len(event_ids))
+        return original(event_ids)
+
+    monkeypatch.setattr(batch, "MAX_BATCH", 2)
+    monkeypatch.setattr(tasks, "MAX_BATCH", 2)
+    monkeypatch.setattr(batch, "process_batch", counting)
+    ids = store(*(deactivation(f"fcauth_{i}") for i in range(5)))
+    assert tasks.process_events(ids) == 5
+    assert chunks == [2, 2, 1]
