@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -53,7 +54,9 @@ def add_email(
 
 def request_fresh_link(session: Session, case_id: int, *, now: datetime | None = None) -> str:
     """Write a fresh-link email for an open case to the address on file, at most one per
-    FRESH_LINK_INTERVAL_SECONDS. Returns queued, rate_limited, not_open or missing."""
+    FRESH_LINK_INTERVAL_SECONDS and FRESH_LINK_DAILY_CAP a day: the one path of the page's
+    button and `relink emails resend`. Returns queued, rate_limited, daily_cap, not_open or
+    missing."""
     now = now or utcnow()
     case = session.exec(
         select(RelinkCase).where(RelinkCase.id == case_id).with_for_update()
@@ -62,7 +65,13 @@ def request_fresh_link(session: Session, case_id: int, *, now: datetime | None =
         return "missing"
     if case.state not in OPEN_CASE_STATES:
         return "not_open"
-    interval = get_settings().fresh_link_interval_seconds
+    settings = get_settings()
+    interval = settings.fresh_link_interval_seconds
+    if (
+        _fresh_links_since(session, case_id, now - timedelta(days=1))
+        >= settings.fresh_link_daily_cap
+    ):
+        return "daily_cap"
     recent = session.exec(
         select(EmailOutbox.id).where(
             EmailOutbox.case_id == case_id,
@@ -85,3 +94,13 @@ def request_fresh_link(session: Session, case_id: int, *, now: datetime | None =
     case.fresh_link_requested_at = now
     session.add_all([row, case])
     return "queued"
+
+
+def _fresh_links_since(session: Session, case_id: int, since: datetime) -> int:
+    return session.exec(
+        select(func.count(col(EmailOutbox.id))).where(
+            EmailOutbox.case_id == case_id,
+            EmailOutbox.kind == EmailKind.FRESH_LINK,
+            col(EmailOutbox.created_at) > since,
+        )
+    ).one()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from api.relink_page.outcomes import (
     Failed,
@@ -24,8 +24,6 @@ from shared.links import LinkPayload
 from shared.models import (
     OPEN_CASE_STATES,
     CaseState,
-    EmailKind,
-    EmailOutbox,
     FcAccount,
     RelinkAttempt,
     RelinkCase,
@@ -112,12 +110,3 @@ def recorded(attempt: RelinkAttempt, account: FcAccount | None) -> Outcome:
     if attempt.result == "no_account" and attempt.mode == "account":
         return Start(bank, "authorization")
     return Failed(bank, attempt.result or "other")
-
-
-def fresh_links_since(db: Session, case_id: int, since: datetime) -> int:
-    query = select(func.count(col(EmailOutbox.id))).where(
-        EmailOutbox.case_id == case_id,
-        EmailOutbox.kind == EmailKind.FRESH_LINK,
-        col(EmailOutbox.created_at) > since,
-    )
-    return int(db.exec(query).one())

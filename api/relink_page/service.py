@@ -14,7 +14,6 @@ A `client_secret` is handed to the caller for the page body and is never stored 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
 from typing import Any
 
 import stripe
@@ -38,7 +37,6 @@ from api.relink_page.records import (
     closed,
     find_attempt,
     finish,
-    fresh_links_since,
     load_case,
     next_mode,
     recorded,
@@ -56,7 +54,6 @@ from shared.db import session_scope, utcnow
 from shared.links import LinkPayload
 from shared.models import FcAccount, RelinkAttempt, RelinkCase
 from shared.queue import publish_after_commit
-from shared.settings import get_settings
 from shared.stripe_objects import AccountSnapshot
 
 log = structlog.get_logger(__name__)
@@ -230,8 +227,7 @@ def request_fresh_link(payload: LinkPayload) -> Outcome:
         if not can_go_on(case):
             return closed(case, db.get(FcAccount, payload.account_id))
         assert case.id is not None
-        cap = get_settings().fresh_link_daily_cap
-        if fresh_links_since(db, case.id, now - timedelta(days=1)) >= cap:
+        outcome = outbox.request_fresh_link(db, case.id, now=now)
+        if outcome == "daily_cap":
             log.info("fresh_link_daily_cap", case_id=case.id)
-            return FreshLink(sent=False, daily_cap=True)
-        return FreshLink(sent=outbox.request_fresh_link(db, case.id, now=now) == "queued")
+        return FreshLink(sent=outcome == "queued", daily_cap=outcome == "daily_cap")

@@ -28,6 +28,7 @@ RESEND_REFUSALS = {
         "case {case_id} got a fresh link less than {interval}s ago "
         "(FRESH_LINK_INTERVAL_SECONDS): not queued again"
     ),
+    "daily_cap": "case {case_id} got FRESH_LINK_DAILY_CAP fresh links today: not queued again",
 }
 
 
