@@ -23,6 +23,7 @@ def create_app() -> FastAPI:
     configure_logging()
     settings = get_settings()  # fails at start-up, naming the bad variable
     require_shared_limiter(settings)
+    settings.signing_keys()  # a missing LINK_SIGNING_KEYS stops start-up here
     if not settings.stripe_webhook_secrets:
         log.error("STRIPE_WEBHOOK_SECRETS is not set: /webhooks/stripe answers 503")
     docs = settings.expose_docs  # the schema maps every route: shown only when asked for

@@ -15,7 +15,9 @@ from shared.settings import get_settings
 
 def worker_app() -> Celery:
     configure_logging()
-    require_shared_limiter(get_settings())
+    settings = get_settings()
+    require_shared_limiter(settings)
+    settings.signing_keys()  # a missing LINK_SIGNING_KEYS stops start-up here
     worker_ready.connect(_redrive_at_start, dispatch_uid="relink.redrive_at_start")
     return celery_app()
 
