@@ -9,6 +9,8 @@ from fastapi.staticfiles import StaticFiles
 from api import health, metrics
 from api.errors import Rejected, rejected_handler
 from api.ops import routes as ops
+from api.platform_api import errors as platform_errors
+from api.platform_api import routes as platform_api
 from api.relink_page import routes as relink
 from api.webhooks import routes as webhooks
 from api.webhooks.inbox_writer import InboxWriter
@@ -40,6 +42,8 @@ def create_app() -> FastAPI:
     app.include_router(health.router)
     app.include_router(relink.router)
     app.include_router(ops.router)
+    app.include_router(platform_api.router)
+    platform_errors.install(app)
     app.mount(
         "/static",
         StaticFiles(directory=relink.STATIC_DIR),

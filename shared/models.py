@@ -126,6 +126,11 @@ class RelinkCase(SQLModel, table=True):
     action: str | None = Field(default=None, max_length=64)
     opened_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     last_heard_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    # Any change to the row (the API's `updated_since`): set by SQLAlchemy on every UPDATE.
+    updated_at: datetime = Field(
+        default_factory=utcnow,
+        sa_column=Column(AwareDateTime(), nullable=False, index=True, onupdate=utcnow),
+    )
     resolved_at: datetime | None = Field(default=None, sa_column=_ts())
     resolution: str | None = Field(default=None, max_length=255)
     resolved_by: str | None = Field(
@@ -196,3 +201,39 @@ class RelinkAttempt(SQLModel, table=True):
     payment_method_id: str | None = Field(default=None, max_length=255)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     completed_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class ApiKey(SQLModel, table=True):
+    """A platform API key: only its sha256 is kept; `prefix` is its visible, unique start."""
+
+    __tablename__ = "api_key"  # pyright: ignore[reportAssignmentType]
+
+    id: int | None = Field(default=None, primary_key=True)
+    prefix: str = Field(max_length=32, unique=True)
+    key_hash: str = Field(max_length=64)
+    name: str = Field(max_length=255)
+    scopes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    last_used_at: datetime | None = Field(default=None, sa_column=_ts())
+    revoked_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class ContactSubject(StrEnum):
+    CUSTOMER = "customer"  # an account holder: a Stripe Customer
+    ACCOUNT = "account"  # an account holder: a connected account
+    FC_ACCOUNT = "fc_account"  # a Financial Connections account without a holder
+
+
+class Contact(SQLModel, table=True):
+    """Who to write to, set by the platform: preferred to the Stripe lookup."""
+
+    __tablename__ = "contact"  # pyright: ignore[reportAssignmentType]
+    __table_args__ = (Index("uq_contact_subject", "subject_type", "subject_id", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject_type: str = Field(max_length=16)
+    subject_id: str = Field(max_length=255)
+    email: str = Field(max_length=320)
+    name: str | None = Field(default=None, max_length=255)
+    locale: str | None = Field(default=None, max_length=35)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))

@@ -1,6 +1,6 @@
 """The `relink` command: `relink dev` (embedded default) and `relink migrate` (dev.py),
 `relink demo` (a scripted story on it), and the operator command groups (one module each:
-events, cases, emails, webhooks, doctor).
+events, cases, emails, webhooks, doctor, keys).
 
 Every command prints a readable table, or JSON with `--json`; a failure exits non-zero
 (1: refused, not found or a failed check; 2: invalid configuration)."""
@@ -15,6 +15,7 @@ from worker.cli.dev import dev, migrate
 from worker.cli.doctor import doctor
 from worker.cli.emails import emails_cli
 from worker.cli.events import events_cli
+from worker.cli.keys import keys_cli
 from worker.cli.webhooks import webhooks_cli
 
 cli = typer.Typer(help="relink: keep Stripe Financial Connections bank links alive.")
@@ -25,6 +26,7 @@ cli.add_typer(events_cli, name="events")
 cli.add_typer(cases_cli, name="cases")
 cli.add_typer(emails_cli, name="emails")
 cli.add_typer(webhooks_cli, name="webhooks")
+cli.add_typer(keys_cli, name="keys")
 cli.command("doctor")(doctor)
 
 

@@ -1,5 +1,6 @@
-"""Who to write to: the Stripe Customer's email, or the connected account's, looked up live
-and cached in-process for CONTACT_CACHE_SECONDS. Addresses never reach a log."""
+"""Who to write to: the contact the platform set through the API (shared/contacts.py), else
+the Stripe Customer's email, or the connected account's, looked up live and cached
+in-process for CONTACT_CACHE_SECONDS. Addresses never reach a log."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import time
 
 import stripe
 
+from shared.contacts import stored_email
+from shared.db import session_scope
 from shared.settings import get_settings
 from shared.stripe_client import retrieve_holder_email
 
@@ -21,10 +24,17 @@ def clear_contact_cache() -> None:
 
 
 def resolve_recipient(
-    client: stripe.StripeClient, holder_type: str | None, holder_id: str | None
+    client: stripe.StripeClient,
+    holder_type: str | None,
+    holder_id: str | None,
+    account_id: str | None = None,
 ) -> str | None:
-    """The holder's email address, or None when there is no holder, no such object or no
-    address on file."""
+    """The platform's contact for the holder or the account, else the holder's email address
+    at Stripe; None when there is neither."""
+    with session_scope() as session:
+        stored = stored_email(session, holder_type, holder_id, account_id)
+    if stored is not None:
+        return stored
     if holder_type not in ("customer", "account") or not holder_id:
         return None
     key = (holder_type, holder_id)

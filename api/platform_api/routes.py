@@ -1,0 +1,208 @@
+"""The platform JSON API under /api/v1: thin edges over api.platform_api.service, one unit
+of work per request. Every route needs an API key (auth.py) with the scope it names."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Response
+from sqlmodel import Session
+
+from api.platform_api import schemas, service
+from api.platform_api.auth import Caller, require
+from api.platform_api.errors import ApiError
+from shared import contacts, outbox
+from shared.db import session_scope
+from shared.models import CaseState, ContactSubject, FcAccount, RelinkCase
+from shared.settings import get_settings
+
+ERRORS: dict[int | str, dict[str, object]] = {
+    status: {"model": schemas.ErrorBody, "description": description}
+    for status, description in (
+        (401, "no API key, or not a live one"),
+        (403, "the key lacks the scope"),
+        (404, "no such object"),
+        (422, "an invalid parameter or body"),
+    )
+}
+router = APIRouter(prefix="/api/v1", tags=["platform"], responses=ERRORS)
+
+Reader = Annotated[Caller, Depends(require("read"))]
+Writer = Annotated[Caller, Depends(require("write"))]
+CaseId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+StripeId = Annotated[str, Path(max_length=255, pattern=r"^[a-z]+_[A-Za-z0-9]+$")]
+ID_PREFIXES = {
+    ContactSubject.CUSTOMER: "cus_",
+    ContactSubject.ACCOUNT: "acct_",
+    ContactSubject.FC_ACCOUNT: "fca_",
+}
+
+
+def _case(session: Session, case_id: int) -> RelinkCase:
+    case = session.get(RelinkCase, case_id)
+    if case is None:
+        raise ApiError(404, "not_found", f"no case {case_id}")
+    return case
+
+
+@router.get("/cases", response_model=schemas.CaseList)
+def list_cases(
+    _caller: Reader,
+    state: CaseState | None = None,
+    customer: Annotated[str | None, Query(max_length=255, description="cus_…")] = None,
+    connected_account: Annotated[
+        str | None, Query(max_length=255, description="acct_…: an account holder")
+    ] = None,
+    authorization: Annotated[str | None, Query(max_length=255, description="fcauth_…")] = None,
+    institution: Annotated[str | None, Query(max_length=255, description="the bank's name")] = None,
+    updated_since: Annotated[
+        datetime | None, Query(description="cases changed at or after this time (ISO 8601)")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    starting_after: Annotated[
+        int | None, Query(ge=0, le=2**31 - 1, description="the last case id of the page before")
+    ] = None,
+) -> schemas.CaseList:
+    """Cases, newest first, a page at a time (Stripe's `starting_after` cursor)."""
+    if updated_since is not None and updated_since.tzinfo is None:
+        updated_since = updated_since.replace(tzinfo=UTC)
+    filters = service.CaseFilters(
+        state=state.value if state else None,
+        customer=customer,
+        connected_account=connected_account,
+        authorization=authorization,
+        institution=institution,
+        updated_since=updated_since,
+    )
+    with session_scope() as session:
+        data, has_more = service.list_cases(
+            session, filters, limit=limit, starting_after=starting_after
+        )
+    return schemas.CaseList(url="/api/v1/cases", data=data, has_more=has_more)
+
+
+@router.get("/cases/{case_id}", response_model=schemas.CaseDetail)
+def get_case(case_id: CaseId, caller: Reader) -> schemas.CaseDetail:
+    """One case with its accounts and a timeline of its events, emails and relink sessions."""
+    with session_scope() as session:
+        detail = service.get_case(session, case_id, sees_pii=caller.sees_pii)
+    if detail is None:
+        raise ApiError(404, "not_found", f"no case {case_id}")
+    return detail
+
+
+@router.get("/accounts/{account_id}", response_model=schemas.Account)
+def get_account(account_id: StripeId, _caller: Reader) -> schemas.Account:
+    """A Financial Connections account's standing, as relink last saw it."""
+    with session_scope() as session:
+        account = service.get_account(session, account_id)
+    if account is None:
+        raise ApiError(404, "not_found", f"no account {account_id}")
+    return account
+
+
+@router.post(
+    "/cases/{case_id}/links",
+    response_model=schemas.Link,
+    status_code=201,
+    responses={409: {"model": schemas.ErrorBody, "description": "the case is not open"}},
+)
+def mint_link(case_id: CaseId, _caller: Writer) -> schemas.Link:
+    """A fresh signed relink link for an open case, for the platform's own prompt."""
+    with session_scope() as session:
+        link = service.mint_link(session, _case(session, case_id))
+    if link == "not_open":
+        raise ApiError(409, "case_not_open", f"case {case_id} is closed: nothing to relink")
+    if isinstance(link, str):
+        raise ApiError(409, "no_account", f"case {case_id} has no account to relink")
+    return link
+
+
+@router.post(
+    "/cases/{case_id}/resend",
+    response_model=schemas.Resend,
+    status_code=202,
+    responses={
+        409: {"model": schemas.ErrorBody, "description": "the case is not open"},
+        429: {"model": schemas.ErrorBody, "description": "a fresh link went out too recently"},
+    },
+)
+def resend(case_id: CaseId, _caller: Writer) -> schemas.Resend:
+    """Email the case's holder a fresh link (the relink page's own path and limits)."""
+    with session_scope() as session:
+        outcome = outbox.request_fresh_link(session, case_id)
+    if outcome == "missing":
+        raise ApiError(404, "not_found", f"no case {case_id}")
+    if outcome == "not_open":
+        raise ApiError(409, "case_not_open", f"case {case_id} is closed: nothing to relink")
+    if outcome == "rate_limited":
+        interval = get_settings().fresh_link_interval_seconds
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"case {case_id} got a fresh link less than {interval}s ago",
+            {"Retry-After": str(interval)},
+        )
+    return schemas.Resend(case_id=case_id, outcome="queued")
+
+
+def _subject(subject_type: ContactSubject, subject_id: str) -> None:
+    prefix = ID_PREFIXES[subject_type]
+    if not subject_id.startswith(prefix):
+        raise ApiError(422, "invalid_request", f"a {subject_type} id starts with {prefix}")
+
+
+@router.put(
+    "/contacts/{subject_type}/{subject_id}",
+    response_model=schemas.Contact,
+    responses={409: {"model": schemas.ErrorBody, "description": "the account has a holder"}},
+)
+def set_contact(
+    subject_type: ContactSubject,
+    subject_id: StripeId,
+    contact: Annotated[schemas.ContactIn, Body()],
+    caller: Writer,
+) -> schemas.Contact:
+    """Who relink writes to for an account holder (customer, account) or for a Financial
+    Connections account without one (fc_account): preferred to the address at Stripe."""
+    _subject(subject_type, subject_id)
+    with session_scope() as session:
+        if subject_type == ContactSubject.FC_ACCOUNT:
+            account = session.get(FcAccount, subject_id)
+            if account is None:
+                raise ApiError(404, "not_found", f"no account {subject_id}")
+            if account.holder_type:
+                raise ApiError(
+                    409, "has_holder", f"set the contact of its {account.holder_type} instead"
+                )
+        row = contacts.set_contact(
+            session,
+            subject_type,
+            subject_id,
+            email=contact.email,
+            name=contact.name,
+            locale=contact.locale,
+        )
+        return service.contact_out(row, sees_pii=caller.sees_pii)
+
+
+@router.get("/contacts/{subject_type}/{subject_id}", response_model=schemas.Contact)
+def get_contact(
+    subject_type: ContactSubject, subject_id: StripeId, caller: Reader
+) -> schemas.Contact:
+    """The contact set for a subject; its address masked unless the key has read:pii."""
+    with session_scope() as session:
+        row = contacts.get_contact(session, subject_type, subject_id)
+        if row is None:
+            raise ApiError(404, "not_found", f"no contact for {subject_type} {subject_id}")
+        return service.contact_out(row, sees_pii=caller.sees_pii)
+
+
+@router.delete("/contacts/{subject_type}/{subject_id}", status_code=204)
+def delete_contact(subject_type: ContactSubject, subject_id: StripeId, _caller: Writer) -> Response:
+    """Forget the contact: relink goes back to the address at Stripe."""
+    with session_scope() as session:
+        if not contacts.delete_contact(session, subject_type, subject_id):
+            raise ApiError(404, "not_found", f"no contact for {subject_type} {subject_id}")
+    return Response(status_code=204)

@@ -1,0 +1,281 @@
+"""What the API reads and writes: cases (listed, one with its accounts and timeline), an
+account's standing, a fresh signed link, contacts. Helpers here never commit; the routes'
+unit of work does. Full email addresses only for a caller that may see them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import ColumnElement, func, or_
+from sqlmodel import Session, col, select
+
+from api.platform_api import schemas
+from shared.db import utcnow
+from shared.links import LinkPayload, link_url
+from shared.models import (
+    OPEN_CASE_STATES,
+    EmailOutbox,
+    FcAccount,
+    FcAuthorization,
+    RelinkAttempt,
+    RelinkCase,
+    WebhookEvent,
+)
+from shared.models import Contact as ContactRow
+from shared.settings import get_settings
+from shared.stripe_objects import AccountStatus, Action
+
+
+@dataclass(frozen=True)
+class CaseFilters:
+    state: str | None = None
+    customer: str | None = None
+    connected_account: str | None = None
+    authorization: str | None = None
+    institution: str | None = None
+    updated_since: datetime | None = None
+
+
+def mask_email(address: str) -> str:
+    """`ada@example.com` → `a***@example.com`: enough to tell addresses apart, not to mail."""
+    local, _, domain = address.rpartition("@")
+    return f"{local[:1]}***@{domain}" if local else "***"
+
+
+def _holder(holder_type: str | None, holder_id: str | None) -> schemas.Holder | None:
+    return schemas.Holder(type=holder_type, id=holder_id) if holder_type and holder_id else None
+
+
+def _authorizations_held_by(holder_type: str, holder_id: str) -> ColumnElement[bool]:
+    by_account = select(FcAccount.authorization_id).where(
+        col(FcAccount.holder_type) == holder_type, col(FcAccount.holder_id) == holder_id
+    )
+    by_authorization = select(FcAuthorization.id).where(
+        col(FcAuthorization.holder_type) == holder_type,
+        col(FcAuthorization.holder_id) == holder_id,
+    )
+    return or_(
+        col(RelinkCase.authorization_id).in_(by_account),
+        col(RelinkCase.authorization_id).in_(by_authorization),
+    )
+
+
+def list_cases(
+    session: Session, filters: CaseFilters, *, limit: int, starting_after: int | None
+) -> tuple[list[schemas.Case], bool]:
+    """Newest case first; the page after `starting_after` (a case id); and whether more
+    follow."""
+    query = select(RelinkCase).order_by(col(RelinkCase.id).desc()).limit(limit + 1)
+    if starting_after is not None:
+        query = query.where(col(RelinkCase.id) < starting_after)
+    if filters.state:
+        query = query.where(col(RelinkCase.state) == filters.state)
+    if filters.authorization:
+        query = query.where(col(RelinkCase.authorization_id) == filters.authorization)
+    if filters.customer:
+        query = query.where(_authorizations_held_by("customer", filters.customer))
+    if filters.connected_account:
+        query = query.where(_authorizations_held_by("account", filters.connected_account))
+    if filters.institution:
+        banks = select(FcAuthorization.id).where(
+            func.lower(col(FcAuthorization.institution_name)) == filters.institution.lower()
+        )
+        query = query.where(col(RelinkCase.authorization_id).in_(banks))
+    if filters.updated_since:
+        query = query.where(col(RelinkCase.updated_at) >= filters.updated_since)
+    cases = list(session.exec(query))
+    has_more = len(cases) > limit
+    cases = cases[:limit]
+    ids = {case.authorization_id for case in cases}
+    authorizations = {
+        a.id: a
+        for a in session.exec(select(FcAuthorization).where(col(FcAuthorization.id).in_(ids)))
+    }
+    return [case_out(c, authorizations.get(c.authorization_id)) for c in cases], has_more
+
+
+def case_out(case: RelinkCase, authorization: FcAuthorization | None) -> schemas.Case:
+    assert case.id is not None
+    return schemas.Case(
+        id=case.id,
+        state=case.state,
+        authorization_id=case.authorization_id,
+        account_id=case.account_id,
+        holder=_holder(authorization.holder_type, authorization.holder_id)
+        if authorization
+        else None,
+        institution=authorization.institution_name if authorization else None,
+        cause=case.cause,
+        action=case.action,
+        opened_at=case.opened_at,
+        last_heard_at=case.last_heard_at,
+        updated_at=case.updated_at,
+        resolved_at=case.resolved_at,
+        resolution=case.resolution,
+        emails_sent=case.emails_sent,
+        next_reminder_at=case.next_reminder_at,
+        payment_method_id=case.payment_method_id,
+    )
+
+
+def _accounts_of(session: Session, authorization_id: str) -> list[FcAccount]:
+    return list(
+        session.exec(
+            select(FcAccount)
+            .where(col(FcAccount.authorization_id) == authorization_id)
+            .order_by(col(FcAccount.id))
+        )
+    )
+
+
+def get_case(session: Session, case_id: int, *, sees_pii: bool) -> schemas.CaseDetail | None:
+    case = session.get(RelinkCase, case_id)
+    if case is None:
+        return None
+    accounts = _accounts_of(session, case.authorization_id)
+    summary = case_out(case, session.get(FcAuthorization, case.authorization_id))
+    return schemas.CaseDetail(
+        **summary.model_dump(),
+        accounts=[
+            account_out(a, case.id if case.state in OPEN_CASE_STATES else None) for a in accounts
+        ],
+        timeline=_timeline(session, case, [a.id for a in accounts], sees_pii=sees_pii),
+    )
+
+
+def _timeline(
+    session: Session, case: RelinkCase, account_ids: list[str], *, sees_pii: bool
+) -> list[schemas.TimelineEntry]:
+    """The case's events (inbox payloads naming its authorization or accounts, while
+    retention keeps them), emails and relink sessions, oldest first."""
+    assert case.id is not None
+    entries = [
+        schemas.TimelineEntry(
+            at=case.opened_at, kind="case", id=str(case.id), what="opened", detail=""
+        )
+    ]
+    if case.resolved_at is not None:
+        entries.append(
+            schemas.TimelineEntry(
+                at=case.resolved_at,
+                kind="case",
+                id=str(case.id),
+                what="resolved",
+                detail=case.resolution or "",
+            )
+        )
+    needles = [case.authorization_id, *account_ids]
+    events = session.exec(
+        select(WebhookEvent).where(
+            or_(*(col(WebhookEvent.payload).contains(f'"{n}"') for n in needles))
+        )
+    )
+    entries += [
+        schemas.TimelineEntry(at=e.received_at, kind="event", id=e.id, what=e.type, detail=e.status)
+        for e in events
+    ]
+    emails = session.exec(select(EmailOutbox).where(col(EmailOutbox.case_id) == case.id))
+    entries += [
+        schemas.TimelineEntry(
+            at=m.sent_at or m.send_after,
+            kind="email",
+            id=str(m.id),
+            what=m.kind,
+            detail=f"{m.status}, attempts {m.attempts}",
+            recipient=(m.recipient if sees_pii else mask_email(m.recipient))
+            if m.recipient
+            else None,
+        )
+        for m in emails
+    ]
+    attempts = session.exec(select(RelinkAttempt).where(col(RelinkAttempt.case_id) == case.id))
+    entries += [
+        schemas.TimelineEntry(
+            at=a.created_at,
+            kind="attempt",
+            id=a.session_id,
+            what=f"relink session ({a.mode})",
+            detail=a.result or "open",
+        )
+        for a in attempts
+    ]
+    return sorted(entries, key=lambda entry: entry.at)
+
+
+def account_out(account: FcAccount, open_case_id: int | None) -> schemas.Account:
+    warned = (
+        account.status == AccountStatus.ACTIVE and account.active_action == Action.RELINK_REQUIRED
+    )
+    broken = (
+        account.status == AccountStatus.INACTIVE
+        and account.inactive_action == Action.RELINK_REQUIRED
+    )
+    expected = account.expected_deactivation_date
+    return schemas.Account(
+        id=account.id,
+        authorization_id=account.authorization_id,
+        holder=_holder(account.holder_type, account.holder_id),
+        institution=account.institution_name,
+        display_name=account.display_name,
+        last4=account.last4,
+        subcategory=account.subcategory,
+        status=account.status,
+        standing="warned" if warned else account.status,
+        inactive_cause=account.inactive_cause,
+        inactive_action=account.inactive_action,
+        active_action=account.active_action,
+        expected_deactivation_at=datetime.fromtimestamp(expected, UTC) if expected else None,
+        needs_relink=warned or broken,
+        open_case_id=open_case_id,
+        updated_at=account.updated_at,
+    )
+
+
+def get_account(session: Session, account_id: str) -> schemas.Account | None:
+    account = session.get(FcAccount, account_id)
+    if account is None:
+        return None
+    open_case = None
+    if account.authorization_id:
+        open_case = session.exec(
+            select(RelinkCase.id).where(
+                col(RelinkCase.authorization_id) == account.authorization_id,
+                col(RelinkCase.state).in_(OPEN_CASE_STATES),
+            )
+        ).first()
+    return account_out(account, open_case)
+
+
+def mint_link(session: Session, case: RelinkCase) -> schemas.Link | str:
+    """A fresh signed link for an open case, naming the account that opened it (else its
+    first broken, else first, account). Returns not_open or no_account when there is none."""
+    assert case.id is not None
+    if case.state not in OPEN_CASE_STATES:
+        return "not_open"
+    account_id = case.account_id
+    if account_id is None:
+        accounts = _accounts_of(session, case.authorization_id)
+        broken = [a for a in accounts if a.status != AccountStatus.ACTIVE]
+        account_id = next((a.id for a in [*broken, *accounts]), None)
+    if account_id is None:
+        return "no_account"
+    settings = get_settings()
+    payload = LinkPayload(case.id, account_id, case.authorization_id)
+    return schemas.Link(
+        case_id=case.id,
+        account_id=account_id,
+        url=link_url(payload, settings),
+        expires_at=utcnow() + timedelta(seconds=settings.link_max_age),
+    )
+
+
+def contact_out(contact: ContactRow, *, sees_pii: bool) -> schemas.Contact:
+    return schemas.Contact(
+        subject_type=contact.subject_type,
+        subject_id=contact.subject_id,
+        email=contact.email if sees_pii else mask_email(contact.email),
+        name=contact.name,
+        locale=contact.locale,
+        updated_at=contact.updated_at,
+    )

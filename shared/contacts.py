@@ -1,0 +1,75 @@
+"""Contacts the platform sets through the API (an account holder's, or a holder-less
+Financial Connections account's): the email path prefers them to the Stripe lookup.
+Addresses never reach a log. Helpers here never commit."""
+
+from __future__ import annotations
+
+import re
+
+from sqlmodel import Session, col, select
+
+from shared.db import utcnow
+from shared.models import Contact, ContactSubject
+
+# A plain address: one @, no spaces, quotes, angle brackets, commas or line breaks (it becomes
+# a To: header).
+EMAIL = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+"
+)
+LOCALE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}")
+
+
+def get_contact(session: Session, subject_type: str, subject_id: str) -> Contact | None:
+    return session.exec(
+        select(Contact).where(
+            col(Contact.subject_type) == subject_type, col(Contact.subject_id) == subject_id
+        )
+    ).first()
+
+
+def set_contact(
+    session: Session,
+    subject_type: ContactSubject,
+    subject_id: str,
+    *,
+    email: str,
+    name: str | None,
+    locale: str | None,
+) -> Contact:
+    """Create or replace the subject's contact."""
+    contact = get_contact(session, subject_type, subject_id) or Contact(
+        subject_type=subject_type, subject_id=subject_id, email=email
+    )
+    contact.email, contact.name, contact.locale = email, name, locale
+    contact.updated_at = utcnow()
+    session.add(contact)
+    session.flush()
+    return contact
+
+
+def delete_contact(session: Session, subject_type: str, subject_id: str) -> bool:
+    contact = get_contact(session, subject_type, subject_id)
+    if contact is None:
+        return False
+    session.delete(contact)
+    return True
+
+
+def stored_email(
+    session: Session, holder_type: str | None, holder_id: str | None, account_id: str | None
+) -> str | None:
+    """The platform's address for an account: its holder's contact, else (for an account
+    without a holder) the account's own."""
+    if (
+        holder_type
+        and holder_id
+        and holder_type in (ContactSubject.CUSTOMER, ContactSubject.ACCOUNT)
+    ):
+        contact = get_contact(session, holder_type, holder_id)
+        if contact is not None:
+            return contact.email
+    if account_id:
+        contact = get_contact(session, ContactSubject.FC_ACCOUNT, account_id)
+        if contact is not None:
+            return contact.email
+    return None
