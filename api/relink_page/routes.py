@@ -161,13 +161,18 @@ def setup_intent_field(fields: Fields) -> tuple[str, ...] | None:
 
 @router.get("/relink/{token}", response_class=HTMLResponse)
 async def relink_page(request: Request, token: str) -> HTMLResponse:
-    """The link's page from what is stored: no Stripe call; a GET records the first opening."""
-    step = service.show if request.method == "HEAD" else service.show_opened
-    return await guarded(request, token, step)
+    """The link's page from what is stored: no Stripe call, no write."""
+    return await guarded(request, token, service.show)
 
 
 # HEAD (scanners) is GET without the body; one operation in the OpenAPI schema.
 router.add_api_route("/relink/{token}", relink_page, methods=["HEAD"], include_in_schema=False)
+
+
+@router.post("/relink/{token}/opened", response_class=HTMLResponse)
+async def relink_opened(request: Request, token: str) -> HTMLResponse:
+    """The start page's script says a browser opened the link (the funnel's first step)."""
+    return await guarded(request, token, service.record_opened)
 
 
 @router.post("/relink/{token}/session", response_class=HTMLResponse)

@@ -81,10 +81,11 @@ def show(payload: LinkPayload) -> Outcome:
     return Start(bank_of(account), next_mode(tried))
 
 
-def show_opened(payload: LinkPayload) -> Outcome:
-    """GET: the page as `show` gives it, and the first opening of a link that can still be
-    used recorded once, for the operations dashboard's funnel (HEAD records nothing; a mail
-    scanner's GET counts as an opening)."""
+def record_opened(payload: LinkPayload) -> Outcome:
+    """POST /opened, sent by the start page's script: the first opening of a link that can
+    still be used, recorded once for the operations dashboard's funnel. GET and HEAD write
+    nothing, so the mail scanners that fetch every link (and run no script) count for
+    nothing."""
     outcome = show(payload)
     if isinstance(outcome, Start):
         with session_scope() as db:
