@@ -7,12 +7,11 @@ import binascii
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, FilePath, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from shared.urls import masked_url
+from shared.urls import checked_email_url, masked_url
 
 VAR_DIR = Path("var")
 # Below Stripe's own limits (about 25/s in test mode, 100/s in live mode).
@@ -208,17 +207,7 @@ class Settings(BaseSettings):
     @field_validator("email_url")
     @classmethod
     def _email_url(cls, value: str) -> str:
-        if not value.startswith(("smtp://", "smtps://", "file://", "console://")):
-            raise ValueError("must start with smtp://, smtps://, file:// or console://")
-        if value.startswith(("smtp://", "smtps://")):
-            parts = urlsplit(value)
-            try:
-                _ = parts.port
-            except ValueError:
-                raise ValueError("the port must be a number from 1 to 65535") from None
-            if bool(parts.username) != bool(parts.password):
-                raise ValueError("give both a user and a password (URL-encoded), or neither")
-        return value
+        return checked_email_url(value)
 
     @model_validator(mode="after")
     def _platform_webhooks_complete(self) -> Settings:
