@@ -142,7 +142,7 @@ def main() -> None:
                 "REDRIVE_AFTER_SECONDS": "3600",
                 "LOG_LEVEL": "WARNING",
             }
-            os.environ.update({k: env[k] for k in ("DATABASE_URL", "CELERY_BROKER_URL")})
+            os.environ.update(env)  # this process records and publishes as relink would
             from shared import migrate
 
             migrate.upgrade(env["DATABASE_URL"])

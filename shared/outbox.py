@@ -36,12 +36,17 @@ def add_email(
     send_after: datetime,
     key: str,
     now: datetime | None = None,
+    new_case: bool = False,
 ) -> EmailOutbox | None:
     """Write the outbox row for (case, key) unless it exists; publish its send task after the
-    commit when it is due soon. Returns the new row, or None if it was already there."""
+    commit when it is due soon. Returns the new row, or None if it was already there.
+    `new_case`: the case was inserted in this transaction, so no row can exist (no query)."""
     assert case.id is not None
     message_id = message_key(case.id, key)
-    if session.exec(select(EmailOutbox.id).where(EmailOutbox.message_id == message_id)).first():
+    if (
+        not new_case
+        and session.exec(select(EmailOutbox.id).where(EmailOutbox.message_id == message_id)).first()
+    ):
         return None
     row = EmailOutbox(case_id=case.id, kind=kind, send_after=send_after, message_id=message_id)
     session.add(row)

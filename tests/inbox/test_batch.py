@@ -157,3 +157,35 @@ def test_a_large_batch_is_split_into_transactions_of_max_batch(
     ids = store(*(deactivation(f"fcauth_{i}") for i in range(5)))
     assert tasks.process_events(ids) == 5
     assert chunks == [2, 2, 1]
+
+
+def test_one_new_account_twice_in_a_batch_is_stored_once_newest_state_winning(
+    db: None, published: Published, deferred: Published
+) -> None:
+    # given an account relink has never seen, in two deactivations of one batch
+    account = fc_account(authorization="fcauth_twice", last4="1111")
+    older = event(obj=account, created=1_767_000_000)
+    newer = event(obj={**account, "last4": "2222"}, created=1_767_000_100)
+    ids = store(newer, older)
+    assert tasks.process_events(ids) == 2
+    assert deferred == []  # no duplicate insert pushed an event out of the batch
+    with session_scope() as session:
+        accounts = session.exec(select(FcAccount)).all()
+        cases = session.exec(select(RelinkCase)).all()
+    assert [(a.id, a.last4) for a in accounts] == [(account["id"], "2222")]
+    assert len(cases) == 1
+
+
+def test_an_account_stored_before_the_batch_is_updated_in_place(
+    db: None, published: Published, deferred: Published
+) -> None:
+    active = fc_account(authorization="fcauth_known", status="active", status_details={})
+    created = event("financial_connections.account.created", obj=active, created=1_767_000_000)
+    tasks.process_events(store(created))
+    inactive = {**active, "status": "inactive", "status_details": fc_account()["status_details"]}
+    tasks.process_events(store(deactivation("fcauth_other"), event(obj=inactive)))
+    with session_scope() as session:
+        stored = session.get(FcAccount, active["id"])
+        assert stored is not None
+        assert stored.status == "inactive"
+    assert deferred == []

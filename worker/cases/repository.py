@@ -19,42 +19,56 @@ from shared.models import (
 )
 from worker.cases.classification import Deactivation
 
-# session.info key: authorizations locked up front by lock_authorizations, outside any savepoint.
-_LOCKED = "relink.locked_authorizations"
+# session.info key: rows locked up front by lock_up_front, outside any savepoint, by (model,
+# id); the dict keeps them referenced, so the session's weak identity map cannot drop them.
+_HELD = "relink.held_rows"
 
 
-def lock_authorizations(session: Session, authorization_ids: set[str]) -> None:
-    """Insert the new ones and lock them all, in id order, in two statements. A batch of events
-    takes its authorizations' locks up front and in one order, so two batches that share
-    authorizations wait for each other instead of deadlocking; lock_authorization then finds
-    each one held and costs no round trip."""
-    ids = sorted(authorization_ids)
-    if not ids:
-        return
-    now = utcnow()
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    session.execute(
-        dialect.insert(FcAuthorization)
-        .values([{"id": i, "state_at": 0, "updated_at": now} for i in ids])
-        .on_conflict_do_nothing(index_elements=["id"])
-    )
-    session.exec(
-        select(FcAuthorization)
-        .where(col(FcAuthorization.id).in_(ids))
-        .order_by(col(FcAuthorization.id))
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).all()
-    session.info.setdefault(_LOCKED, set()).update(ids)
+def lock_up_front(session: Session, authorization_ids: set[str], account_ids: set[str]) -> None:
+    """Lock a batch's authorizations (inserting the new ones), then its accounts, each in id
+    order, in three statements. Two batches that share authorizations then wait for each other
+    instead of deadlocking, and lock_authorization / lock_account find each row held without
+    a query."""
+    held: dict[tuple[type, str], object] = session.info.setdefault(_HELD, {})
+    if authorization_ids:
+        ids = sorted(authorization_ids)
+        now = utcnow()
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        session.execute(
+            dialect.insert(FcAuthorization)
+            .values([{"id": i, "state_at": 0, "updated_at": now} for i in ids])
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
+        for row in session.exec(
+            select(FcAuthorization)
+            .where(col(FcAuthorization.id).in_(ids))
+            .order_by(col(FcAuthorization.id))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ):
+            held[(FcAuthorization, row.id)] = row
+    if account_ids:
+        ids = sorted(account_ids)
+        found = {
+            row.id: row
+            for row in session.exec(
+                select(FcAccount)
+                .where(col(FcAccount.id).in_(ids))
+                .order_by(col(FcAccount.id))
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        }
+        for account_id in ids:
+            held[(FcAccount, account_id)] = found.get(account_id)
 
 
 def lock_authorization(session: Session, authorization_id: str) -> FcAuthorization:
     """Insert the authorization if new, then lock its row: one authorization's events take
     turns, so siblings cannot both open a case or both write its email."""
-    if authorization_id in session.info.get(_LOCKED, ()):
-        held = session.get(FcAuthorization, authorization_id)  # the identity map: no query
-        if held is not None:
-            return held
+    held = session.info.get(_HELD, {}).get((FcAuthorization, authorization_id))
+    if isinstance(held, FcAuthorization):
+        return held
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     session.execute(
         dialect.insert(FcAuthorization)
@@ -70,6 +84,15 @@ def lock_authorization(session: Session, authorization_id: str) -> FcAuthorizati
 
 
 def lock_account(session: Session, account_id: str) -> FcAccount | None:
+    """The account's row, locked (None if it is not stored yet)."""
+    held = session.info.get(_HELD, {})
+    key = (FcAccount, account_id)
+    if key in held:
+        found = held[key]
+        if isinstance(found, FcAccount):
+            return found
+        del held[key]  # absent when locked up front; after this call the caller may insert it
+        return None
     return session.exec(
         select(FcAccount).where(FcAccount.id == account_id).with_for_update()
     ).first()

@@ -53,7 +53,9 @@ def open_or_join_case(
     settings = get_settings()
     send_after = case.opened_at + timedelta(seconds=settings.quiet_period_seconds)
     if case.state in (CaseState.OPEN, CaseState.UNREPAIRABLE):
-        add_email(session, case, kind, send_after=send_after, key=kind.value, now=now)
+        add_email(
+            session, case, kind, send_after=send_after, key=kind.value, now=now, new_case=opened
+        )
     if opened:
         unrepairable = case.state == CaseState.UNREPAIRABLE
         opened_type = (

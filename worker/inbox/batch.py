@@ -6,8 +6,9 @@ Each event still stands alone: its handler runs in a savepoint, so an event that
 rolled back by itself and its neighbours commit. A permanent error fails it here; any other
 error sends it to the one-event task (relink.process_event), which retries it with backoff.
 Locks: the batch's events are locked in id order, skipping any another worker holds (that
-worker processes it); then every authorization the batch touches is locked in id order before
-the first handler runs, so two batches sharing authorizations wait, never deadlock.
+worker processes it); then every authorization, and then every account, the batch touches is
+locked in id order before the first handler runs, so two batches sharing authorizations wait,
+never deadlock (and the handlers find their rows held: no query each).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sqlmodel import Session, col, select
 from shared.db import session_scope, utcnow
 from shared.models import EventStatus, WebhookEvent
 from shared.queue import savepoint
-from worker.cases.repository import lock_authorizations
+from worker.cases.repository import lock_up_front
 from worker.errors import PermanentEventError
 from worker.inbox.handlers import HANDLERS
 
@@ -61,7 +62,11 @@ def process_batch(event_ids: list[str]) -> BatchResult:
                 events.append((event_id, event_type, event))
             else:
                 _fail(session, result, PermanentEventError(event_id, "payload is not JSON"))
-        lock_authorizations(session, {a for _, _, e in events if (a := _authorization_of(e))})
+        lock_up_front(
+            session,
+            {a for _, _, e in events if (a := _touches(e, "authorization"))},
+            {a for _, _, e in events if (a := _touches(e, "account"))},
+        )
         events.sort(key=_stripe_order)
         for event_id, event_type, event in events:
             _run_one(session, result, event_id, event_type, event)
@@ -128,14 +133,16 @@ def _stripe_order(item: tuple[str, str, dict[str, Any]]) -> tuple[int, str]:
     return (created if isinstance(created, int) else 0, item[0])
 
 
-def _authorization_of(event: dict[str, Any]) -> str | None:
-    """The authorization an event's handler will lock: an account's, or the authorization."""
+def _touches(event: dict[str, Any], kind: str) -> str | None:
+    """The authorization (or account) an event's handler will lock: for an account event its
+    authorization and itself, for an authorization event the authorization."""
     data = event.get("data")
     found = data.get("object") if isinstance(data, dict) else None
     if not isinstance(found, dict):
         return None
-    if found.get("object") == "financial_connections.authorization":
+    value: object = None
+    if found.get("object") == "financial_connections.account":
+        value = found.get("authorization") if kind == "authorization" else found.get("id")
+    elif found.get("object") == "financial_connections.authorization" and kind == "authorization":
         value = found.get("id")
-    else:
-        value = found.get("authorization")
     return value if isinstance(value, str) and value else None
