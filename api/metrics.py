@@ -1,4 +1,5 @@
-"""GET /metrics/: the Prometheus metrics, behind `Authorization: Bearer METRICS_TOKEN` when a
+"""GET /metrics/: the Prometheus metrics (every process's, summed, under
+PROMETHEUS_MULTIPROC_DIR), behind `Authorization: Bearer METRICS_TOKEN` when a
 token is set (compared in constant time)."""
 
 from __future__ import annotations
@@ -8,11 +9,12 @@ import hmac
 from prometheus_client import make_asgi_app
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from shared.metrics import export_registry
 from shared.settings import Settings
 
 
 def metrics_app(settings: Settings) -> ASGIApp:
-    metrics = make_asgi_app()
+    metrics = make_asgi_app(export_registry())
     if settings.metrics_token is None:
         return metrics
     expected = f"Bearer {settings.metrics_token.get_secret_value()}".encode()

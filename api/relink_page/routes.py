@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 import orjson
+import structlog
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
@@ -120,6 +121,10 @@ async def guarded(
         payload = exc.payload
     if not well_formed(payload):
         return render(request, "invalid.html", 400)
+    # this request's logs carry the case (each request runs in a context of its own)
+    structlog.contextvars.bind_contextvars(
+        case_id=payload.case_id, authorization_id=payload.authorization_id
+    )
     fields: Fields = {}
     if request.method == "POST":
         try:

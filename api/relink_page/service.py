@@ -48,7 +48,7 @@ from api.relink_page.sessions import (
     parse_account,
     relink_session_params,
 )
-from shared import outbox, stripe_client
+from shared import metrics, outbox, stripe_client
 from shared.catalog import RECONCILE_AUTHORIZATION
 from shared.db import session_scope, utcnow
 from shared.links import LinkPayload
@@ -89,12 +89,14 @@ def record_opened(payload: LinkPayload) -> Outcome:
     outcome = show(payload)
     if isinstance(outcome, Start):
         with session_scope() as db:
-            db.execute(
+            first = db.execute(
                 update(RelinkCase)
                 .where(col(RelinkCase.id) == payload.case_id)
                 .where(col(RelinkCase.link_first_opened_at).is_(None))
                 .values(link_first_opened_at=utcnow())
             )
+            if first.rowcount == 1:  # type: ignore[attr-defined]
+                metrics.count_step(db, "link_opened")
     return outcome
 
 
@@ -139,11 +141,14 @@ def open_session(payload: LinkPayload) -> Outcome:
         case = load_case(db, payload, lock=True)
         if not can_go_on(case):
             return closed(case, account)
-        if not any(a.session_id == created["id"] for a in attempts_of(db, case.id)):
+        earlier = attempts_of(db, case.id)
+        if not any(a.session_id == created["id"] for a in earlier):
             attempt = RelinkAttempt(
                 case_id=case.id, account_id=payload.account_id, session_id=created["id"], mode=mode
             )
             db.add(attempt)
+            if not earlier:
+                metrics.count_step(db, "session_started")
     log.info("relink_session_opened", case_id=case.id, session_id=created["id"], mode=mode)
     return Collect(bank_of(account, live), created["id"], str(created["client_secret"]), mode)
 

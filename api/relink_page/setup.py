@@ -19,7 +19,7 @@ from api.relink_page.outcomes import (
 )
 from api.relink_page.records import can_go_on, closed, find_attempt, finish, load_case
 from api.relink_page.sessions import bank_of, parse_account, setup_intent_params
-from shared import platform_events, stripe_client
+from shared import metrics, platform_events, stripe_client
 from shared.catalog import RECONCILE_AUTHORIZATION
 from shared.db import session_scope
 from shared.links import LinkPayload
@@ -107,6 +107,8 @@ def _save_payment_method(
         if not attempt.payment_method_id:
             attempt.payment_method_id = str(intent["payment_method"])
             finish(attempt, "payment_method")
+            if case.payment_method_id is None:
+                metrics.count_step(db, "new_account_saved")
             case.payment_method_id = attempt.payment_method_id
             platform_events.record_payment_method(db, case, attempt)
             publish_after_commit(db, RECONCILE_AUTHORIZATION, [case.authorization_id])

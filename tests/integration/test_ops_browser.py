@@ -1,6 +1,7 @@
 """The operations dashboard in headless Chromium against the real api (uvicorn, PostgreSQL,
 Redis) over a seeded scenario whose numbers are known: login, every number, the chart, the
-replay button. Set RELINK_SCREENSHOTS=docs/screenshots to refresh docs/screenshots/12-ops-*.
+replay button.
+Set RELINK_SCREENSHOTS=docs/screenshots to refresh docs/screenshots/12-ops-dashboard.png.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import structlog
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from shared import platform_events
+from shared import metrics, platform_events
 from shared.db import utcnow
 from shared.models import CaseState, EmailKind, EmailOutbox, OutboxStatus, RelinkCase
 from shared.outbox import add_email
@@ -44,11 +44,13 @@ def open_or_join_case(
     opened = False
     if case is None:
         case, opened = insert_case(session, authorization_id, account_id, deactivation, state, now)
+    structlog.contextvars.bind_contextvars(case_id=case.id, authorization_id=authorization_id)
     case.last_heard_at = now
     if case.state == CaseState.PROACTIVE and deactivation.repairable:
         # Warned ahead, now broken: the relink email goes out.
         case.state = CaseState.OPEN
         case.cause, case.action = deactivation.cause, deactivation.action
+        metrics.count_step(session, "deactivated")
     session.add(case)
     settings = get_settings()
     send_after = case.opened_at + timedelta(seconds=settings.quiet_period_seconds)
@@ -62,6 +64,9 @@ def open_or_join_case(
             platform_events.CASE_UNREPAIRABLE if unrepairable else platform_events.CASE_OPENED
         )
         platform_events.record_case_event(session, opened_type, case)
+        metrics.count_step(session, "deactivated")
+        if unrepairable:
+            metrics.count_step(session, "unrepairable")
     log.info(
         "case_opened" if opened else "case_joined",
         case_id=case.id,
@@ -96,6 +101,7 @@ def resolve_case(
 ) -> None:
     """Close the case (e.g. resolution "reactivated", by an event id) and cancel its pending
     emails."""
+    structlog.contextvars.bind_contextvars(case_id=case.id, authorization_id=case.authorization_id)
     case.state = CaseState.RESOLVED
     case.resolved_at = now or utcnow()
     case.resolution = resolution
@@ -105,6 +111,8 @@ def resolve_case(
     assert case.id is not None
     cancelled = cancel_pending_emails(session, case.id)
     platform_events.record_case_event(session, platform_events.CASE_RESOLVED, case)
+    if (step := metrics.resolution_step(resolution, case.payment_method_id)) is not None:
+        metrics.count_step(session, step)
     log.info(
         "case_resolved",
         case_id=case.id,

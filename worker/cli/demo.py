@@ -157,6 +157,7 @@ def _click_through(story: Story, link: str) -> None:
     """What the customer's browser does, over HTTP: open the page, press the button, finish
     the bank's dialog (the simulator's Stripe.js), come back to the page."""
     page = requests.get(link, timeout=30)
+    requests.post(f"{link}/opened", timeout=30)  # what the page's script says
     story.say(f"the customer opens the link: {page.status_code}, the page changes nothing")
     opened = requests.post(f"{link}/session", timeout=30)
     found = SESSION_FIELD.search(opened.text)

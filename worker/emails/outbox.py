@@ -15,12 +15,14 @@ Each step is its own short transaction (no lock is held while Stripe or SMTP ans
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import stripe
 import structlog
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from shared import platform_events
+from shared import metrics, platform_events
 from shared.catalog import SEND_EMAIL
 from shared.db import outlasting_outages, session_scope, utcnow
 from shared.models import (
@@ -28,8 +30,10 @@ from shared.models import (
     CaseState,
     EmailKind,
     EmailOutbox,
+    FcAccount,
     OutboxStatus,
     RelinkCase,
+    WebhookEvent,
 )
 from shared.queue import publish_after_commit
 from shared.ratelimit import RateLimitTimeout, acquire
@@ -67,6 +71,7 @@ def send_outbox(outbox_id: int, *, client: stripe.StripeClient | None = None) ->
         if row is None:
             return "skipped"
         claimed_at = row.claimed_at
+        structlog.contextvars.bind_contextvars(outbox_id=outbox_id, case_id=row.case_id)
         plan = plan_email(session, row)
     if isinstance(plan, str):
         log.info("email_not_sent", outbox_id=outbox_id, outcome=plan)
@@ -205,6 +210,8 @@ def _mark_sent(session: Session, plan: Plan, recipient: str | None) -> None:
         session.add(row)
     if recipient is not None:
         case.emails_sent += 1
+        if plan.kind in FIRST_EMAILS:
+            _count_first_email(session, case, plan.kind, now)
     if plan.kind in (EmailKind.REMINDER, EmailKind.FRESH_LINK):
         platform_events.record_case_event(
             session, platform_events.CASE_REMINDER_DUE, case, reason=plan.kind.value
@@ -216,3 +223,20 @@ def _mark_sent(session: Session, plan: Plan, recipient: str | None) -> None:
         schedule_reminders(session, case, sent_at=now)
     elif plan.kind == EmailKind.REMINDER:
         refresh_next_reminder(session, case)
+
+
+FIRST_EMAILS = (EmailKind.RELINK, EmailKind.UNREPAIRABLE, EmailKind.PROACTIVE)
+
+
+def _count_first_email(session: Session, case: RelinkCase, kind: EmailKind, now: datetime) -> None:
+    """The funnel's `emailed`, and for a deactivation the time since its webhook arrived (the
+    case's account's deactivation event; the case's opening if that is gone)."""
+    metrics.count_step(session, "emailed")
+    if kind == EmailKind.PROACTIVE:
+        return
+    received = session.exec(
+        select(WebhookEvent.received_at)
+        .join(FcAccount, col(FcAccount.state_event_id) == WebhookEvent.id)
+        .where(col(FcAccount.id) == case.account_id)
+    ).first()
+    metrics.observe_since(session, metrics.WEBHOOK_TO_EMAIL_SENT, received or case.opened_at, now)

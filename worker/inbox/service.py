@@ -9,6 +9,7 @@ import orjson
 import structlog
 from sqlmodel import Session, select
 
+from shared import metrics
 from shared.db import session_scope, utcnow
 from shared.inbox import claim_stale
 from shared.models import EventStatus, WebhookEvent
@@ -21,6 +22,7 @@ log = structlog.get_logger(__name__)
 
 def process_event(event_id: str) -> str:
     """Run the event's handler unless it already ran; return the event's status."""
+    structlog.contextvars.bind_contextvars(event_id=event_id)
     with session_scope() as session:
         stored = session.exec(
             select(WebhookEvent).where(WebhookEvent.id == event_id).with_for_update()
@@ -41,6 +43,9 @@ def process_event(event_id: str) -> str:
         stored.attempts += 1
         stored.processed_at = utcnow()
         session.add(stored)
+        metrics.observe_since(
+            session, metrics.WEBHOOK_TO_PROCESSED, stored.received_at, stored.processed_at
+        )
         log.info("event_processed", event_id=event_id, type=stored.type, status=stored.status)
         return stored.status
 
