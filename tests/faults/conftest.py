@@ -18,6 +18,7 @@ from tests.integration.conftest import (  # noqa: F401  (fixtures used by this s
     sim,
     smtp,
     stack,
+    stack_env,
 )
 
 
