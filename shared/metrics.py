@@ -64,11 +64,15 @@ def observe_since(session: Session, histogram: Histogram, start: datetime, end: 
 
 
 def _record_pending(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint released: the commit is still to come
+        return
     for record in session.info.pop(_PENDING, []):
         record()
 
 
 def _discard_pending(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint rolled back: see shared.queue.savepoint
+        return
     session.info.pop(_PENDING, None)
 
 

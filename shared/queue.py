@@ -126,13 +126,16 @@ def publish_after_commit(
 
 @contextmanager
 def savepoint(session: Session) -> Iterator[None]:
-    """A savepoint whose rollback also forgets the tasks published after commit inside it."""
-    mark = len(session.info.get(_PENDING, []))
+    """A savepoint whose rollback also forgets what was held inside it for after the commit:
+    tasks to publish, metrics to record (every list in `session.info`)."""
+    marks = {key: len(value) for key, value in session.info.items() if isinstance(value, list)}
     try:
         with session.begin_nested():
             yield
     except BaseException:
-        del session.info.get(_PENDING, [])[mark:]
+        for key, value in list(session.info.items()):
+            if isinstance(value, list):
+                del value[marks.get(key, 0) :]
         raise
 
 

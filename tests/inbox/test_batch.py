@@ -8,6 +8,7 @@ from datetime import timedelta
 import orjson
 import pytest
 import stripe
+from prometheus_client import REGISTRY
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
@@ -48,6 +49,14 @@ def deferred(monkeypatch: pytest.MonkeyPatch) -> Published:
     sent: Published = []
     monkeypatch.setattr(tasks, "publish", lambda name, args, **_: sent.append((name, list(args))))
     return sent
+
+
+def funnel_deactivated() -> float:
+    return REGISTRY.get_sample_value("relink_funnel_total", {"step": "deactivated"}) or 0.0
+
+
+def processed_observed() -> float:
+    return REGISTRY.get_sample_value("relink_webhook_to_processed_seconds_count") or 0.0
 
 
 def emails_published(published: Published) -> int:
@@ -116,7 +125,10 @@ def test_a_transient_error_rolls_back_that_event_only_and_sends_it_to_its_own_ta
 
     monkeypatch.setitem(handlers.HANDLERS, DEACTIVATED, stripe_down_for_one)
     ids = store(first, flaky, last)
+    before = (funnel_deactivated(), processed_observed())
     assert tasks.process_events(ids) == 2
+    # the rolled-back event is neither counted in the funnel nor observed as processed
+    assert (funnel_deactivated(), processed_observed()) == (before[0] + 2, before[1] + 2)
     got = statuses(ids)
     assert got[first["id"]] == got[last["id"]] == ("processed", 1)
     assert got[flaky["id"]] == ("received", 0)  # its effects rolled back with its savepoint

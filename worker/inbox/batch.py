@@ -14,6 +14,7 @@ never deadlock (and the handlers find their rows held: no query each).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -21,6 +22,7 @@ import structlog
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from shared import metrics
 from shared.db import session_scope, utcnow
 from shared.models import EventStatus, WebhookEvent
 from shared.queue import savepoint
@@ -46,14 +48,17 @@ def process_batch(event_ids: list[str]) -> BatchResult:
     result = BatchResult()
     with session_scope() as session:
         rows = session.exec(
-            select(WebhookEvent.id, WebhookEvent.type, WebhookEvent.payload)
+            select(
+                WebhookEvent.id, WebhookEvent.type, WebhookEvent.payload, WebhookEvent.received_at
+            )
             .where(col(WebhookEvent.id).in_(event_ids))
             .where(WebhookEvent.status == EventStatus.RECEIVED)
             .order_by(col(WebhookEvent.id))
             .with_for_update(skip_locked=True)
         ).all()
         events: list[tuple[str, str, dict[str, Any]]] = []
-        for event_id, event_type, payload in rows:
+        received = {row[0]: row[3] for row in rows}
+        for event_id, event_type, payload, _ in rows:
             try:
                 event = orjson.loads(payload or "")
             except orjson.JSONDecodeError:
@@ -70,7 +75,7 @@ def process_batch(event_ids: list[str]) -> BatchResult:
         events.sort(key=_stripe_order)
         for event_id, event_type, event in events:
             _run_one(session, result, event_id, event_type, event)
-        _mark_done(session, result)
+        _mark_done(session, result, received)
     return result
 
 
@@ -86,7 +91,10 @@ def _run_one(
         result.statuses[event_id] = EventStatus.IGNORED
         return
     try:
-        with savepoint(session):  # its rollback also drops the event's pending publishes
+        with (
+            structlog.contextvars.bound_contextvars(event_id=event_id),
+            savepoint(session),  # its rollback also drops the event's pending publishes
+        ):
             handler(session, event)
     except PermanentEventError as exc:
         _fail(session, result, exc)
@@ -114,11 +122,13 @@ def _fail(session: Session, result: BatchResult, error: PermanentEventError) -> 
     log.warning("event_failed", event_id=error.event_id, error=type(error).__name__, final=True)
 
 
-def _mark_done(session: Session, result: BatchResult) -> None:
+def _mark_done(session: Session, result: BatchResult, received: dict[str, datetime]) -> None:
     """One UPDATE per final status for the events that succeeded, in the same transaction."""
     now = utcnow()
     for status in (EventStatus.PROCESSED, EventStatus.IGNORED):
         ids = [event_id for event_id, done in result.statuses.items() if done == status]
+        for event_id in ids:
+            metrics.observe_since(session, metrics.WEBHOOK_TO_PROCESSED, received[event_id], now)
         if ids:
             session.execute(
                 update(WebhookEvent)
