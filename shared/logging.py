@@ -88,7 +88,7 @@ class RedactingFilter(logging.Filter):
 
 
 def _json_from_log_format() -> bool:
-    """LOG_FORMAT (console or json), read here: shared/settings.py is at its 300-line cap."""
+    """LOG_FORMAT (console or json), read here where logging is set up, apart from Settings."""
     log_format = os.environ.get("LOG_FORMAT", "console").strip().lower()
     if log_format not in ("console", "json"):
         raise ConfigError(

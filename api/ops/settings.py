@@ -1,4 +1,4 @@
-"""The dashboard's own settings (shared/settings.py is full): OPS_TOKEN, the operator token
+"""The dashboard's own settings, read apart from shared/settings: OPS_TOKEN, the operator token
 (unset, /ops answers 404), and OPS_SESSION_HOURS, the login cookie's lifetime. Read on each
 request, so a new token takes effect (and ends every session) without a restart."""
 

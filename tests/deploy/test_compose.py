@@ -28,7 +28,7 @@ def test_commands_start_what_the_code_provides() -> None:
     assert SERVICES["beat"]["command"][:4] == ["celery", "-A", "worker", "beat"]
 
 
-# Read outside shared/settings.py: the dashboard's own settings, and process-level variables.
+# Read outside shared/settings/: the dashboard's own settings, and process-level variables.
 OUTSIDE_SETTINGS = {name.upper() for name in OpsSettings.model_fields} | {
     "PROMETHEUS_MULTIPROC_DIR",  # prometheus_client
     "WORKER_METRICS_PORT",  # worker/celery_app.py

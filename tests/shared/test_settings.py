@@ -1,4 +1,4 @@
-"""shared/settings.py: one typed settings object, errors naming the variable, secrets and
+"""shared/settings/: one typed settings object, errors naming the variable, secrets and
 URL passwords never shown."""
 
 from __future__ import annotations
