@@ -2,6 +2,7 @@
 by the same `celery worker` flags in the same run.
 
     .venv/bin/python benchmarks/worker.py [--events 3000] [--concurrency 2] [--batch 100]
+        [--profile]
 
 N deactivation events (one authorization each; QUIET_PERIOD_SECONDS an hour, so no email is
 due and Stripe is never called) are recorded in PostgreSQL while no worker runs and queued as
@@ -11,7 +12,8 @@ drains them. In the same run, N no-op tasks (one message each; the task only inc
 Redis counter, benchmarks/noop_worker.py) are drained by `celery -A benchmarks.noop_worker
 worker` with the same flags, broker and configuration. Rates count from the first completion
 to the last (polled every 10 ms), so process start-up is left out of both. Prints both rates
-and relink/no-op. Exits 1 if an event is not processed.
+and relink/no-op, and with `--profile` where relink's worker processes spend their time
+(py-spy, benchmarks/profile.py). Exits 1 if an event is not processed.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import profile  # noqa: E402
 from tests.factories import event, fc_account  # noqa: E402
 from tests.integration.stack import RedisServer  # noqa: E402
 
@@ -66,6 +69,7 @@ def drain_rate(
         "--without-gossip", "--without-mingle", "--without-heartbeat",
     ]  # fmt: skip
     worker = spawn(command, env, Path(args.logs) / f"{app}.log")
+    sampler = profile.start(worker.pid, args.profile_out, True) if args.profile_out else None
     try:
         deadline = time.monotonic() + args.timeout
         first: tuple[float, int] | None = None
@@ -81,6 +85,8 @@ def drain_rate(
         elapsed = time.monotonic() - first[0]
         return (n - first[1]) / elapsed if elapsed > 0 else float("inf")
     finally:
+        if sampler is not None:
+            profile.finish(sampler)
         stop(worker)
 
 
@@ -119,11 +125,16 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100, help="events per queued message")
     parser.add_argument("--timeout", type=float, default=900.0, help="per drain, seconds")
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--profile", action="store_true", help="py-spy the relink drain")
     args = parser.parse_args()
     n = args.events
+    if args.profile and profile.py_spy() is None:
+        print("--profile: py-spy is not installed (.venv/bin/pip install py-spy); not profiled")
+        args.profile = False
 
     with tempfile.TemporaryDirectory(prefix="relink-worker-bench-") as logs:
         args.logs = logs
+        args.profile_out = None
         broker = RedisServer(Path(logs))
         broker.start()
         try:
@@ -155,7 +166,10 @@ def main() -> None:
                     ).fetchone()
                     return int(row[0]) if row else 0
 
+                if args.profile:
+                    args.profile_out = Path(logs) / "worker.collapsed"
                 relink = drain_rate("worker", processed, n, args, env)
+                args.profile_out = None  # the no-op drain is not profiled
 
             from benchmarks.noop_worker import COUNTER, NOOP
 
@@ -168,6 +182,8 @@ def main() -> None:
             noop = drain_rate(
                 "benchmarks.noop_worker", lambda: int(counter.get(COUNTER) or 0), n, args, env
             )
+            if args.profile:
+                profile.print_summary("relink worker processes", Path(logs) / "worker.collapsed")
         finally:
             broker.stop()
     print(
