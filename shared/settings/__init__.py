@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_settings import SettingsConfigDict
 
+from shared.settings.branding import BrandingSettings
 from shared.settings.cases import CaseSettings
 from shared.settings.core import VAR_DIR, ConfigError
 from shared.settings.emails import EmailSettings
@@ -21,7 +22,7 @@ from shared.urls import masked_url
 __all__ = ["VAR_DIR", "ConfigError", "Delivery", "Settings", "get_settings", "load_settings"]
 
 
-class Settings(LimitSettings, EmailSettings, CaseSettings, PlatformSettings):
+class Settings(LimitSettings, EmailSettings, CaseSettings, PlatformSettings, BrandingSettings):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
 
     def __repr_args__(self) -> Any:  # URLs shown without credentials; SecretStr hides the rest

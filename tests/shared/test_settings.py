@@ -31,6 +31,23 @@ def test_secrets_never_appear_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
         ("LINK_MAX_AGE", "-5"),
         ("LINK_MAX_AGE", "seven days"),
         ("EMAIL_URL", "http://mail"),
+        # branding reaches pages, emails and the page's CSP: only plain values pass
+        ("BRAND_COLOR", "red"),
+        ("BRAND_COLOR", "#fff"),
+        ("BRAND_COLOR", "#12345g"),
+        ("BRAND_COLOR", "#123456;}body{display:none"),
+        ("BRAND_LOGO_URL", "http://cdn.example.com/logo.png"),
+        ("BRAND_LOGO_URL", "javascript:alert(1)"),
+        ("BRAND_LOGO_URL", "https://user:pw@cdn.example.com/logo.png"),
+        ("BRAND_LOGO_URL", "https://cdn.example.com/a b.png"),
+        ("BRAND_LOGO_URL", 'https://cdn.example.com/"onerror=x'),
+        ("BRAND_LOGO_URL", "https://cdn.example.com;script-src:*/"),
+        ("SUPPORT_URL", "ftp://help.example.com"),
+        ("SUPPORT_EMAIL", "not-an-address"),
+        ("SUPPORT_EMAIL", "support@example"),
+        ("SUPPORT_EMAIL", "Help <help@example.com>"),
+        ("MERCHANT_NAME", "Acme\r\nBcc: everyone@example.com"),
+        ("TEMPLATES_DIR", "/no/such/directory"),
     ],
 )
 def test_bad_variable_is_named_in_the_error(
