@@ -6,6 +6,7 @@ be framed, and may load scripts, frames and connections only from itself and Str
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,12 +14,13 @@ from urllib.parse import urlsplit
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, select_autoescape
 from prometheus_client import Counter
 
 from api.relink_page import outcomes as o
+from shared.branding import template_loader
 from shared.settings import Settings, get_settings
 
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 PAGES = Counter("relink_pages", "Relink pages served", ["page"])
 
 # Stripe's own CSP guidance for js.stripe.com: it also talks to api.stripe.com and frames
@@ -39,19 +41,36 @@ def origin_of(url: str) -> str:
 def content_security_policy(settings: Settings) -> str:
     stripe = origin_of(settings.stripe_js_url)
     extra = STRIPE_EXTRA.get(stripe, {})
+    logo = [origin_of(settings.brand_logo_url)] if settings.brand_logo_url else []
     directives = {
         "default-src": ["'self'"],
         "script-src": ["'self'", stripe],
         "frame-src": [stripe, *extra.get("frame-src", [])],
         "connect-src": ["'self'", stripe, *extra.get("connect-src", [])],
         "style-src": ["'self'"],
-        "img-src": ["'self'", "data:"],
+        "img-src": ["'self'", "data:", *logo],
         "object-src": ["'none'"],
         "base-uri": ["'none'"],
         "form-action": ["'self'"],
         "frame-ancestors": ["'none'"],
     }
     return "; ".join(f"{name} {' '.join(values)}" for name, values in directives.items())
+
+
+@lru_cache(maxsize=4)
+def templates(templates_dir: Path | None) -> Jinja2Templates:
+    """The page's templates: TEMPLATES_DIR/relink_page/ first, the built-ins second."""
+    loader = template_loader("api.relink_page", "relink_page", templates_dir)
+    return Jinja2Templates(env=Environment(loader=loader, autoescape=select_autoescape()))
+
+
+def brand_stylesheet(settings: Settings) -> str:
+    """/brand.css: BRAND_COLOR (validated #rrggbb) as relink.css's accent, served from the
+    page's own origin so the Content-Security-Policy needs no inline style."""
+    brand = settings.brand
+    if brand.color is None:
+        return ""
+    return f":root {{ --accent: {brand.color}; --on-accent: {brand.on_color}; }}\n"
 
 
 def page_headers(settings: Settings) -> dict[str, str]:
@@ -74,10 +93,11 @@ def render(
 ) -> HTMLResponse:
     settings = get_settings()
     PAGES.labels(page=template.removesuffix(".html")).inc()
-    return templates.TemplateResponse(
+    return templates(settings.templates_dir).TemplateResponse(
         request,
         template,
         {
+            "brand": settings.brand,
             "stripe_js_url": settings.stripe_js_url,
             "publishable_key": settings.stripe_publishable_key or "",
             **context,

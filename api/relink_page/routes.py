@@ -19,10 +19,10 @@ import orjson
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from api.relink_page import outcomes, service, setup
-from api.relink_page.pages import busy, failed, render, render_outcome
+from api.relink_page.pages import brand_stylesheet, busy, failed, render, render_outcome
 from shared.links import LinkError, LinkPayload, read_link
 from shared.settings import get_settings
 from shared.stripe_client import StripeNotConfigured
@@ -162,6 +162,13 @@ def setup_fields(fields: Fields) -> tuple[str, ...] | None:
 def setup_intent_field(fields: Fields) -> tuple[str, ...] | None:
     setup_intent_id = fields.get("setup_intent", "")
     return (setup_intent_id,) if is_stripe_id(setup_intent_id, "seti") else None
+
+
+@router.get("/brand.css", include_in_schema=False)
+async def brand_css() -> Response:
+    """BRAND_COLOR as a stylesheet the pages link (empty when unset)."""
+    headers = {"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"}
+    return Response(brand_stylesheet(get_settings()), media_type="text/css", headers=headers)
 
 
 @router.get("/relink/{token}", response_class=HTMLResponse)
