@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.utils import format_datetime, formataddr, parseaddr
 
 from shared.db import utcnow
+from shared.settings import Settings
 from worker.emails.render import EmailContent
 
 
@@ -13,6 +14,14 @@ def message_id_header(outbox_id: int, sender: str) -> str:
     """`<relink-outbox-{id}@{sender's domain}>`: a retry of the same row is the same email."""
     domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
     return f"<relink-outbox-{outbox_id}@{domain}>"
+
+
+def sender_address(settings: Settings) -> str:
+    """EMAIL_FROM; a bare address there is shown with MERCHANT_NAME as its display name."""
+    name, address = parseaddr(settings.email_from)
+    if name or not settings.merchant_name:
+        return settings.email_from
+    return formataddr((settings.merchant_name, address))
 
 
 def build_message(

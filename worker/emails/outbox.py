@@ -46,7 +46,7 @@ from worker.cases.reconcile import OUTBOX, Trigger, reconcile_locked
 from worker.cases.repository import lock_authorization
 from worker.emails.claim import claim, still_claimed
 from worker.emails.contacts import resolve_recipient
-from worker.emails.message import build_message
+from worker.emails.message import build_message, sender_address
 from worker.emails.plan import Plan, plan_email, render_plan, still_needed
 from worker.emails.reminders import refresh_next_reminder, schedule_reminders
 from worker.emails.transport import SMTP_SCHEMES, TransportError, deliver
@@ -99,7 +99,7 @@ def send_outbox(outbox_id: int, *, client: stripe.StripeClient | None = None) ->
         return "no_contact"
     message = build_message(
         render_plan(plan, settings),
-        sender=settings.email_from,
+        sender=sender_address(settings),
         recipient=recipient,
         outbox_id=outbox_id,
     )

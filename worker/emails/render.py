@@ -1,14 +1,18 @@
-"""Text and HTML bodies from Jinja2 templates (worker/templates), one per cause family."""
+"""Text and HTML bodies from Jinja2 templates (worker/emails/templates, behind
+TEMPLATES_DIR/emails/), one per cause family, with the merchant's branding."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, StrictUndefined, select_autoescape
 
+from shared.branding import template_loader
 from shared.models import EmailKind
+from shared.settings import get_settings
 from worker.cases.classification import CauseFamily
 
 
@@ -25,10 +29,10 @@ class EmailContent:
     html: str
 
 
-@lru_cache(maxsize=1)
-def environment() -> Environment:
+@lru_cache(maxsize=4)
+def environment(templates_dir: Path | None) -> Environment:
     return Environment(
-        loader=PackageLoader("worker.emails", "templates"),
+        loader=template_loader("worker.emails", "emails", templates_dir),
         autoescape=select_autoescape(enabled_extensions=("html",), default=False),
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -75,7 +79,9 @@ def render_email(
 ) -> EmailContent:
     """Render the email; `link` and `expires_at` are None for the unrepairable and
     reconnected families; `deadline` is a proactive email's expected deactivation date."""
+    settings = get_settings()
     context = {
+        "brand": settings.brand,
         "kind": kind.value,
         "institution": institution,
         "accounts": accounts,
@@ -83,7 +89,7 @@ def render_email(
         "expires": format_expiry(expires_at) if expires_at else None,
         "deadline": format_date(deadline) if deadline else None,
     }
-    env = environment()
+    env = environment(settings.templates_dir)
     return EmailContent(
         subject=_subject(family, kind, institution, deadline),
         text=env.get_template(f"{family.value}.txt").render(context),
