@@ -41,7 +41,8 @@ class Delivery:
         return Webhook(secret).verify(self.body, self.headers)
 
 
-# An answer: "ok", "500", "redirect", "stall" (sleeps past the sender's timeout), "reset".
+# An answer: "ok", "500", "503", "redirect", "stall" (sleeps past the sender's timeout),
+# "reset".
 Script = Callable[[int, dict[str, str]], str]
 
 
@@ -120,7 +121,8 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 return
             if answer == "stall":
                 time.sleep(receiver.stall_seconds)
-            code = {"ok": 204, "500": 500, "redirect": 307, "bad_signature": 400}.get(answer, 200)
+            codes = {"ok": 204, "500": 500, "503": 503, "redirect": 307, "bad_signature": 400}
+            code = codes.get(answer, 200)
             self.send_response(code)
             if answer == "redirect":
                 self.send_header("location", f"http://127.0.0.1:{receiver.port}/elsewhere")
