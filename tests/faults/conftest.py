@@ -1,6 +1,6 @@
 """Fault-injection fixtures: the integration stack (real api, workers, PostgreSQL through a
-cuttable proxy, a private Redis, the simulator, an SMTP sink) and the suite's result table,
-printed at the end of the session."""
+cuttable proxy, a private Redis, the simulator, an SMTP sink, a platform webhook receiver) and
+the suite's result table, printed at the end of the session."""
 
 from __future__ import annotations
 
@@ -18,8 +18,13 @@ from tests.integration.conftest import (  # noqa: F401  (fixtures used by this s
     sim,
     smtp,
     stack,
-    stack_env,
 )
+from tests.platform_webhooks.receiver import SECRET, Receiver, running
+
+# One reminder this long after the relink email: each case's events are then `opened` (1) and
+# `reminder_due` (2), so the webhook columns see a sequence longer than one.
+REMINDER_AFTER_SECONDS = 3.0
+REMINDERS = 1
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -34,6 +39,29 @@ def pg_database() -> Iterator[str]:
     yield from migrated_database("relink_faults")
 
 
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """The platform's endpoint: verifies every delivery with the standardwebhooks library."""
+    with running() as started:
+        yield started
+
+
+@pytest.fixture
+def stack_env(receiver: Receiver) -> dict[str, str]:
+    """Every fault test also delivers platform webhooks (and emails: DELIVERY=both), with
+    retries short enough to drain within the test."""
+    return {
+        "DELIVERY": "both",
+        "PLATFORM_WEBHOOK_URL": receiver.url,
+        "PLATFORM_WEBHOOK_SECRETS": SECRET,
+        "PLATFORM_WEBHOOK_TIMEOUT_SECONDS": "3",
+        "PLATFORM_WEBHOOK_RETRY_BASE_SECONDS": "0.5",
+        "PLATFORM_WEBHOOK_RETRY_CAP_SECONDS": "4",
+        "PLATFORM_WEBHOOK_SWEEP_EVERY_SECONDS": "1",
+        "REMINDER_DELAYS_DAYS": repr(REMINDER_AFTER_SECONDS / 86400),
+    }
+
+
 @dataclass
 class FaultRow:
     fault: str
@@ -44,6 +72,13 @@ class FaultRow:
     duplicates: int = 0
     lost: int = 0
     wrong_state: int = 0
+    webhooks_expected: int = 0
+    webhooks_delivered: int = 0  # distinct webhook-ids
+    duplicate_deliveries: int = 0  # one webhook-id accepted again (allowed: at least once)
+    duplicate_events: int = 0  # two webhook-ids for one event
+    webhooks_lost: int = 0
+    gaps: int = 0  # sequence keys (cases, accounts) not numbered 1..n
+    out_of_order: int = 0  # sequence keys whose arrivals went backwards
     seconds: float = 0.0
     note: str = ""
 
@@ -64,13 +99,16 @@ def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:
     terminalreporter.section("fault injection")
     write(
         f"{'fault':<34} {'accepted':>8} {'processed':>9} {'due':>5} {'sent':>5} "
-        f"{'dup':>4} {'lost':>5} {'wrong':>5} {'s':>6}"
+        f"{'dup':>4} {'lost':>5} {'wrong':>5} | {'wh exp':>6} {'wh got':>6} {'dup dlv':>7} "
+        f"{'dup evt':>7} {'wh lost':>7} {'gaps':>4} {'ooo':>4} | {'s':>5}"
     )
     for row in ROWS:
         write(
             f"{row.fault:<34} {row.accepted:>8} {row.processed:>9} {row.emails_due:>5} "
-            f"{row.sent:>5} {row.duplicates:>4} {row.lost:>5} {row.wrong_state:>5} "
-            f"{row.seconds:>6.0f}"
+            f"{row.sent:>5} {row.duplicates:>4} {row.lost:>5} {row.wrong_state:>5} | "
+            f"{row.webhooks_expected:>6} {row.webhooks_delivered:>6} "
+            f"{row.duplicate_deliveries:>7} {row.duplicate_events:>7} {row.webhooks_lost:>7} "
+            f"{row.gaps:>4} {row.out_of_order:>4} | {row.seconds:>5.0f}"
         )
     notes = [f"  {row.fault}: {row.note}" for row in ROWS if row.note]
     if notes:

@@ -1,7 +1,8 @@
 """Fault injection with events flowing: a background thread keeps deactivating fresh
 authorizations through the simulator while one piece of relink's infrastructure fails
 underneath it. Afterwards every accepted event is processed exactly once in effect, every due
-email is sent exactly once, and no case is in a wrong state."""
+email is sent exactly once, no case is in a wrong state, and every platform webhook the traffic
+causes reached the receiver, as tests/faults/webhooks.py spells out."""
 
 from __future__ import annotations
 
@@ -17,22 +18,26 @@ import psycopg
 
 from sim.client import SimClient
 from sim.testing import SimServer
-from tests.faults.conftest import FaultRow
+from tests.faults import webhooks
+from tests.faults.conftest import REMINDERS, FaultRow
 from tests.integration.smtp import SmtpSink
 from tests.integration.stack import RedisServer, Stack, TcpProxy, wait_until
+from tests.platform_webhooks.receiver import Receiver
 
 DEACTIVATED = "financial_connections.account.deactivated"
 ACCOUNTS_PER_AUTHORIZATION = 2
+EMAILS_PER_CASE = 1 + REMINDERS  # the relink email, then the reminders (seconds apart here)
 
 
 class Traffic:
     """Deactivates a fresh authorization (own customer and address, two accounts) every
-    `interval` seconds until stopped; remembers each authorization's recipient."""
+    `interval` seconds until stopped; remembers each authorization's recipient and accounts."""
 
     def __init__(self, sim: SimServer, interval: float = 0.4) -> None:
         self.client = SimClient(sim.base_url)
         self.interval = interval
         self.recipients: dict[str, str] = {}  # authorization id -> email
+        self.accounts: dict[str, list[str]] = {}  # authorization id -> its account ids
         self.errors: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fault-traffic", daemon=True)
@@ -51,6 +56,7 @@ class Traffic:
                 )
                 self.client.deactivate_authorization(str(auth["id"]))
                 self.recipients[str(auth["id"])] = email
+                self.accounts[str(auth["id"])] = [str(a) for a in auth["accounts"]]
             except Exception as exc:  # the control plane is never faulted; note and go on
                 self.errors.append(repr(exc))
             self._stop.wait(self.interval)
@@ -80,7 +86,9 @@ def sim_deactivations(sim: SimServer) -> set[str]:
         return {e.id for e in sim.state.events.values() if e.type == DEACTIVATED}
 
 
-def drained(pg: psycopg.Connection, sim: SimServer, smtp: SmtpSink, traffic: Traffic) -> bool:
+def drained(
+    pg: psycopg.Connection, sim: SimServer, smtp: SmtpSink, traffic: Traffic, receiver: Receiver
+) -> bool:
     expected = sim_deactivations(sim)
     processed = {
         row[0]
@@ -89,15 +97,17 @@ def drained(pg: psycopg.Connection, sim: SimServer, smtp: SmtpSink, traffic: Tra
             (DEACTIVATED,),
         ).fetchall()
     }
-    got = {str(m["To"]) for m in smtp.received()}
-    return expected <= processed and set(traffic.recipients.values()) <= got
+    got = Counter(str(m["To"]) for m in smtp.received())
+    return (
+        expected <= processed
+        and all(got[email] >= EMAILS_PER_CASE for email in traffic.recipients.values())
+        and webhooks.drained(pg, receiver, webhooks.expected_events(traffic.accounts, REMINDERS))
+    )
 
 
 def check(
     fault: str,
-    pg: psycopg.Connection,
-    sim: SimServer,
-    smtp: SmtpSink,
+    world: tuple[psycopg.Connection, SimServer, SmtpSink, Receiver],
     traffic: Traffic,
     table: list[FaultRow],
     started: float,
@@ -105,9 +115,12 @@ def check(
     timeout: float = 150,
 ) -> FaultRow:
     """Wait for the backlog to drain, then count: the row goes in the table, then asserts."""
+    pg, sim, smtp, receiver = world
     with contextlib.suppress(AssertionError):
-        wait_until(lambda: drained(pg, sim, smtp, traffic), timeout, "the backlog to drain")
-    time.sleep(3)  # a duplicate email or a second case would show up by now
+        wait_until(
+            lambda: drained(pg, sim, smtp, traffic, receiver), timeout, "the backlog to drain"
+        )
+    time.sleep(3)  # a duplicate email, case or webhook would show up by now
     expected = sim_deactivations(sim)
     events = dict(
         pg.execute(
@@ -128,30 +141,45 @@ def check(
     )
     accounts = pg.execute("SELECT status, count(*) FROM fc_account GROUP BY status").fetchall()
     wrong_cases = pg.execute(
-        "SELECT id, state, emails_sent FROM relink_case WHERE state <> 'open' OR emails_sent <> 1"
+        "SELECT id, state, emails_sent FROM relink_case WHERE state <> 'open' OR emails_sent <> %s",
+        (EMAILS_PER_CASE,),
     ).fetchall()
     wrong_outbox = pg.execute(
         "SELECT id, kind, status, attempts, last_error FROM email_outbox WHERE status <> 'sent' "
-        "AND (kind = 'relink' OR send_after <= now())"  # reminders wait days
+        "AND (kind = 'relink' OR send_after <= now())"  # later reminders may wait
     ).fetchall()
     duplicates = (
-        sum(count - 1 for email, count in per_recipient.items() if email in due.values())
+        sum(
+            max(0, n - EMAILS_PER_CASE)
+            for email, n in per_recipient.items()
+            if email in due.values()
+        )
         + sum(count - 1 for count in message_ids.values())
         + sum(count - 1 for count in cases_per_auth.values())
         + sum(count - 1 for count in outbox_per_case.values())
     )
-    lost = len(expected - processed) + sum(1 for email in due.values() if not per_recipient[email])
+    lost = len(expected - processed) + sum(
+        max(0, EMAILS_PER_CASE - per_recipient[email]) for email in due.values()
+    )
     inactive = sum(count for status, count in accounts if status == "inactive")
     wrong = len(wrong_cases) + len(wrong_outbox) + (len(expected) - inactive)
+    hooks = webhooks.count(pg, receiver, webhooks.expected_events(traffic.accounts, REMINDERS))
     row = FaultRow(
         fault=fault,
         accepted=len(events),
         processed=len(processed),
-        emails_due=len(due),
+        emails_due=len(due) * EMAILS_PER_CASE,
         sent=sum(per_recipient[email] for email in due.values()),
         duplicates=duplicates,
         lost=lost,
         wrong_state=wrong,
+        webhooks_expected=hooks.expected,
+        webhooks_delivered=hooks.delivered,
+        duplicate_deliveries=hooks.duplicate_deliveries,
+        duplicate_events=hooks.duplicate_events,
+        webhooks_lost=hooks.lost,
+        gaps=hooks.gaps,
+        out_of_order=hooks.out_of_order,
         seconds=time.monotonic() - started,
         note=note,
     )
@@ -164,6 +192,12 @@ def check(
     assert wrong_outbox == [], wrong_outbox
     assert len(cases_per_auth) == len(due)
     assert inactive == len(expected) == len(due) * ACCOUNTS_PER_AUTHORIZATION
+    # Platform webhooks: at least once (a duplicate delivery is allowed, a duplicate event is
+    # not), nothing lost, sequences gapless; arrival order is not promised (receivers order
+    # by data.sequence), so out_of_order is counted, not asserted.
+    assert (hooks.duplicate_events, hooks.lost, hooks.gaps) == (0, 0, 0), hooks
+    assert hooks.problems == [], hooks.problems
+    assert hooks.delivered == hooks.written == hooks.expected, hooks
     return row
 
 
@@ -178,6 +212,7 @@ def test_worker_sigkilled_mid_task(
     sim: SimServer,
     smtp: SmtpSink,
     pg: psycopg.Connection,
+    receiver: Receiver,
     fault_table: list[FaultRow],
 ) -> None:
     started = time.monotonic()
@@ -209,9 +244,7 @@ def test_worker_sigkilled_mid_task(
         during(3, kill)
     check(
         "1 worker SIGKILLed mid-task",
-        pg,
-        sim,
-        smtp,
+        (pg, sim, smtp, receiver),
         traffic,
         fault_table,
         started,
@@ -225,6 +258,7 @@ def test_redis_restarted(
     smtp: SmtpSink,
     pg: psycopg.Connection,
     redis_server: RedisServer,
+    receiver: Receiver,
     fault_table: list[FaultRow],
 ) -> None:
     started = time.monotonic()
@@ -249,9 +283,7 @@ def test_redis_restarted(
         during(3, restart)
     check(
         "2 Redis restarted (5 s, data lost)",
-        pg,
-        sim,
-        smtp,
+        (pg, sim, smtp, receiver),
         traffic,
         fault_table,
         started,
@@ -266,6 +298,7 @@ def test_postgresql_unreachable(
     smtp: SmtpSink,
     pg: psycopg.Connection,
     pg_proxy: TcpProxy,
+    receiver: Receiver,
     fault_table: list[FaultRow],
 ) -> None:
     started = time.monotonic()
@@ -280,9 +313,7 @@ def test_postgresql_unreachable(
         during(3, outage)
     check(
         "3 PostgreSQL down (5 s)",
-        pg,
-        sim,
-        smtp,
+        (pg, sim, smtp, receiver),
         traffic,
         fault_table,
         started,
@@ -299,6 +330,7 @@ def test_smtp_down(
     sim: SimServer,
     smtp: SmtpSink,
     pg: psycopg.Connection,
+    receiver: Receiver,
     fault_table: list[FaultRow],
 ) -> None:
     started = time.monotonic()
@@ -313,9 +345,7 @@ def test_smtp_down(
         during(3, outage)
     check(
         f"4 SMTP sink down ({SMTP_DOWN_SECONDS:.0f} s)",
-        pg,
-        sim,
-        smtp,
+        (pg, sim, smtp, receiver),
         traffic,
         fault_table,
         started,
@@ -328,6 +358,7 @@ def test_stripe_errors_and_timeouts(
     sim: SimServer,
     smtp: SmtpSink,
     pg: psycopg.Connection,
+    receiver: Receiver,
     fault_table: list[FaultRow],
 ) -> None:
     started = time.monotonic()
@@ -342,9 +373,7 @@ def test_stripe_errors_and_timeouts(
         during(3, outage)
     check(
         "5 Stripe 500s/timeouts (30 s)",
-        pg,
-        sim,
-        smtp,
+        (pg, sim, smtp, receiver),
         traffic,
         fault_table,
         started,
@@ -358,6 +387,7 @@ def test_api_killed_between_commit_and_enqueue(
     sim: SimServer,
     smtp: SmtpSink,
     pg: psycopg.Connection,
+    receiver: Receiver,
     fault_table: list[FaultRow],
 ) -> None:
     started = time.monotonic()
@@ -376,9 +406,7 @@ def test_api_killed_between_commit_and_enqueue(
         during(3, kill)
     check(
         "6 api SIGKILLed x3 under deliveries",
-        pg,
-        sim,
-        smtp,
+        (pg, sim, smtp, receiver),
         traffic,
         fault_table,
         started,
