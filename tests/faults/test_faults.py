@@ -413,3 +413,63 @@ def test_api_killed_between_commit_and_enqueue(
         note="uvicorn killed three times with deliveries in flight and restarted; the "
         "simulator redelivers, the redrive queues what was committed but not published",
     )
+
+
+PLATFORM_REFUSED_SECONDS, PLATFORM_503_SECONDS = 8.0, 8.0
+
+
+def test_platform_endpoint_down(
+    stack: Stack,
+    sim: SimServer,
+    smtp: SmtpSink,
+    pg: psycopg.Connection,
+    receiver: Receiver,
+    fault_table: list[FaultRow],
+) -> None:
+    """The platform's endpoint refuses connections, then answers 503, then is back: every
+    event arrives, without gaps, each retry with the same webhook-id and body."""
+    started = time.monotonic()
+    start(stack, sim)
+    with Traffic(sim) as traffic:
+
+        def outage() -> None:
+            receiver.stop()  # connection refused
+            time.sleep(PLATFORM_REFUSED_SECONDS)
+            receiver.script = lambda _n, _headers: "503"
+            receiver.start()  # the same port
+            time.sleep(PLATFORM_503_SECONDS)
+            receiver.script = lambda _n, _headers: "ok"
+
+        during(3, outage)
+    check(
+        f"7 platform endpoint down ({PLATFORM_REFUSED_SECONDS + PLATFORM_503_SECONDS:.0f} s)",
+        (pg, sim, smtp, receiver),
+        traffic,
+        fault_table,
+        started,
+        note=f"the receiver refused connections for {PLATFORM_REFUSED_SECONDS:.0f} s, then "
+        f"answered 503 for {PLATFORM_503_SECONDS:.0f} s; retries 0.5 s doubling to 4 s, jittered",
+    )
+    answers: dict[str, list[str]] = {}
+    for delivery in receiver.received(None):
+        answers.setdefault(delivery.webhook_id, []).append(delivery.answer)
+        delivery.verified(receiver.secret)  # a 503'd attempt was signed properly too
+    retried = {webhook_id for webhook_id, got in answers.items() if "503" in got}
+    assert len(retried) >= 5, "too few deliveries met the 503s"
+    for webhook_id, got in answers.items():  # 503s, then accepted: never a 503 after a 204
+        assert "ok" in got, (webhook_id, got)
+        assert set(got[got.index("ok") :]) == {"ok"}, (webhook_id, got)
+    refused = pg.execute(
+        "SELECT count(DISTINCT event_id) FROM platform_event_attempt WHERE status_code IS NULL "
+        "AND error = 'ConnectionError'"
+    ).fetchone()
+    assert refused is not None
+    assert refused[0] >= 3, "too few deliveries met the refusals"
+    attempts = dict(
+        pg.execute(
+            "SELECT e.webhook_id, count(a.id) FROM platform_event e "
+            "JOIN platform_event_attempt a ON a.event_id = e.id GROUP BY e.webhook_id"
+        ).fetchall()
+    )
+    for webhook_id, got in answers.items():  # every request the receiver saw was an attempt
+        assert attempts[webhook_id] >= len(got), (webhook_id, attempts[webhook_id], got)
