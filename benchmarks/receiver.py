@@ -3,16 +3,16 @@ FastAPI endpoint (benchmarks/bare_app.py) and a raw ASGI app (benchmarks/raw_app
 same server, in one run.
 
     .venv/bin/python benchmarks/receiver.py [--tool auto|wrk|python] [--duration 15]
-        [--concurrency 32] [--events 4000] [--rates 250,500] [--profile]
+        [--concurrency 32] [--events 4000] [--rates 250,500] [--profile DIR]
 
 Each server is one uvicorn process. The closed loop (`--concurrency` connections) is driven by
 wrk when it is installed (one thread, `--duration` seconds, unique pre-signed events from
 benchmarks/wrk_post.lua), else by the Python generator (benchmarks/loadgen.py, `--events`
 requests), and the output says which. Open-loop rates always use the Python generator. Prints
 requests/s, p50/p99 latency, relink's ratio to the FastAPI and the raw endpoints, and checks
-that the inbox holds exactly the events answered 200. With `--profile`, py-spy samples the
-relink server during its closed-loop run and the summary says where its time goes
-(benchmarks/profile.py).
+that the inbox holds exactly the events answered 200. With `--profile DIR`, py-spy samples the
+relink server during its closed-loop run, keeps the collapsed stacks in DIR (for a flame
+graph) and the summary says where its time goes (benchmarks/profile.py).
 """
 
 from __future__ import annotations
@@ -188,11 +188,15 @@ def main() -> None:
     parser.add_argument("--rates", default="250,500", help="open-loop rates, requests/s")
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/14")
-    parser.add_argument("--profile", action="store_true", help="py-spy the relink server")
+    parser.add_argument(
+        "--profile", type=Path, metavar="DIR", help="py-spy the relink server; stacks kept in DIR"
+    )
     args = parser.parse_args()
     if args.profile and profile.py_spy() is None:
         print("--profile: py-spy is not installed (.venv/bin/pip install py-spy); not profiled")
-        args.profile = False
+        args.profile = None
+    elif args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     have_wrk = shutil.which("wrk") is not None
     if args.tool == "wrk" and not have_wrk:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
@@ -229,11 +233,10 @@ def main() -> None:
             if name == "relink":
                 accepted += 300
         with tempfile.TemporaryDirectory(prefix="relink-receiver-") as tmp:
-            collapsed = Path(tmp) / "receiver.collapsed"
             for name, port in ports.items():
                 sampler = None
                 if args.profile and name == "relink":
-                    sampler = profile.start(servers[0].pid, collapsed)
+                    sampler = profile.start(servers[0].pid, args.profile / "receiver.collapsed")
                 if closed_tool == "wrk":
                     events = Path(tmp) / f"{name}.tsv"
                     write_events(events, port, args.wrk_events, uuid.uuid4().hex[:8])
@@ -252,7 +255,9 @@ def main() -> None:
                     profile.finish(sampler)
                 rows.append((closed_tool, "closed", None, name, summary))
             if args.profile:
-                profile.print_summary("relink server, closed loop", collapsed)
+                profile.print_summary(
+                    "relink server, closed loop", args.profile / "receiver.collapsed"
+                )
         for rate in [float(r) for r in args.rates.split(",") if r]:
             for name in ("bare", "relink"):
                 batch = signed_requests(ports[name], args.events, uuid.uuid4().hex[:8])

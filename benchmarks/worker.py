@@ -2,7 +2,7 @@
 by the same `celery worker` flags in the same run.
 
     .venv/bin/python benchmarks/worker.py [--events 3000] [--concurrency 2] [--batch 100]
-        [--profile]
+        [--profile DIR]
 
 N deactivation events (one authorization each; QUIET_PERIOD_SECONDS an hour, so no email is
 due and Stripe is never called) are recorded in PostgreSQL while no worker runs and queued as
@@ -12,8 +12,9 @@ drains them. In the same run, N no-op tasks (one message each; the task only inc
 Redis counter, benchmarks/noop_worker.py) are drained by `celery -A benchmarks.noop_worker
 worker` with the same flags, broker and configuration. Rates count from the first completion
 to the last (polled every 10 ms), so process start-up is left out of both. Prints both rates
-and relink/no-op, and with `--profile` where relink's worker processes spend their time
-(py-spy, benchmarks/profile.py). Exits 1 if an event is not processed.
+and relink/no-op, and with `--profile DIR` where relink's worker processes spend their time
+(py-spy, benchmarks/profile.py; the collapsed stacks kept in DIR). Exits 1 if an event is not
+processed.
 """
 
 from __future__ import annotations
@@ -125,12 +126,16 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100, help="events per queued message")
     parser.add_argument("--timeout", type=float, default=900.0, help="per drain, seconds")
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test")
-    parser.add_argument("--profile", action="store_true", help="py-spy the relink drain")
+    parser.add_argument(
+        "--profile", type=Path, metavar="DIR", help="py-spy the relink drain; stacks kept in DIR"
+    )
     args = parser.parse_args()
     n = args.events
     if args.profile and profile.py_spy() is None:
         print("--profile: py-spy is not installed (.venv/bin/pip install py-spy); not profiled")
-        args.profile = False
+        args.profile = None
+    elif args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
 
     with tempfile.TemporaryDirectory(prefix="relink-worker-bench-") as logs:
         args.logs = logs
@@ -167,7 +172,7 @@ def main() -> None:
                     return int(row[0]) if row else 0
 
                 if args.profile:
-                    args.profile_out = Path(logs) / "worker.collapsed"
+                    args.profile_out = args.profile / "worker.collapsed"
                 relink = drain_rate("worker", processed, n, args, env)
                 args.profile_out = None  # the no-op drain is not profiled
 
@@ -183,7 +188,7 @@ def main() -> None:
                 "benchmarks.noop_worker", lambda: int(counter.get(COUNTER) or 0), n, args, env
             )
             if args.profile:
-                profile.print_summary("relink worker processes", Path(logs) / "worker.collapsed")
+                profile.print_summary("relink worker processes", args.profile / "worker.collapsed")
         finally:
             broker.stop()
     print(
