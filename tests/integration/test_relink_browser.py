@@ -1,5 +1,6 @@
 """The relink page in headless Chromium against the real api (uvicorn, PostgreSQL, Redis) and
-the simulator's fake Stripe.js: every page state, and no client secret left behind.
+the simulator's fake Stripe.js: every page state, and no client secret left behind; branded
+(a merchant name, a logo from an origin this test serves, a brand colour), as is the email.
 
 Set RELINK_SCREENSHOTS=docs/screenshots to refresh the committed screenshots.
 """
@@ -9,8 +10,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psycopg
@@ -21,14 +25,61 @@ from sqlalchemy import Engine, create_engine
 from sqlmodel import Session
 
 from shared.links import sign_link
-from shared.models import CaseState
-from shared.settings import Settings
+from shared.models import CaseState, EmailKind
+from shared.settings import Settings, get_settings
 from sim.testing import SimServer
 from tests.browser import chromium
 from tests.integration.stack import ROOT, Stack
 from tests.relink_page.world import World, build_world
+from worker.cases.classification import CauseFamily
+from worker.emails.render import AccountLine, render_email
 
 PHONE = {"width": 390, "height": 844}
+MERCHANT = "Acme Outfitters"
+TEAL = "#0f766e"
+LOGO = f"""<svg xmlns="http://www.w3.org/2000/svg" width="192" height="40" viewBox="0 0 192 40">
+<rect width="40" height="40" rx="9" fill="{TEAL}"/>
+<path d="M11 30 L20 10 L29 30 M15 23 H25" stroke="#fff" stroke-width="4" fill="none"/>
+<text x="50" y="27" font-family="sans-serif" font-size="18" font-weight="700" fill="#1a1f36">
+{MERCHANT}</text></svg>""".encode()
+
+
+@pytest.fixture(scope="module")
+def logo_url() -> Iterator[str]:
+    """The merchant's logo, from an origin of its own (not the api's: the CSP must allow it)."""
+
+    class Logo(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "image/svg+xml")
+            self.send_header("Content-Length", str(len(LOGO)))
+            self.end_headers()
+            self.wfile.write(LOGO)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Logo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/logo.svg"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def brand_env(logo_url: str) -> dict[str, str]:
+    return {
+        "MERCHANT_NAME": MERCHANT,
+        "SUPPORT_EMAIL": "help@acme.example.com",
+        "BRAND_LOGO_URL": logo_url,
+        "BRAND_COLOR": TEAL,
+    }
+
+
+@pytest.fixture
+def stack_env(brand_env: dict[str, str]) -> dict[str, str]:
+    """The api runs branded."""
+    return brand_env
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +176,7 @@ def test_relink_in_chromium_every_page_state_and_no_secret_left_behind(
     assert response.headers["x-frame-options"] == "DENY"
     button = page.get_by_role("button", name="Reconnect StripeBank")
     button.wait_for()
+    assert_branded(page)
     snap(page, shots, "01-link-page")
     assert sim.client.requests("/v1/") == []  # opening the link called Stripe for nothing
     button.click()
@@ -157,6 +209,10 @@ def test_relink_in_chromium_every_page_state_and_no_secret_left_behind(
     page.get_by_role("heading", name="Authorization to debit your account").wait_for()
     page.wait_for_function("!document.getElementById('start').disabled")
     assert page.get_by_text("Savings ending in 1111").is_visible()
+    mandate = page.locator(".mandate").inner_text()
+    assert f"you authorize {MERCHANT} to debit the bank account specified above" in mandate
+    assert "(at help@acme.example.com)" in mandate
+    assert_branded(page)
     snap(page, shots, "05-mandate-confirm")
     page.get_by_role("button", name="Agree and confirm").click()
     page.get_by_role("heading", name="Your new bank account is saved").wait_for()
@@ -227,6 +283,43 @@ def test_relink_in_chromium_every_page_state_and_no_secret_left_behind(
         assert secret not in logs
         assert secret not in dump
         assert secret.split("_secret_")[1] not in logs + dump
+
+
+def assert_branded(page: Page) -> None:
+    """The logo loaded (the CSP let its origin in) and the button wears the brand colour."""
+    logo = page.locator("img.logo")
+    assert logo.get_attribute("alt") == MERCHANT
+    assert logo.evaluate("img => img.complete && img.naturalWidth > 0")
+    background = page.locator("button.primary").evaluate("b => getComputedStyle(b).background")
+    assert "rgb(15, 118, 110)" in background
+    assert page.get_by_text(f"Questions? Contact {MERCHANT} at").is_visible()
+
+
+@pytest.mark.browser
+def test_the_branded_email_in_chromium(
+    browser: Browser, brand_env: dict[str, str], shots: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The email the worker renders with the same branding, as a mail client shows its HTML."""
+    for name, value in brand_env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    content = render_email(
+        family=CauseFamily.ACCESS,
+        kind=EmailKind.RELINK,
+        institution="StripeBank",
+        accounts=[AccountLine("Everyday Checking", "6789")],
+        link="https://relink.example.com/relink/eyJjYXNlIjo0Mn0.Zx8Qc1",
+        expires_at=datetime(2026, 12, 3, 14, 30, tzinfo=UTC),
+    )
+    context = browser.new_context(viewport={"width": 600, "height": 800})
+    email = context.new_page()
+    email.set_content(content.html, wait_until="load")
+    assert email.locator(f'img[alt="{MERCHANT}"]').evaluate("img => img.naturalWidth > 0")
+    button = email.get_by_role("link", name="Reconnect your account")
+    assert "rgb(15, 118, 110)" in button.evaluate("a => getComputedStyle(a).background")
+    assert email.get_by_text(f"— {MERCHANT}").is_visible()
+    snap(email, shots, "00-email")
+    context.close()
 
 
 def session_id_of(pg: psycopg.Connection, case_id: int) -> str:
