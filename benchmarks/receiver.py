@@ -3,13 +3,14 @@ FastAPI endpoint (benchmarks/bare_app.py) and a raw ASGI app (benchmarks/raw_app
 same server, in one run.
 
     .venv/bin/python benchmarks/receiver.py [--tool auto|wrk|python] [--duration 15]
-        [--concurrency 32] [--events 4000] [--rates 250,500] [--profile DIR]
+        [--concurrency 32] [--events 4000] [--rates half,250] [--profile DIR]
 
 Each server is one uvicorn process. The closed loop (`--concurrency` connections) is driven by
 wrk when it is installed (one thread, `--duration` seconds, unique pre-signed events from
 benchmarks/wrk_post.lua), else by the Python generator (benchmarks/loadgen.py, `--events`
 requests), and the output says which. Open-loop rates always use the Python generator. Prints
-requests/s, p50/p99 latency, relink's ratio to the FastAPI and the raw endpoints, and checks
+requests/s, p50/p99 latency, relink's ratio to the FastAPI and the raw endpoints, PostgreSQL's
+commit latency timed on its own connection during the open-loop runs, and checks
 that the inbox holds exactly the events answered 200. With `--profile DIR`, py-spy samples the
 relink server during its closed-loop run, keeps the collapsed stacks in DIR (for a flame
 graph) and the summary says where its time goes (benchmarks/profile.py).
@@ -23,9 +24,11 @@ import multiprocessing
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -164,6 +167,45 @@ def load(
     return summary
 
 
+class CommitProbe:
+    """Times a one-row INSERT + COMMIT every 20 ms on its own connection while a load runs:
+    the disk's commit latency, which bounds the receiver's (it answers after its commit)."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.seconds: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with psycopg.connect(self.dsn) as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS commit_probe (at double precision)")
+            conn.commit()
+            while not self._stop.wait(0.02):
+                started = time.perf_counter()
+                conn.execute("INSERT INTO commit_probe VALUES (%s)", (started,))
+                conn.commit()
+                self.seconds.append(time.perf_counter() - started)
+
+    def __enter__(self) -> CommitProbe:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def summary(self) -> str:
+        if len(self.seconds) < 2:
+            return "no commits timed"
+        ms = sorted(t * 1000 for t in self.seconds)
+        p = statistics.quantiles(ms, n=100)
+        return (
+            f"{len(ms)} commits: p50 {p[49]:.1f} ms, p90 {p[89]:.1f} ms, p99 {p[98]:.1f} ms, "
+            f"max {ms[-1]:.1f} ms"
+        )
+
+
 def serve(app: str, port: int, env: dict[str, str], factory: bool) -> subprocess.Popen[bytes]:
     extra = ["--no-access-log", "--factory"] if factory else ["--no-access-log"]
     args = uvicorn_command(port, *extra, app=app)
@@ -185,7 +227,9 @@ def main() -> None:
     parser.add_argument("--wrk-events", type=int, default=60000, help="wrk: unique events per file")
     parser.add_argument("--events", type=int, default=4000, help="Python generator: requests")
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--rates", default="250,500", help="open-loop rates, requests/s")
+    parser.add_argument(
+        "--rates", default="half,250", help="open-loop requests/s (half: of relink's closed loop)"
+    )
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/14")
     parser.add_argument(
@@ -225,6 +269,8 @@ def main() -> None:
         serve("benchmarks.raw_app:app", ports["raw"], env, factory=False),
     ]
     rows: list[tuple[str, str, float | None, str, dict[str, float]]] = []
+    dsn = args.pg.rsplit("/", 1)[0] + f"/{database}"
+    commit_latency: list[tuple[float, str]] = []
     accepted = 0
     unique_bound = 0  # wrk runs: how many more rows in-flight requests may have added
     try:
@@ -258,19 +304,26 @@ def main() -> None:
                 profile.print_summary(
                     "relink server, closed loop", args.profile / "receiver.collapsed"
                 )
-        for rate in [float(r) for r in args.rates.split(",") if r]:
+        saturation = next(row[4]["rps"] for row in rows if row[3] == "relink")
+        rates = [saturation / 2 if r == "half" else float(r) for r in args.rates.split(",") if r]
+        for rate in rates:
             for name in ("bare", "relink"):
                 batch = signed_requests(ports[name], args.events, uuid.uuid4().hex[:8])
-                summary, ok = load(ports[name], batch, args.concurrency, rate)
+                with CommitProbe(dsn) as probe:
+                    summary, ok = load(ports[name], batch, args.concurrency, rate)
                 if name == "relink":
                     accepted += ok
+                    commit_latency.append((rate, probe.summary()))
                 rows.append(("python", "open", rate, name, summary))
     finally:
         for server in servers:
             server.terminate()
             server.wait()
     report(rows, args, closed_tool, have_wrk)
-    with psycopg.connect(args.pg.rsplit("/", 1)[0] + f"/{database}") as conn:
+    print("\nPostgreSQL commit latency during the open-loop relink runs (one-row INSERT + COMMIT):")
+    for rate, line in commit_latency:
+        print(f"  at {rate:.0f}/s: {line}")
+    with psycopg.connect(dsn) as conn:
         stored = conn.execute("SELECT count(*) FROM webhook_event").fetchone()[0]  # type: ignore[index]
     verdict = "OK" if accepted <= stored <= accepted + unique_bound else "MISMATCH"
     print(f"inbox rows: {stored}, answered 200: {accepted} -> {verdict}")
