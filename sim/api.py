@@ -17,7 +17,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sim import resources
+from sim import billing, resources
 from sim.errors import StripeError, unrecognized_url
 from sim.events import list_events
 from sim.forms import FormError, decode
@@ -70,6 +70,24 @@ ROUTES: list[Route] = [
         lambda s, p, v, a: resources.retrieve_session(s, a["id"], v),
     ),
     Route("GET", "/v1/customers/{id}", lambda s, p, v, a: resources.retrieve_customer(s, a["id"])),
+    Route("POST", "/v1/customers/{id}", lambda s, p, v, a: billing.update_customer(s, p, a["id"])),
+    Route(
+        "GET",
+        "/v1/customers/{id}/payment_methods",
+        lambda s, p, v, a: billing.list_payment_methods(s, p, a["id"]),
+    ),
+    Route("GET", "/v1/payment_methods", lambda s, p, v, a: billing.list_payment_methods(s, p)),
+    Route(
+        "POST",
+        "/v1/payment_methods/{id}/detach",
+        lambda s, p, v, a: billing.detach_payment_method(s, p, a["id"]),
+    ),
+    Route("GET", "/v1/subscriptions", lambda s, p, v, a: billing.list_subscriptions(s, p)),
+    Route(
+        "POST",
+        "/v1/subscriptions/{id}",
+        lambda s, p, v, a: billing.update_subscription(s, p, a["id"]),
+    ),
     Route(
         "GET",
         "/v1/accounts/{id}",

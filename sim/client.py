@@ -69,6 +69,36 @@ class SimClient:
             body["permissions"] = permissions
         return dict(self._call("POST", "/_sim/authorizations", body))
 
+    def create_payment_method(
+        self, fca: str, customer: str | None = None, billing_name: str | None = "Ada"
+    ) -> dict[str, Any]:
+        """A us_bank_account PaymentMethod on `fca`, attached to `customer` when given."""
+        body = {
+            "financial_connections_account": fca,
+            "customer": customer,
+            "billing_name": billing_name,
+        }
+        return dict(self._call("POST", "/_sim/payment_methods", body))
+
+    def create_subscription(
+        self, customer: str, default_payment_method: str | None, status: str = "active"
+    ) -> dict[str, Any]:
+        body = {
+            "customer": customer,
+            "default_payment_method": default_payment_method,
+            "status": status,
+        }
+        return dict(self._call("POST", "/_sim/subscriptions", body))
+
+    def customer(self, customer: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/_sim/customers/{customer}"))
+
+    def subscription(self, subscription: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/_sim/subscriptions/{subscription}"))
+
+    def payment_method(self, payment_method: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/_sim/payment_methods/{payment_method}"))
+
     def deactivate_account(
         self, fca: str, cause: str = "access_expired", action: str = "relink_required"
     ) -> dict[str, Any]:

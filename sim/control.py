@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sim import objects, resources, scenarios
+from sim import billing, objects, resources, scenarios
 from sim.delivery import Deliverer
 from sim.errors import StripeError, invalid
 from sim.ids import new_id, now
@@ -124,6 +124,44 @@ class Control:
                 body.get("events"),
             )
             return self._authorization(auth_id)
+
+    def create_payment_method(self, body: Body) -> Body:
+        """A us_bank_account PaymentMethod on an FC account, attached to `customer` if given."""
+        with self.state.lock:
+            fca = _req(body, "financial_connections_account")
+            scenarios.get_account(self.state, fca)
+            record = billing.create_payment_method(
+                self.state, fca, body.get("billing_name"), body.get("customer")
+            )
+            return billing.payment_method(self.state, record)
+
+    def create_subscription(self, body: Body) -> Body:
+        with self.state.lock:
+            record = billing.create_subscription(
+                self.state,
+                _req(body, "customer"),
+                body.get("status", "active"),
+                body.get("default_payment_method"),
+            )
+            return billing.subscription(record)
+
+    def get_customer(self, body: Body, customer_id: str) -> Body:
+        with self.state.lock:
+            return resources.retrieve_customer(self.state, customer_id)
+
+    def get_subscription(self, body: Body, subscription_id: str) -> Body:
+        with self.state.lock:
+            record = self.state.subscriptions.get(subscription_id)
+            if record is None:
+                raise StripeError(404, f"No such subscription: '{subscription_id}'")
+            return billing.subscription(record)
+
+    def get_payment_method(self, body: Body, pm_id: str) -> Body:
+        with self.state.lock:
+            record = self.state.payment_methods.get(pm_id)
+            if record is None:
+                raise StripeError(404, f"No such PaymentMethod: '{pm_id}'")
+            return billing.payment_method(self.state, record)
 
     def complete_session(self, body: Body, session_id: str) -> Body:
         with self.state.lock:
@@ -325,6 +363,11 @@ def routes(control: Control) -> list[Route]:
             _endpoint(c.upcoming_deactivation, "id"),
             methods=["POST"],
         ),
+        Route("/_sim/customers/{id}", _endpoint(c.get_customer, "id"), methods=["GET"]),
+        Route("/_sim/payment_methods", _endpoint(c.create_payment_method), methods=["POST"]),
+        Route("/_sim/payment_methods/{id}", _endpoint(c.get_payment_method, "id"), methods=["GET"]),
+        Route("/_sim/subscriptions", _endpoint(c.create_subscription), methods=["POST"]),
+        Route("/_sim/subscriptions/{id}", _endpoint(c.get_subscription, "id"), methods=["GET"]),
         Route("/_sim/sessions/{id}", _endpoint(c.get_session, "id"), methods=["GET"]),
         Route(
             "/_sim/sessions/{id}/complete", _endpoint(c.complete_session, "id"), methods=["POST"]

@@ -179,6 +179,12 @@ def customer(record: Customer) -> dict[str, Any]:
         "created": record.created,
         "description": None,
         "email": record.email,
+        "invoice_settings": {
+            "custom_fields": None,
+            "default_payment_method": record.default_payment_method,
+            "footer": None,
+            "rendering_options": None,
+        },
         "livemode": False,
         "metadata": {},
         "name": None,

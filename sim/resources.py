@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sim import objects
+from sim import billing, objects
 from sim.errors import (
     StripeError,
     invalid,
@@ -349,7 +349,7 @@ def create_setup_intent(state: SimState, params: dict[str, Any], version: str) -
                 "payment_method_data[billing_details][name]",
                 "parameter_missing",
             )
-        payment_method = new_id("pm")
+        payment_method = billing.create_payment_method(state, fca_id, billing_name).id
     confirm = str(params.get("confirm", "false")) == "true"
     if confirm and payment_method is None:
         raise invalid(
@@ -371,14 +371,18 @@ def create_setup_intent(state: SimState, params: dict[str, Any], version: str) -
         status="requires_payment_method" if payment_method is None else "requires_confirmation",
     )
     if confirm:
-        confirm_setup_intent(record)
+        confirm_setup_intent(state, record)
     state.setup_intents[record.id] = record
     return objects.setup_intent(record)
 
 
-def confirm_setup_intent(record: SetupIntent) -> None:
+def confirm_setup_intent(state: SimState, record: SetupIntent) -> None:
+    """Succeeded; its PaymentMethod (created with it) is attached to its customer, if any."""
     if record.payment_method is None:
         record.payment_method = new_id("pm")
+    found = state.payment_methods.get(record.payment_method)
+    if found is not None and record.customer is not None:
+        found.customer = record.customer
     record.status = "succeeded"
     record.mandate = record.mandate or new_id("mandate")
 

@@ -14,6 +14,8 @@ class Customer:
     id: str
     email: str | None
     created: int
+    default_payment_method: str | None = None
+    """`invoice_settings.default_payment_method`."""
 
 
 @dataclass
@@ -103,6 +105,29 @@ class SetupIntent:
     usage: str
     status: str
     mandate: str | None = None
+
+
+@dataclass
+class PaymentMethod:
+    """A `us_bank_account` PaymentMethod on a Financial Connections account."""
+
+    id: str
+    created: int
+    financial_connections_account: str
+    last4: str
+    billing_name: str | None
+    customer: str | None = None
+
+
+@dataclass
+class Subscription:
+    """Only what relink reads and writes: its customer, status and default payment method."""
+
+    id: str
+    created: int
+    customer: str
+    status: str  # active | trialing | past_due | canceled | unpaid | incomplete | paused | ...
+    default_payment_method: str | None
 
 
 @dataclass
@@ -214,6 +239,8 @@ class SimState:
             self.accounts: dict[str, Account] = {}
             self.sessions: dict[str, Session] = {}
             self.setup_intents: dict[str, SetupIntent] = {}
+            self.payment_methods: dict[str, PaymentMethod] = {}
+            self.subscriptions: dict[str, Subscription] = {}
             self.events: dict[str, Event] = {}
             self.webhook: WebhookEndpoint | None = None
             self.default_api_version = GA_DEFAULT

@@ -120,7 +120,7 @@ def confirm_setup(state: SimState, client_secret: str | None) -> dict[str, Any]:
                 "This SetupIntent has no payment method to confirm.",
                 "setup_intent_unexpected_state",
             )
-        resources.confirm_setup_intent(record)
+        resources.confirm_setup_intent(state, record)
         return {"setupIntent": objects.setup_intent(record)}
 
 
