@@ -16,13 +16,16 @@ from shared.settings.cases import CaseSettings
 from shared.settings.core import VAR_DIR, ConfigError
 from shared.settings.emails import EmailSettings
 from shared.settings.limits import LimitSettings
+from shared.settings.payments import PaymentSettings
 from shared.settings.platform import Delivery, PlatformSettings
 from shared.urls import masked_url
 
 __all__ = ["VAR_DIR", "ConfigError", "Delivery", "Settings", "get_settings", "load_settings"]
 
 
-class Settings(LimitSettings, EmailSettings, CaseSettings, PlatformSettings, BrandingSettings):
+class Settings(
+    LimitSettings, EmailSettings, CaseSettings, PlatformSettings, BrandingSettings, PaymentSettings
+):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
 
     def __repr_args__(self) -> Any:  # URLs shown without credentials; SecretStr hides the rest
