@@ -28,10 +28,12 @@ SWEEP_STALE_CASES = "relink.sweep_stale_cases"
 BACKFILL_EVENTS = "relink.backfill_events"
 DELIVER_PLATFORM_EVENT = "relink.deliver_platform_event"
 SWEEP_PLATFORM_EVENTS = "relink.sweep_platform_events"
+SWITCH_PAYMENT_METHOD = "relink.switch_payment_method"
 
 TASK_MODULES = (
     "worker.inbox.tasks",
     "worker.emails.tasks",
     "worker.cases.tasks",
     "worker.platform_webhooks.tasks",
+    "worker.payments.tasks",
 )

@@ -23,6 +23,7 @@ from shared.catalog import DELIVER_PLATFORM_EVENT
 from shared.db import utcnow
 from shared.links import LinkPayload, link_url
 from shared.models import OPEN_CASE_STATES, FcAccount, FcAuthorization, RelinkAttempt, RelinkCase
+from shared.payment_models import STEPS, PaymentMethodSwitch
 from shared.platform_models import PlatformEvent, PlatformSequence
 from shared.queue import publish_after_commit
 from shared.settings import Settings, get_settings
@@ -33,6 +34,7 @@ CASE_RESOLVED = "relink.case.resolved"
 CASE_UNREPAIRABLE = "relink.case.unrepairable"
 ACCOUNT_STATUS_CHANGED = "relink.account.status_changed"
 PAYMENT_METHOD_CREATED = "relink.payment_method.created"
+PAYMENT_METHOD_SWITCHED = "relink.payment_method.switched"
 TEST = "relink.test"
 EVENT_TYPES = (
     CASE_OPENED,
@@ -41,6 +43,7 @@ EVENT_TYPES = (
     CASE_UNREPAIRABLE,
     ACCOUNT_STATUS_CHANGED,
     PAYMENT_METHOD_CREATED,
+    PAYMENT_METHOD_SWITCHED,
     TEST,
 )
 WITH_LINK = (CASE_OPENED, CASE_REMINDER_DUE)
@@ -86,6 +89,25 @@ def record_payment_method(
         payment_method=attempt.payment_method_id,
         fc_account=attempt.linked_account_id,
         replaces={"account": attempt.account_id, "case": case.id},
+    )
+
+
+def record_payment_method_switched(
+    session: Session, case: RelinkCase, switch: PaymentMethodSwitch
+) -> PlatformEvent | None:
+    """relink made the new PaymentMethod the customer's default (PAYMENT_METHOD_SWITCH)
+    and moved the subscriptions and detached the old PaymentMethods it lists."""
+    done = {kind: [s["target"] for s in switch.steps if s["step"] == kind] for kind in STEPS}
+    return record_case_event(
+        session,
+        PAYMENT_METHOD_SWITCHED,
+        case,
+        payment_method=switch.payment_method_id,
+        customer=switch.customer_id,
+        customer_default="default" in {s["step"] for s in switch.steps},
+        subscriptions=done["subscription"],
+        detached=done["detach"],
+        replaces={"account": switch.old_account_id, "case": case.id},
     )
 
 

@@ -24,6 +24,7 @@ from shared.catalog import RECONCILE_AUTHORIZATION
 from shared.db import session_scope
 from shared.links import LinkPayload
 from shared.models import FcAccount
+from shared.payment_switch import request_switch
 from shared.queue import publish_after_commit
 
 log = structlog.get_logger(__name__)
@@ -111,6 +112,7 @@ def _save_payment_method(
                 metrics.count_step(db, "new_account_saved")
             case.payment_method_id = attempt.payment_method_id
             platform_events.record_payment_method(db, case, attempt)
+            request_switch(db, case, attempt, account)  # the worker writes, after the commit
             publish_after_commit(db, RECONCILE_AUTHORIZATION, [case.authorization_id])
             log.info("payment_method_saved", case_id=case.id, setup_intent_id=intent["id"])
     return PaymentMethodSaved(bank_of(account))

@@ -1,0 +1,39 @@
+"""Driving the relink page's no_account path to a saved PaymentMethod."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from fastapi.testclient import TestClient
+
+from sim.testing import SimServer
+from tests.relink_page.pages import complete, data_attr, press_button
+from tests.relink_page.world import World
+
+
+def save_new_payment_method(client: TestClient, world: World, sim: SimServer) -> str:
+    """The no_account path on the relink page, to the end: a relink that finds no account,
+    a new account linked, its SetupIntent confirmed (Stripe.js) and saved. The new
+    PaymentMethod's id."""
+    first, _ = press_button(client, world)
+    sim.client.complete_session(first, "no_account")
+    assert complete(client, world, first).status_code == 200
+    second, _ = press_button(client, world)
+    sim.client.complete_session(
+        second, "new_account", new_accounts=[{"subcategory": "savings", "last4": "1111"}]
+    )
+    complete(client, world, second)
+    confirm = client.post(
+        f"/relink/{world.token()}/setup", data={"session_id": second, "name": "Ada Lovelace"}
+    )
+    setup_intent = data_attr(confirm.text, 'name="setup_intent" value')
+    secret = data_attr(confirm.text, "data-setup-secret")
+    confirmed: dict[str, Any] = requests.post(
+        f"{sim.base_url}/_sim/stripejs/confirm_setup", json={"client_secret": secret}, timeout=5
+    ).json()
+    saved = client.post(
+        f"/relink/{world.token()}/setup/complete", data={"setup_intent": setup_intent}
+    )
+    assert "Your new bank account is saved" in saved.text
+    return str(confirmed["setupIntent"]["payment_method"])
