@@ -11,16 +11,14 @@ from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import Session, col, select
 
 from api.platform_api import schemas
+from shared import timeline
 from shared.db import utcnow
 from shared.links import LinkPayload, link_url
 from shared.models import (
     OPEN_CASE_STATES,
-    EmailOutbox,
     FcAccount,
     FcAuthorization,
-    RelinkAttempt,
     RelinkCase,
-    WebhookEvent,
 )
 from shared.models import Contact as ContactRow
 from shared.settings import get_settings
@@ -147,60 +145,21 @@ def get_case(session: Session, case_id: int, *, sees_pii: bool) -> schemas.CaseD
 def _timeline(
     session: Session, case: RelinkCase, account_ids: list[str], *, sees_pii: bool
 ) -> list[schemas.TimelineEntry]:
-    """The case's events (inbox payloads naming its authorization or accounts, while
-    retention keeps them), emails and relink sessions, oldest first."""
-    assert case.id is not None
-    entries = [
+    """The case's timeline (shared/timeline.py); an email's address masked unless the
+    caller may see it."""
+    return [
         schemas.TimelineEntry(
-            at=case.opened_at, kind="case", id=str(case.id), what="opened", detail=""
-        )
-    ]
-    if case.resolved_at is not None:
-        entries.append(
-            schemas.TimelineEntry(
-                at=case.resolved_at,
-                kind="case",
-                id=str(case.id),
-                what="resolved",
-                detail=case.resolution or "",
-            )
-        )
-    needles = [case.authorization_id, *account_ids]
-    events = session.exec(
-        select(WebhookEvent).where(
-            or_(*(col(WebhookEvent.payload).contains(f'"{n}"') for n in needles))
-        )
-    )
-    entries += [
-        schemas.TimelineEntry(at=e.received_at, kind="event", id=e.id, what=e.type, detail=e.status)
-        for e in events
-    ]
-    emails = session.exec(select(EmailOutbox).where(col(EmailOutbox.case_id) == case.id))
-    entries += [
-        schemas.TimelineEntry(
-            at=m.sent_at or m.send_after,
-            kind="email",
-            id=str(m.id),
-            what=m.kind,
-            detail=f"{m.status}, attempts {m.attempts}",
-            recipient=(m.recipient if sees_pii else mask_email(m.recipient))
-            if m.recipient
+            at=e.at,
+            kind=e.kind,
+            id=str(e.id),
+            what=e.what,
+            detail=e.detail,
+            recipient=(e.recipient if sees_pii else mask_email(e.recipient))
+            if e.recipient
             else None,
         )
-        for m in emails
+        for e in timeline.case_timeline(session, case, account_ids)
     ]
-    attempts = session.exec(select(RelinkAttempt).where(col(RelinkAttempt.case_id) == case.id))
-    entries += [
-        schemas.TimelineEntry(
-            at=a.created_at,
-            kind="attempt",
-            id=a.session_id,
-            what=f"relink session ({a.mode})",
-            detail=a.result or "open",
-        )
-        for a in attempts
-    ]
-    return sorted(entries, key=lambda entry: entry.at)
 
 
 def account_out(account: FcAccount, open_case_id: int | None) -> schemas.Account:

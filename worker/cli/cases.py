@@ -6,19 +6,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import func, or_
-from sqlmodel import Session, col, select
+from sqlalchemy import func
+from sqlmodel import col, select
 
+from shared import timeline
 from shared.db import session_scope
-from shared.models import (
-    CaseState,
-    EmailOutbox,
-    FcAccount,
-    FcAuthorization,
-    RelinkAttempt,
-    RelinkCase,
-    WebhookEvent,
-)
+from shared.models import CaseState, FcAccount, FcAuthorization, RelinkCase
+from shared.timeline import Entry
 from worker.cli.output import (
     JsonFlag,
     echo_json,
@@ -102,20 +96,28 @@ def list_cases(
     typer.echo(render_table((*headers, "resolution"), table))
 
 
-def _case_events(session: Session, case: RelinkCase, account_ids: list[str]) -> list[WebhookEvent]:
-    """Inbox events naming the case's authorization or one of its accounts (payload search;
-    an event whose payload retention pruned can no longer be found)."""
-    needles = [case.authorization_id, *account_ids]
-    query = (
-        select(WebhookEvent)
-        .where(or_(*(col(WebhookEvent.payload).contains(f'"{n}"') for n in needles)))
-        .order_by(col(WebhookEvent.received_at))
-    )
-    return list(session.exec(query))
+def _entry_json(entry: Entry) -> dict[str, Any]:
+    """An entry as the CLI shows it: the operator's details, an email's address masked."""
+    extra = {k: iso(v) if isinstance(v, datetime) else v for k, v in entry.extra.items()}
+    detail = entry.detail
+    if entry.kind == "event":
+        error = extra.pop("last_error", None)
+        detail += f", {error[:80]}" if error else ""
+    if entry.kind == "email":
+        extra["recipient"] = mask_email(entry.recipient)
+    return {
+        "at": iso(entry.at),
+        "kind": entry.kind,
+        "id": entry.id,
+        "what": entry.what,
+        "detail": detail,
+        **extra,
+    }
 
 
 def case_timeline(case_id: int) -> dict[str, Any] | None:
-    """The case, its accounts and a timeline of its events, emails and relink attempts."""
+    """The case, its accounts and a timeline of its events, emails, relink attempts and
+    payment method switch (shared/timeline.py)."""
     with session_scope() as session:
         case = session.get(RelinkCase, case_id)
         if case is None:
@@ -128,80 +130,7 @@ def case_timeline(case_id: int) -> dict[str, Any] | None:
                 .order_by(col(FcAccount.id))
             )
         )
-        events = _case_events(session, case, [a.id for a in accounts])
-        emails = list(
-            session.exec(
-                select(EmailOutbox)
-                .where(col(EmailOutbox.case_id) == case_id)
-                .order_by(col(EmailOutbox.id))
-            )
-        )
-        attempts = list(
-            session.exec(
-                select(RelinkAttempt)
-                .where(col(RelinkAttempt.case_id) == case_id)
-                .order_by(col(RelinkAttempt.id))
-            )
-        )
-        entries: list[tuple[datetime, dict[str, Any]]] = [
-            (case.opened_at, {"kind": "case", "id": case.id, "what": "opened", "detail": ""})
-        ]
-        if case.resolved_at is not None:
-            entries.append(
-                (
-                    case.resolved_at,
-                    {
-                        "kind": "case",
-                        "id": case.id,
-                        "what": "resolved",
-                        "detail": case.resolution or "",
-                    },
-                )
-            )
-        for event in events:
-            detail = f"{event.status}, attempts {event.attempts}"
-            if event.last_error:
-                detail += f", {event.last_error[:80]}"
-            entries.append(
-                (
-                    event.received_at,
-                    {"kind": "event", "id": event.id, "what": event.type, "detail": detail},
-                )
-            )
-        for email in emails:
-            entries.append(
-                (
-                    email.sent_at or email.send_after,
-                    {
-                        "kind": "email",
-                        "id": email.id,
-                        "what": email.kind,
-                        "detail": f"{email.status}, attempts {email.attempts}",
-                        "status": email.status,
-                        "send_after": iso(email.send_after),
-                        "sent_at": iso(email.sent_at),
-                        "attempts": email.attempts,
-                        "recipient": mask_email(email.recipient),
-                        "last_error": email.last_error,
-                    },
-                )
-            )
-        for attempt in attempts:
-            entries.append(
-                (
-                    attempt.created_at,
-                    {
-                        "kind": "attempt",
-                        "id": attempt.session_id,
-                        "what": f"relink session ({attempt.mode})",
-                        "detail": attempt.result or "open",
-                        "mode": attempt.mode,
-                        "result": attempt.result,
-                        "completed_at": iso(attempt.completed_at),
-                    },
-                )
-            )
-        entries.sort(key=lambda entry: entry[0])
+        entries = timeline.case_timeline(session, case, [a.id for a in accounts])
         return {
             "case": case_summary(case, authorization.institution_name if authorization else None),
             "accounts": [
@@ -215,7 +144,7 @@ def case_timeline(case_id: int) -> dict[str, Any] | None:
                 }
                 for a in accounts
             ],
-            "timeline": [{"at": iso(at), **entry} for at, entry in entries],
+            "timeline": [_entry_json(entry) for entry in entries],
         }
 
 
@@ -223,7 +152,8 @@ def case_timeline(case_id: int) -> dict[str, Any] | None:
 def show_case(
     case_id: Annotated[int, typer.Argument(metavar="CASE_ID")], as_json: JsonFlag = False
 ) -> None:
-    """Show one case: its accounts and a timeline of events, emails and relink attempts."""
+    """Show one case: its accounts and a timeline of events, emails, relink attempts and
+    payment method switch."""
     settings_or_exit()
     detail = case_timeline(case_id)
     if detail is None:
