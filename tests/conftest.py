@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlmodel import SQLModel
 
-import shared.payment_models  # noqa: F401  (registers the payment method switch table)
+import shared.payment_models  # registers the payment method switch table
 import shared.platform_models  # noqa: F401  (registers the platform outbox tables)
 from shared import catalog, queue
 from shared.db import get_engine

@@ -23,7 +23,7 @@ class PaymentSettings(BaseSettings):
     @field_validator("payment_method_switch", mode="before")
     @classmethod
     def _switch_csv(cls, value: object) -> object:
-        parts = split_csv(value)
+        parts = split_csv(value if value is not None else "")  # None: an empty variable
         return [] if parts in (["none"], "none") else parts
 
     @field_validator("payment_method_switch")

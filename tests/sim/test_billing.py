@@ -35,7 +35,8 @@ def test_a_confirmed_setup_intent_leaves_an_attached_us_bank_account_payment_met
     ).to_dict()
     [pm] = listed["data"]
     assert pm["id"] == intent.payment_method
-    assert pm["object"] == "payment_method" and pm["type"] == "us_bank_account"
+    assert pm["object"] == "payment_method"
+    assert pm["type"] == "us_bank_account"
     assert pm["customer"] == customer["id"]
     assert pm["us_bank_account"]["financial_connections_account"] == fca
     assert pm["us_bank_account"]["last4"] == "6789"
@@ -62,8 +63,9 @@ def test_the_invoice_default_takes_only_a_payment_method_attached_to_the_custome
         assert refused.value.http_status == 400
         assert refused.value.code == "resource_missing"
         assert refused.value.param == "invoice_settings[default_payment_method]"
-    assert sim.client.customer(customer["id"])["invoice_settings"]["default_payment_method"] == (
-        mine["id"]
+    assert (
+        sim.client.customer(customer["id"])["invoice_settings"]["default_payment_method"]
+        == (mine["id"])
     )
 
 
