@@ -62,7 +62,7 @@ ROUTES: list[Route] = [
     Route(
         "POST",
         "/v1/financial_connections/sessions",
-        lambda s, p, v, a: resources.create_session(s, p, v),
+        lambda s, p, v, a: resources.create_session(s, p, v, a["base_url"]),
     ),
     Route(
         "GET",
@@ -275,7 +275,10 @@ class StripeApi:
                         )
                     extra["Idempotent-Replayed"] = "true"
                     return stored.status, json.loads(stored.body), extra
-                body = route.handler(self.state, params, version, path_params)
+                base_url = str(request.base_url).rstrip("/")  # a hosted session's `url`
+                body = route.handler(
+                    self.state, params, version, {**path_params, "base_url": base_url}
+                )
                 if store_key:
                     self.state.idempotency[store_key] = StoredResponse(
                         fingerprint, 200, json.dumps(body).encode()

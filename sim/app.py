@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sim import control, stripejs
+from sim import control, hosted, stripejs
 from sim.api import StripeApi
 from sim.delivery import Deliverer
 from sim.errors import unrecognized_url
@@ -46,6 +46,7 @@ def create_app(state: SimState | None = None) -> Starlette:
             Route("/_sim/health", health, methods=["GET"]),
             *control.routes(ctl),
             *stripejs.routes(sim_state),
+            *hosted.routes(sim_state),
             Route("/v1/{path:path}", api.__call__, methods=["GET", "POST", "DELETE"]),
             Route("/{path:path}", not_found, methods=["GET", "POST", "DELETE", "PUT"]),
         ],

@@ -129,7 +129,6 @@ def session(record: Session, accounts: list[Account], version: str) -> dict[str,
         "return_url": record.return_url,
     }
     if is_preview(version):
-        body["hosted"] = None
         body["relink_options"] = (
             {"authorization": record.relink_authorization, "account": record.relink_account}
             if record.relink_authorization
@@ -150,8 +149,16 @@ def session(record: Session, accounts: list[Account], version: str) -> dict[str,
             if record.status == "cancelled"
             else None
         )
-        body["ui_mode"] = "modal"
-        body["url"] = None
+        body["hosted"] = (
+            {
+                "delivery_method": record.hosted_delivery_method,
+                "return_url": record.hosted_return_url,
+            }
+            if record.ui_mode == "hosted"
+            else None
+        )
+        body["ui_mode"] = record.ui_mode
+        body["url"] = record.url
     return body
 
 

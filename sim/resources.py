@@ -6,6 +6,7 @@ body, raising `StripeError` as Stripe would. Call with the lock held.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from sim import billing, objects
@@ -138,7 +139,9 @@ def _session_accounts(state: SimState, record: Session) -> list[Account]:
     return [state.accounts[a] for a in record.accounts if a in state.accounts]
 
 
-def create_session(state: SimState, params: dict[str, Any], version: str) -> dict[str, Any]:
+def create_session(
+    state: SimState, params: dict[str, Any], version: str, base_url: str = ""
+) -> dict[str, Any]:
     preview = is_preview(version)
     _only(params, SESSION_PARAMS | (PREVIEW_SESSION_PARAMS if preview else set()))
     permissions = _string_list(params, "permissions", PERMISSIONS)
@@ -212,6 +215,7 @@ def create_session(state: SimState, params: dict[str, Any], version: str) -> dic
             ) from None
         if limit_accounts < 1 or limit_accounts > 100:
             raise invalid("limits[accounts] must be between 1 and 100", "limits[accounts]")
+    ui_mode, delivery_method, hosted_return_url = _hosted(params, relink_auth)
     session_id = new_id("fcsess")
     record = Session(
         id=session_id,
@@ -225,9 +229,49 @@ def create_session(state: SimState, params: dict[str, Any], version: str) -> dic
         relink_authorization=relink_auth,
         relink_account=relink_account,
         return_url=params.get("return_url"),
+        ui_mode=ui_mode,
+        hosted_delivery_method=delivery_method,
+        hosted_return_url=hosted_return_url,
+        url=f"{base_url}/_sim/hosted/{session_id}" if ui_mode == "hosted" else None,
     )
     state.sessions[record.id] = record
     return objects.session(record, [], version)
+
+
+def _hosted(params: dict[str, Any], relink_auth: str | None) -> tuple[str, str | None, str | None]:
+    """`ui_mode` and `hosted` {`delivery_method`, `return_url`}: a hosted session needs its
+    `return_url` (http or https), and `email`/`url` delivery is for relink sessions only."""
+    ui_mode = str(params.get("ui_mode", "modal"))
+    if ui_mode not in ("hosted", "modal"):
+        raise invalid("Invalid ui_mode: must be one of hosted or modal", "ui_mode")
+    hosted = params.get("hosted")
+    if hosted is None:
+        if ui_mode == "hosted":
+            raise parameter_missing("hosted[return_url]")
+        return ui_mode, None, None
+    if not isinstance(hosted, dict):
+        raise invalid("Invalid hash", "hosted")
+    for key in hosted:
+        if key not in ("delivery_method", "return_url"):
+            raise parameter_unknown(f"hosted[{key}]")
+    if ui_mode != "hosted":
+        raise invalid("hosted can only be set when ui_mode is hosted.", "hosted")
+    return_url = _string(hosted, "return_url", "hosted[return_url]")
+    if not return_url.startswith(("https://", "http://")):
+        raise invalid("Not a valid URL", "hosted[return_url]", "url_invalid")
+    delivery = hosted.get("delivery_method")
+    if delivery is not None:
+        if delivery not in ("email", "url"):
+            raise invalid(
+                "Invalid hosted[delivery_method]: must be one of email or url",
+                "hosted[delivery_method]",
+            )
+        if relink_auth is None:
+            raise invalid(
+                "hosted[delivery_method] can only be used with relink_options.",
+                "hosted[delivery_method]",
+            )
+    return ui_mode, delivery, return_url
 
 
 def retrieve_session(state: SimState, session_id: str, version: str) -> dict[str, Any]:
@@ -357,6 +401,7 @@ def create_setup_intent(state: SimState, params: dict[str, Any], version: str) -
             "payment_method_data",
             "setup_intent_unexpected_state",
         )
+    acceptance = _customer_acceptance(params.get("mandate_data"), confirm)
     seti = new_id("seti")
     record = SetupIntent(
         id=seti,
@@ -369,11 +414,44 @@ def create_setup_intent(state: SimState, params: dict[str, Any], version: str) -
         allowed_payment_method_types=[str(t) for t in types],
         usage=str(params.get("usage", "off_session")),
         status="requires_payment_method" if payment_method is None else "requires_confirmation",
+        customer_acceptance=acceptance,
     )
     if confirm:
         confirm_setup_intent(state, record)
     state.setup_intents[record.id] = record
     return objects.setup_intent(record)
+
+
+def _customer_acceptance(mandate_data: Any, confirm: bool) -> dict[str, Any] | None:
+    """`mandate_data[customer_acceptance]`: only with `confirm=true`; `type` online (with
+    `online[ip_address]`, a valid IP, and `online[user_agent]`) or offline."""
+    if mandate_data is None:
+        return None
+    if not confirm:
+        raise invalid(
+            "You can only pass in mandate_data when confirm is set to true.", "mandate_data"
+        )
+    acceptance = mandate_data.get("customer_acceptance") if isinstance(mandate_data, dict) else None
+    if not isinstance(acceptance, dict):
+        raise parameter_missing("mandate_data[customer_acceptance]")
+    kind = _string(acceptance, "type", "mandate_data[customer_acceptance][type]")
+    if kind not in ("online", "offline"):
+        raise invalid(
+            "Invalid mandate_data[customer_acceptance][type]: must be one of online or offline",
+            "mandate_data[customer_acceptance][type]",
+        )
+    if kind == "online":
+        online = acceptance.get("online")
+        prefix = "mandate_data[customer_acceptance][online]"
+        if not isinstance(online, dict):
+            raise parameter_missing(prefix)
+        address = _string(online, "ip_address", f"{prefix}[ip_address]")
+        _string(online, "user_agent", f"{prefix}[user_agent]")
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise invalid("Invalid IP address", f"{prefix}[ip_address]") from None
+    return acceptance
 
 
 def confirm_setup_intent(state: SimState, record: SetupIntent) -> None:

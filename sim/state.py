@@ -82,6 +82,11 @@ class Session:
     relink_authorization: str | None
     relink_account: str | None
     return_url: str | None
+    ui_mode: str = "modal"  # modal | hosted
+    hosted_delivery_method: str | None = None
+    hosted_return_url: str | None = None
+    url: str | None = None
+    """Where a hosted session's page is (`/_sim/hosted/{id}` on the simulator's origin)."""
     accounts: list[str] = field(default_factory=list)
     status: str = "pending"  # pending | succeeded | failed | cancelled
     result_account: str | None = None
@@ -105,6 +110,8 @@ class SetupIntent:
     usage: str
     status: str
     mandate: str | None = None
+    customer_acceptance: dict[str, Any] | None = None
+    """`mandate_data[customer_acceptance]` as confirmed with the API (none from Stripe.js)."""
 
 
 @dataclass

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from sim import objects, resources, scenarios
 from sim.errors import StripeError
-from sim.state import SimState
+from sim.state import Session, SimState
 from sim.versions import PREVIEW_DEFAULT
 
 SCRIPT = r"""(function () {
@@ -58,6 +58,35 @@ def _error(type_: str, message: str, code: str | None = None) -> dict[str, Any]:
     return {"error": error}
 
 
+def play(state: SimState, record: Session) -> dict[str, Any] | None:
+    """Finish the session with its configured scenario (the customer at the bank, through
+    Stripe.js or on the hosted page); an error envelope when it cannot. Lock held."""
+    scenario = record.scenario
+    outcome = scenario.get("outcome", "success")
+    if outcome == "error":
+        return _error(
+            scenario.get("error_type", "api_error"),
+            scenario.get("message", "An unknown error occurred"),
+        )
+    if record.status != "pending":
+        return _error(
+            "invalid_request_error",
+            "This Financial Connections session has already been completed.",
+        )
+    try:
+        scenarios.complete_session(
+            state,
+            record.id,
+            outcome,
+            scenario.get("accounts"),
+            scenario.get("new_accounts"),
+            scenario.get("institution", "StripeBank"),
+        )
+    except StripeError as exc:
+        return _error(exc.type, exc.message, exc.code)
+    return None
+
+
 def collect(state: SimState, client_secret: str | None) -> dict[str, Any]:
     """Run the session's configured scenario, resolving as Stripe.js does."""
     with state.lock:
@@ -70,29 +99,9 @@ def collect(state: SimState, client_secret: str | None) -> dict[str, Any]:
                 "No such financial connections session client secret.",
                 "resource_missing",
             )
-        scenario = record.scenario
-        outcome = scenario.get("outcome", "success")
-        if outcome == "error":
-            return _error(
-                scenario.get("error_type", "api_error"),
-                scenario.get("message", "An unknown error occurred"),
-            )
-        if record.status != "pending":
-            return _error(
-                "invalid_request_error",
-                "This Financial Connections session has already been completed.",
-            )
-        try:
-            scenarios.complete_session(
-                state,
-                record.id,
-                outcome,
-                scenario.get("accounts"),
-                scenario.get("new_accounts"),
-                scenario.get("institution", "StripeBank"),
-            )
-        except StripeError as exc:
-            return _error(exc.type, exc.message, exc.code)
+        failure = play(state, record)
+        if failure is not None:
+            return failure
         session = resources.render_session(state, record, PREVIEW_DEFAULT)
         return {
             "financialConnectionsSession": {

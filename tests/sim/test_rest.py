@@ -423,7 +423,9 @@ def test_setup_intent_from_fc_account(
     assert str(intent.mandate).startswith("mandate_")
     assert fixture_keys("ga__setup_intent.json") <= set(intent.to_dict())
 
-    pending = client.v1.setup_intents.create(params={**params, "confirm": False})  # type: ignore[arg-type]
+    unconfirmed = {**params, "confirm": False}
+    del unconfirmed["mandate_data"]  # Stripe takes mandate_data only with confirm=true
+    pending = client.v1.setup_intents.create(params=unconfirmed)  # type: ignore[arg-type]
     assert pending.status == "requires_confirmation"
     assert pending.mandate is None
 
