@@ -76,6 +76,13 @@ class Collect:
 
 
 @dataclass(frozen=True)
+class Redirect:
+    """RELINK_UI=stripe_hosted: send the browser to the session's hosted `url` (303)."""
+
+    url: str
+
+
+@dataclass(frozen=True)
 class Failed:
     bank: Bank
     reason: str  # no_authorization, other, cancelled, pending
@@ -114,6 +121,7 @@ Outcome = (
     | Unrepairable
     | Start
     | Collect
+    | Redirect
     | Failed
     | NewAccount
     | ConfirmSetup

@@ -1,7 +1,8 @@
 """The relink page's HTML: one template per outcome, and the headers every page carries.
 
 Every page here is `no-store`, sends no referrer (the path carries the link's token), cannot
-be framed, and may load scripts, frames and connections only from itself and Stripe.js.
+be framed, and may load scripts, frames and connections only from itself and Stripe.js; with
+RELINK_UI=stripe_hosted only from itself, and its forms may lead to Stripe's hosted page.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, select_autoescape
 from prometheus_client import Counter
@@ -38,20 +39,28 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def hosted_page_origins(settings: Settings) -> list[str]:
+    """Where a hosted session's `url` may lead the button's POST (CSP `form-action` covers its
+    redirect): Stripe's domains, or the origin of any other STRIPE_API_BASE (the simulator)."""
+    api = origin_of(settings.stripe_api_base)
+    return ["https://*.stripe.com"] if api == "https://api.stripe.com" else [api]
+
+
 def content_security_policy(settings: Settings) -> str:
-    stripe = origin_of(settings.stripe_js_url)
-    extra = STRIPE_EXTRA.get(stripe, {})
+    hosted = settings.stripe_hosted
+    stripe = [] if hosted else [origin_of(settings.stripe_js_url)]
+    extra = {} if hosted else STRIPE_EXTRA.get(stripe[0], {})
     logo = [origin_of(settings.brand_logo_url)] if settings.brand_logo_url else []
     directives = {
         "default-src": ["'self'"],
-        "script-src": ["'self'", stripe],
-        "frame-src": [stripe, *extra.get("frame-src", [])],
-        "connect-src": ["'self'", stripe, *extra.get("connect-src", [])],
+        "script-src": ["'self'", *stripe],
+        "frame-src": [*stripe, *extra.get("frame-src", [])] or ["'none'"],
+        "connect-src": ["'self'", *stripe, *extra.get("connect-src", [])],
         "style-src": ["'self'"],
         "img-src": ["'self'", "data:", *logo],
         "object-src": ["'none'"],
         "base-uri": ["'none'"],
-        "form-action": ["'self'"],
+        "form-action": ["'self'", *(hosted_page_origins(settings) if hosted else [])],
         "frame-ancestors": ["'none'"],
     }
     return "; ".join(f"{name} {' '.join(values)}" for name, values in directives.items())
@@ -119,8 +128,9 @@ def busy(request: Request, token: str, retry_after: int) -> HTMLResponse:
     )
 
 
-def render_outcome(request: Request, token: str, outcome: o.Outcome) -> HTMLResponse:
+def render_outcome(request: Request, token: str, outcome: o.Outcome) -> Response:
     base = f"/relink/{token}"
+    hosted = get_settings().stripe_hosted
     match outcome:
         case o.Reconnected(bank):
             return render(request, "reconnected.html", bank=bank)
@@ -129,7 +139,7 @@ def render_outcome(request: Request, token: str, outcome: o.Outcome) -> HTMLResp
         case o.Unrepairable(bank):
             return render(request, "unrepairable.html", bank=bank)
         case o.Start(bank, mode):
-            session_url = f"{base}/session"
+            session_url = f"{base}/hosted" if hosted else f"{base}/session"
             return render(request, "start.html", bank=bank, mode=mode, session_url=session_url)
         case o.Collect(bank, session_id, client_secret, mode):
             return render(
@@ -150,8 +160,11 @@ def render_outcome(request: Request, token: str, outcome: o.Outcome) -> HTMLResp
                 bank=bank,
                 session_id=session_id,
                 name=name or "",
-                setup_url=f"{base}/setup",
+                hosted=hosted,  # the mandate is accepted here, not through Stripe.js
+                setup_url=f"{base}/hosted/setup" if hosted else f"{base}/setup",
             )
+        case o.Redirect(url):
+            return RedirectResponse(url, 303, headers=page_headers(get_settings()))
         case o.ConfirmSetup(bank, setup_intent_id, client_secret, name):
             return render(
                 request,

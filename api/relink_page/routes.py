@@ -6,6 +6,12 @@ streams, never read whole first), then the form's ids; only then does the step r
 worker thread. GET and HEAD show the link's page and change nothing (but the time a GET first
 opened it, for the dashboard): mail scanners open every link; the page's button
 (POST …/session) is what opens a Financial Connections session.
+
+RELINK_UI picks the routes that answer: `embedded` the Stripe.js ones (…/session, …/complete,
+…/setup, …/setup/complete), `stripe_hosted` the hosted ones (POST …/hosted redirects to the
+session's hosted page, GET …/return is where Stripe sends the customer back, POST
+…/hosted/setup saves a new account with the mandate accepted on relink's page); the other
+mode's routes answer 404.
 """
 
 from __future__ import annotations
@@ -23,8 +29,10 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.relink_page import outcomes, service, setup
 from api.relink_page.pages import brand_stylesheet, busy, failed, render, render_outcome
+from api.relink_page.sessions import online_acceptance
 from shared.links import LinkError, LinkPayload, read_link
 from shared.settings import get_settings
+from shared.settings.page import RelinkUi
 from shared.stripe_client import StripeNotConfigured
 
 router = APIRouter()
@@ -103,12 +111,13 @@ async def guarded(
     request: Request,
     token: str,
     step: Step,
-    form: Callable[[Fields], tuple[str, ...] | None] = lambda _: (),
+    form: Callable[[Fields], tuple[object, ...] | None] = lambda _: (),
     *,
     allow_expired: bool = False,
-) -> HTMLResponse:
+    ui: RelinkUi | None = None,
+) -> Response:
     """Read the link, then the body and its fields, run one step, and map every domain
-    failure to a page."""
+    failure to a page. A step of one RELINK_UI (`ui`) is a 404 in the other."""
     try:
         payload = read_link(token)
     except LinkError as exc:
@@ -121,6 +130,8 @@ async def guarded(
         payload = exc.payload
     if not well_formed(payload):
         return render(request, "invalid.html", 400)
+    if ui is not None and ui != get_settings().relink_ui:
+        return failed(request, token, 404)
     # this request's logs carry the case (each request runs in a context of its own)
     structlog.contextvars.bind_contextvars(
         case_id=payload.case_id, authorization_id=payload.authorization_id
@@ -172,7 +183,7 @@ async def brand_css() -> Response:
 
 
 @router.get("/relink/{token}", response_class=HTMLResponse)
-async def relink_page(request: Request, token: str) -> HTMLResponse:
+async def relink_page(request: Request, token: str) -> Response:
     """The link's page from what is stored: no Stripe call, no write."""
     return await guarded(request, token, service.show)
 
@@ -182,35 +193,69 @@ router.add_api_route("/relink/{token}", relink_page, methods=["HEAD"], include_i
 
 
 @router.post("/relink/{token}/opened", response_class=HTMLResponse)
-async def relink_opened(request: Request, token: str) -> HTMLResponse:
+async def relink_opened(request: Request, token: str) -> Response:
     """The start page's script says a browser opened the link (the funnel's first step)."""
     return await guarded(request, token, service.record_opened)
 
 
 @router.post("/relink/{token}/session", response_class=HTMLResponse)
-async def relink_session(request: Request, token: str) -> HTMLResponse:
+async def relink_session(request: Request, token: str) -> Response:
     """The button: the page that runs Stripe.js on the case's open session (its client
     secret in this answer's body only)."""
-    return await guarded(request, token, service.open_session)
+    return await guarded(request, token, service.open_session, ui="embedded")
 
 
 @router.post("/relink/{token}/complete", response_class=HTMLResponse)
-async def relink_complete(request: Request, token: str) -> HTMLResponse:
-    return await guarded(request, token, service.complete_relink, session_id_field)
+async def relink_complete(request: Request, token: str) -> Response:
+    return await guarded(request, token, service.complete_relink, session_id_field, ui="embedded")
 
 
 @router.post("/relink/{token}/setup", response_class=HTMLResponse)
-async def relink_setup(request: Request, token: str) -> HTMLResponse:
-    return await guarded(request, token, setup.create_setup, setup_fields)
+async def relink_setup(request: Request, token: str) -> Response:
+    return await guarded(request, token, setup.create_setup, setup_fields, ui="embedded")
 
 
 @router.post("/relink/{token}/setup/complete", response_class=HTMLResponse)
-async def relink_setup_complete(request: Request, token: str) -> HTMLResponse:
-    return await guarded(request, token, setup.complete_setup, setup_intent_field)
+async def relink_setup_complete(request: Request, token: str) -> Response:
+    return await guarded(request, token, setup.complete_setup, setup_intent_field, ui="embedded")
+
+
+# RELINK_UI=stripe_hosted
+
+
+@router.post("/relink/{token}/hosted", response_class=HTMLResponse)
+async def relink_hosted(request: Request, token: str) -> Response:
+    """The button: a 303 to the case's open session's hosted page (no client secret on any
+    page of relink's), which sends the customer back to GET …/return."""
+    return_url = f"{get_settings().public_base_url.rstrip('/')}/relink/{token}/return"
+    return await guarded(
+        request, token, service.open_session, lambda _: (return_url,), ui="stripe_hosted"
+    )
+
+
+@router.get("/relink/{token}/return", response_class=HTMLResponse)
+async def relink_return(request: Request, token: str) -> Response:
+    """Back from Stripe's hosted page: the query is ignored, the stored session read back."""
+    return await guarded(request, token, service.complete_returned, ui="stripe_hosted")
+
+
+@router.post("/relink/{token}/hosted/setup", response_class=HTMLResponse)
+async def relink_hosted_setup(request: Request, token: str) -> Response:
+    """A new account's name and the mandate accepted on this page (the `accept` box): the
+    SetupIntent is confirmed with this request's IP address and user agent."""
+
+    def accepted(fields: Fields) -> tuple[object, ...] | None:
+        found = setup_fields(fields)
+        if found is None or fields.get("accept") != "yes" or request.client is None:
+            return None
+        agent = request.headers.get("user-agent", "")[:500] or "unknown"
+        return (*found, online_acceptance(request.client.host, agent))
+
+    return await guarded(request, token, setup.create_setup, accepted, ui="stripe_hosted")
 
 
 @router.post("/relink/{token}/fresh", response_class=HTMLResponse)
-async def relink_fresh_link(request: Request, token: str) -> HTMLResponse:
+async def relink_fresh_link(request: Request, token: str) -> Response:
     """Email a fresh link to the address on file. The (expired but genuine) token is the
     capability; nothing in the request body is used."""
     return await guarded(request, token, service.request_fresh_link, allow_expired=True)

@@ -13,6 +13,7 @@ A `client_secret` is handed to the caller for the page body and is never stored 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from typing import Any
 
@@ -23,12 +24,16 @@ from sqlmodel import Session, col
 
 from api.relink_page import calls
 from api.relink_page.outcomes import (
+    Bank,
     Collect,
     FreshLink,
     NewAccount,
     Outcome,
     Reconnected,
+    Redirect,
     Start,
+    StripeUnavailable,
+    UnknownSession,
 )
 from api.relink_page.records import (
     SUCCEEDED,
@@ -45,6 +50,7 @@ from api.relink_page.records import (
 from api.relink_page.sessions import (
     any_account_session_params,
     bank_of,
+    hosted_params,
     parse_account,
     relink_session_params,
 )
@@ -103,8 +109,10 @@ def record_opened(payload: LinkPayload) -> Outcome:
 # POST /relink/{token}/session: the page's button
 
 
-def open_session(payload: LinkPayload) -> Outcome:
-    """The session Stripe.js collects: the case's open one read back, else a new one."""
+def open_session(payload: LinkPayload, return_url: str | None = None) -> Outcome:
+    """The session the customer relinks in: the case's open one read back, else a new one.
+    Stripe.js collects it on this page; with `return_url` (RELINK_UI=stripe_hosted) the
+    customer goes to its hosted `url`, which sends them back there."""
     case, account, tried = _read(payload)
     if not can_go_on(case):
         return closed(case, account)
@@ -115,9 +123,9 @@ def open_session(payload: LinkPayload) -> Outcome:
         session = calls.call(
             "session retrieve", stripe_client.retrieve_fc_session, client, latest.session_id
         )
-        if _still_open(session):
+        if _still_open(session, return_url):
             log.info("relink_session_reused", case_id=case.id, session_id=latest.session_id)
-            return Collect(bank_of(account), latest.session_id, str(session["client_secret"]), mode)
+            return _handoff(bank_of(account), session, mode, return_url)
     live: AccountSnapshot | None = None
     if mode == "account":
         answer = calls.call(
@@ -134,6 +142,9 @@ def open_session(payload: LinkPayload) -> Outcome:
     # One key per case and previous attempt: a double press, or a retry after the row below
     # failed to commit, gets the same session back from Stripe instead of a second one.
     key = f"relink-{case.authorization_id}-{case.id}-after-{tried[-1].id if tried else 0}"
+    if return_url is not None:  # one hosted session per link it returns to
+        params |= hosted_params(return_url)
+        key += "-hosted-" + hashlib.sha256(return_url.encode()).hexdigest()[:16]
     created = calls.call(
         "session create", stripe_client.create_fc_session, client, params, idempotency_key=key
     )
@@ -150,14 +161,29 @@ def open_session(payload: LinkPayload) -> Outcome:
             if not earlier:
                 metrics.count_step(db, "session_started")
     log.info("relink_session_opened", case_id=case.id, session_id=created["id"], mode=mode)
-    return Collect(bank_of(account, live), created["id"], str(created["client_secret"]), mode)
+    return _handoff(bank_of(account, live), created, mode, return_url)
 
 
-def _still_open(session: dict[str, Any]) -> bool:
-    return not session.get("relink_result") and session.get("status") in OPEN_SESSION_STATUSES
+def _still_open(session: dict[str, Any], return_url: str | None) -> bool:
+    """Unfinished, and of this page's kind: Stripe.js's, or hosted returning to this link."""
+    returns_to = (session.get("hosted") or {}).get("return_url")
+    return (
+        not session.get("relink_result")
+        and session.get("status") in OPEN_SESSION_STATUSES
+        and returns_to == return_url
+    )
 
 
-# POST /relink/{token}/complete
+def _handoff(bank: Bank, session: dict[str, Any], mode: str, return_url: str | None) -> Outcome:
+    """Stripe.js's session (its client secret for the page body), or the hosted page."""
+    if return_url is None:
+        return Collect(bank, session["id"], str(session["client_secret"]), mode)
+    if not session.get("url"):
+        raise StripeUnavailable("the hosted session has no url")
+    return Redirect(str(session["url"]))
+
+
+# POST /relink/{token}/complete, and GET /relink/{token}/return from Stripe's hosted page
 
 
 def complete_relink(payload: LinkPayload, session_id: str) -> Outcome:
@@ -181,6 +207,17 @@ def complete_relink(payload: LinkPayload, session_id: str) -> Outcome:
     if isinstance(outcome, NewAccount):
         outcome = replace(outcome, name=_holder_name(client, account))
     return outcome
+
+
+def complete_returned(payload: LinkPayload) -> Outcome:
+    """Stripe's hosted page sent the customer back: the link's latest attempt is read back
+    exactly as complete_relink does (nothing in the request names the session); a replayed
+    return shows what was recorded and calls nobody."""
+    with session_scope() as db:
+        tried = attempts_of(db, load_case(db, payload).id)
+    if not tried:
+        raise UnknownSession("no session was opened from this link")
+    return complete_relink(payload, tried[-1].session_id)
 
 
 def _record_session(

@@ -71,11 +71,27 @@ def any_account_session_params(authorization_id: str, account: FcAccount | None)
     return params
 
 
+def hosted_params(return_url: str) -> dict[str, Any]:
+    """RELINK_UI=stripe_hosted: the session runs on Stripe's hosted page (its `url`), which
+    sends the customer back to `return_url`; relink delivers that url itself."""
+    return {"ui_mode": "hosted", "hosted": {"delivery_method": "url", "return_url": return_url}}
+
+
+def online_acceptance(ip_address: str, user_agent: str) -> dict[str, Any]:
+    """The customer accepted the mandate on relink's page (RELINK_UI=stripe_hosted, where no
+    Stripe.js records it): `mandate_data[customer_acceptance]` of type online."""
+    return {"type": "online", "online": {"ip_address": ip_address, "user_agent": user_agent}}
+
+
 def setup_intent_params(
-    linked_account_id: str, name: str, account: FcAccount | None
+    linked_account_id: str,
+    name: str,
+    account: FcAccount | None,
+    acceptance: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A SetupIntent for the newly linked account, in the name the customer gave, on the
-    Customer when the account holder is one."""
+    Customer when the account holder is one; confirmed at once with the mandate's
+    `acceptance` when one is given (else Stripe.js confirms it)."""
     params: dict[str, Any] = {
         "allowed_payment_method_types": ["us_bank_account"],
         "payment_method_data": {
@@ -87,6 +103,9 @@ def setup_intent_params(
     }
     if account is not None and account.holder_type == "customer" and account.holder_id:
         params["customer"] = account.holder_id
+    if acceptance is not None:
+        params["confirm"] = True
+        params["mandate_data"] = {"customer_acceptance": acceptance}
     return params
 
 

@@ -31,15 +31,19 @@ log = structlog.get_logger(__name__)
 CONFIRMED = ("succeeded", "processing")
 
 
-def create_setup(payload: LinkPayload, session_id: str, name: str) -> Outcome:
+def create_setup(
+    payload: LinkPayload, session_id: str, name: str, acceptance: dict[str, Any] | None = None
+) -> Outcome:
     """The attempt's SetupIntent for the account the customer just linked (created once,
     then read back), to be confirmed by Stripe.js (`confirmUsBankAccountSetup`), which
-    records the customer's online mandate acceptance."""
+    records the customer's online mandate acceptance. With `acceptance` (RELINK_UI=
+    stripe_hosted: no Stripe.js, the customer accepted the mandate on relink's page) it is
+    created confirmed with that `mandate_data` and the payment method saved at once."""
     with session_scope() as db:
         case = load_case(db, payload)
         account = db.get(FcAccount, payload.account_id)
         attempt = find_attempt(db, case, session_id=session_id)
-    if attempt.result != "new_account" or attempt.linked_account_id is None:
+    if attempt.result not in ("new_account", "payment_method") or not attempt.linked_account_id:
         raise UnknownSession("that session did not link a new account")
     if not can_go_on(case, attempt):
         return closed(case, account)
@@ -56,11 +60,12 @@ def create_setup(payload: LinkPayload, session_id: str, name: str) -> Outcome:
         )
         if intent.get("status") in CONFIRMED and intent.get("payment_method"):
             return _save_payment_method(payload, intent, account)
-        if intent.get("status") == "canceled":
-            intent = None
+        if intent.get("status") == "canceled" or acceptance is not None:
+            intent = None  # hosted: an unconfirmed one is replaced by a confirmed one
     if intent is None:
-        params = setup_intent_params(attempt.linked_account_id, name, account)
+        params = setup_intent_params(attempt.linked_account_id, name, account, acceptance)
         key = f"relink-attempt-{attempt.id}-setup-after-{attempt.setup_intent_id or 0}"
+        key += "-confirmed" if acceptance is not None else ""
         intent = calls.call(
             "setup intent create",
             stripe_client.create_setup_intent,
@@ -73,6 +78,10 @@ def create_setup(payload: LinkPayload, session_id: str, name: str) -> Outcome:
             find_attempt(db, case, session_id=session_id).setup_intent_id = intent["id"]
         log.info("setup_intent_created", case_id=case.id, setup_intent_id=intent["id"])
         shown_name = name
+        if acceptance is not None:
+            if intent.get("status") in CONFIRMED and intent.get("payment_method"):
+                return _save_payment_method(payload, intent, account)
+            return Failed(bank_of(account), "setup")
     linked = calls.best_effort(  # only for the page's wording
         stripe_client.retrieve_account, client, attempt.linked_account_id
     )

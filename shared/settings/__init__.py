@@ -16,6 +16,7 @@ from shared.settings.cases import CaseSettings
 from shared.settings.core import VAR_DIR, ConfigError
 from shared.settings.emails import EmailSettings
 from shared.settings.limits import LimitSettings
+from shared.settings.page import PageSettings
 from shared.settings.payments import PaymentSettings
 from shared.settings.platform import Delivery, PlatformSettings
 from shared.urls import masked_url
@@ -24,7 +25,13 @@ __all__ = ["VAR_DIR", "ConfigError", "Delivery", "Settings", "get_settings", "lo
 
 
 class Settings(
-    LimitSettings, EmailSettings, CaseSettings, PlatformSettings, BrandingSettings, PaymentSettings
+    LimitSettings,
+    EmailSettings,
+    CaseSettings,
+    PlatformSettings,
+    BrandingSettings,
+    PaymentSettings,
+    PageSettings,
 ):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
 

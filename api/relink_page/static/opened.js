@@ -3,9 +3,9 @@
    GET itself writes nothing. */
 (function () {
   "use strict";
-  var form = document.querySelector('form[action$="/session"]');
+  var form = document.querySelector('form[action$="/session"], form[action$="/hosted"]');
   if (form && window.fetch) {
-    var url = form.getAttribute("action").replace(/\/session$/, "/opened");
+    var url = form.getAttribute("action").replace(/\/(session|hosted)$/, "/opened");
     window.fetch(url, {method: "POST", credentials: "same-origin", keepalive: true});
   }
 })();
