@@ -77,9 +77,14 @@ def brand_env(logo_url: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def stack_env(brand_env: dict[str, str]) -> dict[str, str]:
-    """The api runs branded."""
-    return brand_env
+def relink_ui() -> str:
+    return "embedded"
+
+
+@pytest.fixture
+def stack_env(brand_env: dict[str, str], relink_ui: str) -> dict[str, str]:
+    """The api runs branded, with RELINK_UI `relink_ui` (a test parametrizes it)."""
+    return {**brand_env, "RELINK_UI": relink_ui}
 
 
 @pytest.fixture(scope="module")
@@ -221,11 +226,7 @@ def test_relink_in_chromium_every_page_state_and_no_secret_left_behind(
         ("account", "no_account"),
         ("authorization", "payment_method"),
     ]
-    saved = pg.execute(
-        "SELECT payment_method_id FROM relink_case WHERE id = %s", (other.case_id,)
-    ).fetchone()
-    assert saved is not None
-    assert str(saved[0]).startswith("pm_")
+    assert saved_payment_method(pg, other.case_id).startswith("pm_")
 
     # no_authorization → "we couldn't sign in"
     third = make_world(sim, engine, institution="Bank of Nowhere")
@@ -322,6 +323,13 @@ def test_the_branded_email_in_chromium(
     context.close()
 
 
+def saved_payment_method(pg: psycopg.Connection, case_id: int) -> str:
+    row = pg.execute("SELECT payment_method_id FROM relink_case WHERE id = %s", (case_id,))
+    saved = row.fetchone()
+    assert saved is not None
+    return str(saved[0])
+
+
 def session_id_of(pg: psycopg.Connection, case_id: int) -> str:
     row = pg.execute(
         "SELECT session_id FROM relink_attempt WHERE case_id = %s ORDER BY id LIMIT 1", (case_id,)
@@ -344,3 +352,125 @@ def pg_dump(pg: psycopg.Connection) -> str:
         with pg.cursor().copy(copy_sql) as copy:  # type: ignore[arg-type]
             lines.extend(bytes(block).decode() for block in copy)
     return "\n".join(lines)
+
+
+def next_hosted_session(page: Page, sim: SimServer, outcome: str, **extra: object) -> None:
+    """The session whose hosted page the browser opens next ends in `outcome` when the
+    customer continues there: set on the simulator as the page is fetched."""
+
+    def handle(route: Route) -> None:
+        sim.client.set_session_scenario(route.request.url.rsplit("/", 1)[1], outcome, **extra)
+        route.continue_()
+
+    page.route("**/_sim/hosted/fcsess_*", handle, times=1)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("relink_ui", ["stripe_hosted"])
+def test_stripe_hosted_relink_in_chromium_with_no_stripe_js_or_secret_on_relinks_pages(
+    stack: Stack, sim: SimServer, pg: psycopg.Connection, engine: Engine, page: Page, shots: Path
+) -> None:
+    served: list[str] = []  # every HTML page relink answered with
+    loaded: list[str] = []  # every URL the browser asked for
+
+    def keep(route: Route) -> None:
+        answer = route.fetch(max_redirects=0)
+        if answer.headers.get("content-type", "").startswith("text/html"):
+            served.append(answer.text())
+        route.fulfill(response=answer)
+
+    page.route(f"{stack.base_url}/relink/**", keep)
+    page.on("request", lambda request: loaded.append(request.url))
+
+    # reconnected: relink's page, its button, Stripe's hosted page, back to relink
+    world = make_world(sim, engine)
+    page.goto(url(stack, world))
+    button = page.get_by_role("button", name="Reconnect StripeBank")
+    button.wait_for()
+    assert_branded(page)
+    snap(page, shots, "hosted-01-link-page")
+    next_hosted_session(page, sim, "success")
+    button.click()
+    page.get_by_role("heading", name="Sign in to StripeBank").wait_for()
+    assert page.url.startswith(f"{sim.base_url}/_sim/hosted/fcsess_")
+    page.get_by_role("button", name="Continue to StripeBank").click()
+    page.get_by_role("heading", name="Your bank is reconnected").wait_for()
+    assert page.url == f"{url(stack, world)}/return"
+    snap(page, shots, "hosted-02-success")
+    assert results(pg, world.case_id) == [("account", "account")]
+    reconnect_calls = stripe_calls(sim)
+
+    # no_account, then any account at the bank: a new one, saved with the mandate accepted
+    other = make_world(sim, engine, institution="Gringotts Bank")
+    sim.client.clear_requests()
+    page.goto(url(stack, other))
+    next_hosted_session(page, sim, "no_account")
+    page.get_by_role("button", name="Reconnect Gringotts Bank").click()
+    page.get_by_role("button", name="Continue to Gringotts Bank").click()
+    page.get_by_role(
+        "heading", name="Link any checking or savings account at Gringotts Bank"
+    ).wait_for()
+    snap(page, shots, "hosted-03-no-account-offer")
+    next_hosted_session(
+        page,
+        sim,
+        "new_account",
+        new_accounts=[{"subcategory": "savings", "last4": "1111"}],
+        institution="Gringotts Bank",
+    )
+    page.get_by_role("button", name="Link an account at Gringotts Bank").click()
+    page.get_by_role("button", name="Continue to Gringotts Bank").click()
+    page.get_by_label("Name of the account holder").fill("Ada Lovelace")
+    page.get_by_role("heading", name="Authorization to debit your account").wait_for()
+    page.get_by_label("I agree to the authorization above").check()
+    assert page.get_by_text(f"you authorize {MERCHANT} to debit").is_visible()
+    snap(page, shots, "hosted-04-new-account-mandate")
+    page.get_by_role("button", name="Agree and confirm").click()
+    page.get_by_role("heading", name="Your new bank account is saved").wait_for()
+    snap(page, shots, "hosted-05-payment-method-saved")
+    assert results(pg, other.case_id) == [
+        ("account", "no_account"),
+        ("authorization", "payment_method"),
+    ]
+    assert saved_payment_method(pg, other.case_id).startswith("pm_")
+    (intent,) = sim.state.setup_intents.values()
+    assert intent.status == "succeeded"
+    assert intent.customer_acceptance is not None
+    assert intent.customer_acceptance["online"]["ip_address"] == "127.0.0.1"
+    assert "Chrome" in intent.customer_acceptance["online"]["user_agent"]
+    no_account_calls = stripe_calls(sim)
+
+    # no Stripe.js anywhere, and no client secret in any page relink served
+    assert len(served) >= 6
+    assert not [u for u in loaded if "stripe.js" in u or "js.stripe.com" in u]
+    secrets = [s.client_secret for s in sim.state.sessions.values()]
+    secrets += [s.client_secret for s in sim.state.setup_intents.values()]
+    for html in served:
+        assert "client_secret" not in html
+        assert "client-secret" not in html
+        assert "_secret_" not in html
+        assert '<script src="http' not in html
+        for secret in secrets:
+            assert secret not in html
+    print("hosted reconnect: Stripe calls", reconnect_calls)
+    print("hosted no_account to a saved payment method: Stripe calls", no_account_calls)
+    assert reconnect_calls == {
+        "GET /v1/financial_connections/accounts/{id}": 1,
+        "POST /v1/financial_connections/sessions": 1,
+        "GET /v1/financial_connections/sessions/{id}": 1,
+    }
+    assert no_account_calls == {
+        "GET /v1/financial_connections/accounts/{id}": 1,
+        "POST /v1/financial_connections/sessions": 2,
+        "GET /v1/financial_connections/sessions/{id}": 2,
+        "GET /v1/customers/{id}": 1,  # the holder's name, to prefill the form
+        "POST /v1/setup_intents": 1,  # created confirmed, with the mandate
+    }
+
+
+def stripe_calls(sim: SimServer) -> dict[str, int]:
+    """The Stripe API calls in the simulator's request log, by route."""
+    counts: dict[str, int] = {}
+    for request in sim.client.requests("/v1/"):
+        counts[request["route"]] = counts.get(request["route"], 0) + 1
+    return counts
