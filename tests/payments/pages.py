@@ -1,4 +1,5 @@
-"""Driving the relink page's no_account path to a saved PaymentMethod."""
+"""The customer's billing in the simulator, and the relink page's no_account path driven to
+a saved PaymentMethod."""
 
 from __future__ import annotations
 
@@ -37,3 +38,18 @@ def save_new_payment_method(client: TestClient, world: World, sim: SimServer) ->
     )
     assert "Your new bank account is saved" in saved.text
     return str(confirmed["setupIntent"]["payment_method"])
+
+
+def billing_world(sim: SimServer, world: World) -> dict[str, str]:
+    """The broken account's PaymentMethod (the customer's default) on four subscriptions
+    (active, trialing, past_due, canceled), and the sibling account's on one active."""
+    old = sim.client.create_payment_method(world.accounts[0], world.customer)["id"]
+    other = sim.client.create_payment_method(world.accounts[1], world.customer)["id"]
+    subs = {
+        status: sim.client.create_subscription(world.customer, old, status)["id"]
+        for status in ("active", "trialing", "past_due", "canceled")
+    }
+    subs["other_sub"] = sim.client.create_subscription(world.customer, other)["id"]
+    with_default = sim.state.customers[world.customer]
+    with_default.default_payment_method = old
+    return {"old": old, "other_pm": other, **subs}

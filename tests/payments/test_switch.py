@@ -17,7 +17,7 @@ from shared.payment_models import PaymentMethodSwitch, SwitchStatus
 from shared.platform_models import PlatformEvent
 from sim.testing import SimServer
 from tests.payments.conftest import PLATFORM_SECRET, configure
-from tests.payments.pages import save_new_payment_method
+from tests.payments.pages import billing_world, save_new_payment_method
 from tests.relink_page.world import World
 from worker.cli.cases import case_timeline
 from worker.payments import service
@@ -45,21 +45,6 @@ def writes(sim: SimServer) -> list[dict[str, Any]]:
         for r in sim.client.requests("/v1/")
         if r["method"] == "POST" and r["path"].startswith(WRITES)
     ]
-
-
-def billing_world(sim: SimServer, world: World) -> dict[str, str]:
-    """The broken account's PaymentMethod (the customer's default) on four subscriptions
-    (active, trialing, past_due, canceled), and the sibling account's on one active."""
-    old = sim.client.create_payment_method(world.accounts[0], world.customer)["id"]
-    other = sim.client.create_payment_method(world.accounts[1], world.customer)["id"]
-    subs = {
-        status: sim.client.create_subscription(world.customer, old, status)["id"]
-        for status in ("active", "trialing", "past_due", "canceled")
-    }
-    subs["other_sub"] = sim.client.create_subscription(world.customer, other)["id"]
-    with_default = sim.state.customers[world.customer]
-    with_default.default_payment_method = old
-    return {"old": old, "other_pm": other, **subs}
 
 
 def test_a_saved_payment_method_switches_the_default_and_matching_subscriptions_once(

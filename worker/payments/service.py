@@ -48,7 +48,9 @@ def switch_payment_method(
     with session_scope() as session:
         row = _lock(session, switch_id)
         if row is None or row.status != SwitchStatus.PENDING:
-            return row.status if row else "missing"
+            status = row.status if row else "missing"
+            log.info("payment_method_switch_done_before", switch_id=switch_id, status=status)
+            return status
         case = session.get(RelinkCase, row.case_id)
         assert case is not None
         row.attempts += 1
