@@ -29,7 +29,7 @@ from shared.models import CaseState, EmailKind
 from shared.settings import Settings, get_settings
 from sim.testing import SimServer
 from tests.browser import chromium
-from tests.integration.stack import ROOT, Stack
+from tests.integration.stack import ROOT, Stack, wait_until
 from tests.relink_page.world import World, build_world
 from worker.cases.classification import CauseFamily
 from worker.emails.render import AccountLine, render_email
@@ -386,6 +386,13 @@ def test_stripe_hosted_relink_in_chromium_with_no_stripe_js_or_secret_on_relinks
     assert_branded(page)
     snap(page, shots, "hosted-01-link-page")
     keep()
+
+    def opened() -> bool:  # opened.js tells relink the link was opened, as in embedded
+        query = "SELECT link_first_opened_at FROM relink_case WHERE id = %s"
+        row = pg.execute(query, (world.case_id,)).fetchone()
+        return row is not None and row[0] is not None
+
+    wait_until(opened, 10, "the link recorded as opened")
     next_hosted_session(page, sim, "success")
     button.click()
     page.get_by_role("heading", name="Sign in to StripeBank").wait_for()

@@ -16,6 +16,7 @@ from api.app import create_app
 from api.relink_page import limits
 from shared import ratelimit
 from shared.db import get_engine
+from shared.links import sign_link
 from shared.models import RelinkCase
 from shared.settings import get_settings
 from sim.testing import SimServer
@@ -279,3 +280,18 @@ def test_no_account_then_a_new_account_saved_with_the_mandate_accepted_here(
     assert "Your new bank account is saved" in come_back(client, world).text
     assert sim.client.requests("/v1/") == []
     assert len(published) == 1
+
+
+def test_a_newer_link_does_not_reuse_a_session_that_returns_to_an_older_one(
+    hosted: None, client: TestClient, world: World, sim: SimServer, clock: list[float]
+) -> None:
+    first = go_hosted(client, world, sim)
+    clock[0] += 60  # a fresh link for the same case, signed a minute later
+    newer = sign_link(world.payload)
+    assert newer != world.token()
+    response = client.post(f"/relink/{newer}/hosted")
+    assert response.status_code == 303
+    second = response.headers["location"].rsplit("/", 1)[1]
+    assert second != first
+    returns_to = sim.client.session(second)["hosted"]["return_url"]
+    assert returns_to == f"{get_settings().public_base_url}/relink/{newer}/return"
