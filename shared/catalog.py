@@ -29,6 +29,7 @@ BACKFILL_EVENTS = "relink.backfill_events"
 DELIVER_PLATFORM_EVENT = "relink.deliver_platform_event"
 SWEEP_PLATFORM_EVENTS = "relink.sweep_platform_events"
 SWITCH_PAYMENT_METHOD = "relink.switch_payment_method"
+SWEEP_PAYMENT_SWITCHES = "relink.sweep_payment_switches"
 
 TASK_MODULES = (
     "worker.inbox.tasks",

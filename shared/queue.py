@@ -82,6 +82,10 @@ def make_celery(settings: Settings) -> Celery:
                 "task": catalog.SWEEP_PLATFORM_EVENTS,
                 "schedule": settings.platform_webhook_sweep_every_seconds,
             },
+            "sweep-payment-switches": {
+                "task": catalog.SWEEP_PAYMENT_SWITCHES,
+                "schedule": settings.payment_method_switch_sweep_every_seconds,
+            },
         },
     )
     return celery

@@ -19,6 +19,9 @@ class PaymentSettings(BaseSettings):
         description="none, customer_default or customer_default,subscriptions",
     )
     detach_old_payment_method: bool = False
+    payment_method_switch_sweep_every_seconds: float = Field(
+        default=300.0, gt=0, description="a switch pending this long is queued again"
+    )
 
     @field_validator("payment_method_switch", mode="before")
     @classmethod

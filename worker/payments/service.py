@@ -11,6 +11,7 @@ them, sending only the failed write again, with the same key."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import stripe
@@ -28,6 +29,8 @@ from worker.errors import TRANSIENT_ERRORS
 log = structlog.get_logger(__name__)
 
 MOVED_STATUSES = ("active", "trialing", "past_due")
+MAX_RUNS = 20  # over every task chain (the sweep starts new ones): then a transient error fails it
+SWEEP_BATCH = 100
 
 
 class SwitchInterrupted(Exception):
@@ -54,6 +57,7 @@ def switch_payment_method(
         case = session.get(RelinkCase, row.case_id)
         assert case is not None
         row.attempts += 1
+        last_try = last_try or row.attempts >= MAX_RUNS
         if row.customer_id is None:
             _finish(row, SwitchStatus.NOTHING_TO_SWITCH)
             log.info("payment_method_switch_nothing", case_id=case.id, switch_id=switch_id)
@@ -164,6 +168,24 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, stripe.StripeError):
         return f"{type(exc).__name__} {exc.http_status or ''} {exc.code or ''}".strip()
     return type(exc).__name__
+
+
+def pending_switch_ids(older_than_seconds: float) -> list[int]:
+    """Switches still pending this long after they were asked for: their task was lost (a
+    publish that failed after the commit) or is waiting to retry; running one twice is
+    harmless."""
+    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+    with session_scope() as session:
+        query = (
+            select(PaymentMethodSwitch.id)
+            .where(
+                col(PaymentMethodSwitch.status) == SwitchStatus.PENDING,
+                col(PaymentMethodSwitch.created_at) < cutoff,
+            )
+            .order_by(col(PaymentMethodSwitch.id))
+            .limit(SWEEP_BATCH)
+        )
+        return [switch_id for switch_id in session.exec(query) if switch_id is not None]
 
 
 def give_up(switch_id: int, reason: str) -> None:
