@@ -38,9 +38,6 @@ REPAIRED_RESOLUTIONS = ("reactivated", "sweep")
 
 def after_commit(session: Session, record: Callable[[], None]) -> None:
     """Run `record` when `session` commits; forget it if the session rolls back."""
-    if not event.contains(Session, "after_commit", _record_pending):
-        event.listen(Session, "after_commit", _record_pending)
-        event.listen(Session, "after_rollback", _discard_pending)
     session.info.setdefault(_PENDING, []).append(record)
 
 
@@ -74,6 +71,12 @@ def _discard_pending(session: Session) -> None:
     if session.in_nested_transaction():  # a savepoint rolled back: see shared.queue.savepoint
         return
     session.info.pop(_PENDING, None)
+
+
+# Registered once, at import: a listener added lazily while another thread commits mutates
+# the deque SQLAlchemy is iterating ("deque mutated during iteration" in the receiver).
+event.listen(Session, "after_commit", _record_pending)
+event.listen(Session, "after_rollback", _discard_pending)
 
 
 def export_registry() -> CollectorRegistry:

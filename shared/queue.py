@@ -122,9 +122,6 @@ def publish_after_commit(
 ) -> None:
     """Publish when `session` commits; forget it if the session rolls back. A failed publish
     is handed to `on_failure` (after the commit, so it may open a new session), or logged."""
-    if not event.contains(Session, "after_commit", _publish_pending):
-        event.listen(Session, "after_commit", _publish_pending)
-        event.listen(Session, "after_rollback", _discard_pending)
     session.info.setdefault(_PENDING, []).append((task_name, args, countdown, on_failure))
 
 
@@ -160,6 +157,12 @@ def _discard_pending(session: Session) -> None:
     if session.in_nested_transaction():  # a savepoint rolled back: see `savepoint`
         return
     session.info.pop(_PENDING, None)
+
+
+# Registered once, at import: a listener added lazily while another thread commits mutates
+# the deque SQLAlchemy is iterating ("deque mutated during iteration" in the receiver).
+event.listen(Session, "after_commit", _publish_pending)
+event.listen(Session, "after_rollback", _discard_pending)
 
 
 def check_broker() -> str | None:

@@ -3,6 +3,8 @@ delayed delivery; Redis keeps Celery's defaults) and publish-after-commit across
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from contextlib import suppress
 
 import pytest
@@ -55,3 +57,16 @@ def test_a_rolled_back_transaction_publishes_nothing(published: Published) -> No
         session.execute(text("SELECT 1"))
         session.commit()
     assert published == []
+
+
+def test_after_commit_listeners_are_registered_at_import_not_on_first_use() -> None:
+    """A listener added on first use, while another thread commits, mutates the deque
+    SQLAlchemy iterates ("deque mutated during iteration"): both modules register at import.
+    A fresh interpreter, so no earlier test has registered them."""
+    check = (
+        "from sqlalchemy import event; import shared.metrics as m, shared.queue as q; "
+        "assert event.contains(q.Session, 'after_commit', q._publish_pending); "
+        "assert event.contains(m.Session, 'after_commit', m._record_pending)"
+    )
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
