@@ -143,6 +143,19 @@ def check_api_key(key: str | None) -> None:
         raise StripeError(401, f"Invalid API Key provided: {masked}")
 
 
+def check_stripe_account(state: SimState, api_key: str | None, stripe_account: str | None) -> None:
+    """`Stripe-Account` must name a connected account of the platform (Stripe's 403)."""
+    if stripe_account is not None and stripe_account not in state.connected_accounts:
+        raise StripeError(
+            403,
+            f"The provided key '{(api_key or '')[:12]}***' does not have access to account "
+            f"'{stripe_account}' (or that account does not exist). Application access may "
+            "have been revoked.",
+            type="invalid_request_error",
+            code="account_invalid",
+        )
+
+
 def rate_limited() -> StripeError:
     return StripeError(
         429,
@@ -183,6 +196,7 @@ class StripeApi:
         route, path_params, counter = match(method, path)
         raw_body = (await request.body()).decode("utf-8", "replace")
         version_header = request.headers.get("stripe-version")
+        stripe_account = request.headers.get("stripe-account")
         idem_key = request.headers.get("idempotency-key") if method == "POST" else None
         headers = {"Request-Id": request_id}
         if idem_key:
@@ -206,6 +220,7 @@ class StripeApi:
             idempotency_key=idem_key,
             status=0,
             at=time.time(),
+            stripe_account=stripe_account,
         )
         with self.state.lock:
             self.state.requests.append(entry)
@@ -242,6 +257,7 @@ class StripeApi:
         error: StripeError | None,
     ) -> tuple[int, dict[str, Any] | None, dict[str, str]]:
         method, path = request.method, request.url.path
+        stripe_account = request.headers.get("stripe-account")
         try:
             api_key = api_key_of(request)
             check_api_key(api_key)
@@ -260,9 +276,10 @@ class StripeApi:
             extra = {"Stripe-Version": version}
             if route is None or (route.preview_only and not is_preview(version)):
                 raise unrecognized_url(method, path)
-            store_key = f"{api_key}:{idem_key}" if idem_key else None
+            store_key = f"{api_key}:{stripe_account}:{idem_key}" if idem_key else None
             fingerprint = _fingerprint(method, path, params)
-            with self.state.lock:
+            with self.state.acting_as(stripe_account):
+                check_stripe_account(self.state, api_key, stripe_account)
                 if store_key and store_key in self.state.idempotency:
                     stored = self.state.idempotency[store_key]
                     if stored.fingerprint != fingerprint:

@@ -17,10 +17,18 @@ class SimControlError(RuntimeError):
 
 
 class SimClient:
-    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
+    def __init__(
+        self, base_url: str, timeout: float = 10.0, *, stripe_account: str | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.http = requests.Session()
+        self.stripe_account = stripe_account
+
+    def on_account(self, stripe_account: str) -> SimClient:
+        """A client whose world calls act on a connected account's objects (as the API does
+        with `Stripe-Account`); close it when done."""
+        return SimClient(self.base_url, self.timeout, stripe_account=stripe_account)
 
     def close(self) -> None:
         self.http.close()
@@ -32,6 +40,8 @@ class SimClient:
         body: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
     ) -> Any:
+        if self.stripe_account:
+            params = {**(params or {}), "stripe_account": self.stripe_account}
         response = self.http.request(
             method, self.base_url + path, json=body, params=params, timeout=self.timeout
         )
@@ -58,9 +68,13 @@ class SimClient:
         accounts: list[dict[str, Any]] | None = None,
         n_accounts: int = 1,
         permissions: list[str] | None = None,
+        id: str | None = None,
     ) -> dict[str, Any]:
-        """The authorization (preview shape) plus `accounts` (ids) and `account_objects`."""
+        """The authorization (preview shape) plus `accounts` (ids) and `account_objects`;
+        `id` (and an account spec's `id`) chooses the id instead of a fresh one."""
         body: dict[str, Any] = {"holder": holder, "institution": institution}
+        if id is not None:
+            body["id"] = id
         if accounts is not None:
             body["accounts"] = accounts
         else:
@@ -179,10 +193,15 @@ class SimClient:
         url: str,
         secret: str | None = None,
         api_version: str = "2026-09-30.preview",
+        *,
+        connect: bool = False,
         **delivery: Any,
     ) -> dict[str, Any]:
-        """Point deliveries at `url`; extra keywords go to `configure_delivery`."""
+        """Point deliveries at `url` (with `connect`, those of connected accounts' events);
+        extra keywords go to `configure_delivery`."""
         body: dict[str, Any] = {"url": url, "secret": secret, "api_version": api_version}
+        if connect:
+            body["connect"] = True
         if delivery:
             body["delivery"] = delivery
         return dict(self._call("POST", "/_sim/webhooks", body))

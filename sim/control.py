@@ -64,6 +64,7 @@ class Control:
                 body.get("holder") or {},
                 str(body.get("institution", "StripeBank")),
                 specs,
+                authorization_id=body.get("id"),
             )
             version = str(body.get("api_version", PREVIEW_DEFAULT))
             return {
@@ -187,15 +188,22 @@ class Control:
     # webhooks and delivery
 
     def configure_webhooks(self, body: Body) -> Body:
+        """The account's endpoint, or with `connect: true` the Connect endpoint (events of
+        connected accounts, signed with its own secret)."""
         with self.state.lock:
-            self.state.webhook = WebhookEndpoint(
+            endpoint = WebhookEndpoint(
                 url=_req(body, "url"),
                 secret=body.get("secret") or new_secret(),
                 api_version=body.get("api_version") or PREVIEW_DEFAULT,
                 id=new_id("we"),
                 enabled_events=list(body.get("enabled_events") or FC_EVENT_TYPES),
                 created=now(),
+                connect=bool(body.get("connect")),
             )
+            if endpoint.connect:
+                self.state.connect_webhook = endpoint
+                return {"url": endpoint.url, "secret": endpoint.secret, "connect": True}
+            self.state.webhook = endpoint
             delivery = body.get("delivery")
             if delivery:
                 self._apply_delivery(delivery)
@@ -307,8 +315,11 @@ def _req(body: Body, key: str) -> Any:
 
 
 def _endpoint(
-    verb: Callable[..., Body], path_param: str | None = None
+    state: SimState, verb: Callable[..., Body], path_param: str | None = None
 ) -> Callable[[Request], Awaitable[Response]]:
+    """A control verb acting on the platform's objects, or on those of the connected account
+    named by `stripe_account` (in the JSON body or the query)."""
+
     async def endpoint(request: Request) -> Response:
         raw = await request.body()
         try:
@@ -317,12 +328,16 @@ def _endpoint(
             return JSONResponse(StripeError(400, "Body must be JSON").envelope(), 400)
         if not isinstance(body, dict):
             return JSONResponse(StripeError(400, "Body must be a JSON object").envelope(), 400)
+        stripe_account = body.pop("stripe_account", None) or request.query_params.get(
+            "stripe_account"
+        )
         try:
-            if path_param is not None:
-                return JSONResponse(verb(body, request.path_params[path_param]))
-            if request.method == "GET" and "path_prefix" in request.query_params:
-                return JSONResponse(verb(body, request.query_params["path_prefix"]))
-            return JSONResponse(verb(body))
+            with state.acting_as(stripe_account):
+                if path_param is not None:
+                    return JSONResponse(verb(body, request.path_params[path_param]))
+                if request.method == "GET" and "path_prefix" in request.query_params:
+                    return JSONResponse(verb(body, request.query_params["path_prefix"]))
+                return JSONResponse(verb(body))
         except StripeError as exc:
             return JSONResponse(exc.envelope(), exc.status)
         except (KeyError, TypeError, ValueError) as exc:
@@ -334,60 +349,76 @@ def _endpoint(
 def routes(control: Control) -> list[Route]:
     c = control
     return [
-        Route("/_sim/reset", _endpoint(c.reset), methods=["POST"]),
-        Route("/_sim/customers", _endpoint(c.create_customer), methods=["POST"]),
-        Route("/_sim/connected_accounts", _endpoint(c.create_connected_account), methods=["POST"]),
-        Route("/_sim/authorizations", _endpoint(c.create_authorization), methods=["POST"]),
+        Route("/_sim/reset", _endpoint(c.state, c.reset), methods=["POST"]),
+        Route("/_sim/customers", _endpoint(c.state, c.create_customer), methods=["POST"]),
+        Route(
+            "/_sim/connected_accounts",
+            _endpoint(c.state, c.create_connected_account),
+            methods=["POST"],
+        ),
+        Route("/_sim/authorizations", _endpoint(c.state, c.create_authorization), methods=["POST"]),
         Route(
             "/_sim/authorizations/{id}/deactivate",
-            _endpoint(c.deactivate_authorization, "id"),
+            _endpoint(c.state, c.deactivate_authorization, "id"),
             methods=["POST"],
         ),
         Route(
             "/_sim/authorizations/{id}/upcoming_deactivation",
-            _endpoint(c.authorization_upcoming_deactivation, "id"),
+            _endpoint(c.state, c.authorization_upcoming_deactivation, "id"),
             methods=["POST"],
         ),
         Route(
             "/_sim/accounts/{id}/deactivate",
-            _endpoint(c.deactivate_account, "id"),
+            _endpoint(c.state, c.deactivate_account, "id"),
             methods=["POST"],
         ),
         Route(
             "/_sim/accounts/{id}/disconnect",
-            _endpoint(c.disconnect_account, "id"),
+            _endpoint(c.state, c.disconnect_account, "id"),
             methods=["POST"],
         ),
         Route(
             "/_sim/accounts/{id}/upcoming_deactivation",
-            _endpoint(c.upcoming_deactivation, "id"),
+            _endpoint(c.state, c.upcoming_deactivation, "id"),
             methods=["POST"],
         ),
-        Route("/_sim/customers/{id}", _endpoint(c.get_customer, "id"), methods=["GET"]),
-        Route("/_sim/payment_methods", _endpoint(c.create_payment_method), methods=["POST"]),
-        Route("/_sim/payment_methods/{id}", _endpoint(c.get_payment_method, "id"), methods=["GET"]),
-        Route("/_sim/subscriptions", _endpoint(c.create_subscription), methods=["POST"]),
-        Route("/_sim/subscriptions/{id}", _endpoint(c.get_subscription, "id"), methods=["GET"]),
-        Route("/_sim/sessions/{id}", _endpoint(c.get_session, "id"), methods=["GET"]),
+        Route("/_sim/customers/{id}", _endpoint(c.state, c.get_customer, "id"), methods=["GET"]),
         Route(
-            "/_sim/sessions/{id}/complete", _endpoint(c.complete_session, "id"), methods=["POST"]
+            "/_sim/payment_methods", _endpoint(c.state, c.create_payment_method), methods=["POST"]
+        ),
+        Route(
+            "/_sim/payment_methods/{id}",
+            _endpoint(c.state, c.get_payment_method, "id"),
+            methods=["GET"],
+        ),
+        Route("/_sim/subscriptions", _endpoint(c.state, c.create_subscription), methods=["POST"]),
+        Route(
+            "/_sim/subscriptions/{id}",
+            _endpoint(c.state, c.get_subscription, "id"),
+            methods=["GET"],
+        ),
+        Route("/_sim/sessions/{id}", _endpoint(c.state, c.get_session, "id"), methods=["GET"]),
+        Route(
+            "/_sim/sessions/{id}/complete",
+            _endpoint(c.state, c.complete_session, "id"),
+            methods=["POST"],
         ),
         Route(
             "/_sim/sessions/{id}/scenario",
-            _endpoint(c.set_session_scenario, "id"),
+            _endpoint(c.state, c.set_session_scenario, "id"),
             methods=["POST"],
         ),
-        Route("/_sim/webhooks", _endpoint(c.configure_webhooks), methods=["POST"]),
-        Route("/_sim/webhooks", _endpoint(c.get_webhooks), methods=["GET"]),
-        Route("/_sim/webhooks", _endpoint(c.remove_webhooks), methods=["DELETE"]),
-        Route("/_sim/delivery", _endpoint(c.configure_delivery), methods=["POST"]),
-        Route("/_sim/delivery/pause", _endpoint(c.pause), methods=["POST"]),
-        Route("/_sim/delivery/resume", _endpoint(c.resume), methods=["POST"]),
-        Route("/_sim/deliveries", _endpoint(c.deliveries), methods=["GET"]),
-        Route("/_sim/faults", _endpoint(c.set_faults), methods=["POST"]),
-        Route("/_sim/rate_limit", _endpoint(c.set_rate_limit), methods=["POST"]),
-        Route("/_sim/requests", _endpoint(c.list_requests), methods=["GET"]),
-        Route("/_sim/requests", _endpoint(c.clear_requests), methods=["DELETE"]),
-        Route("/_sim/request_counts", _endpoint(c.request_counts), methods=["GET"]),
-        Route("/_sim/events", _endpoint(c.list_events), methods=["GET"]),
+        Route("/_sim/webhooks", _endpoint(c.state, c.configure_webhooks), methods=["POST"]),
+        Route("/_sim/webhooks", _endpoint(c.state, c.get_webhooks), methods=["GET"]),
+        Route("/_sim/webhooks", _endpoint(c.state, c.remove_webhooks), methods=["DELETE"]),
+        Route("/_sim/delivery", _endpoint(c.state, c.configure_delivery), methods=["POST"]),
+        Route("/_sim/delivery/pause", _endpoint(c.state, c.pause), methods=["POST"]),
+        Route("/_sim/delivery/resume", _endpoint(c.state, c.resume), methods=["POST"]),
+        Route("/_sim/deliveries", _endpoint(c.state, c.deliveries), methods=["GET"]),
+        Route("/_sim/faults", _endpoint(c.state, c.set_faults), methods=["POST"]),
+        Route("/_sim/rate_limit", _endpoint(c.state, c.set_rate_limit), methods=["POST"]),
+        Route("/_sim/requests", _endpoint(c.state, c.list_requests), methods=["GET"]),
+        Route("/_sim/requests", _endpoint(c.state, c.clear_requests), methods=["DELETE"]),
+        Route("/_sim/request_counts", _endpoint(c.state, c.request_counts), methods=["GET"]),
+        Route("/_sim/events", _endpoint(c.state, c.list_events), methods=["GET"]),
     ]

@@ -80,7 +80,8 @@ class Deliverer:
 
     def enqueue(self, events: list[Event]) -> None:
         """Hook run by `sim.events.emit` under the state lock."""
-        if self.state.webhook is None:
+        events = [event for event in events if self.state.endpoint_for(event) is not None]
+        if not events:
             return
         config = self.state.delivery
         due = time.monotonic() + config.delay_s
@@ -124,7 +125,7 @@ class Deliverer:
     def _attempt(self, job: Job) -> None:
         with self.state.lock:
             event = self.state.events.get(job.event_id)
-            endpoint = self.state.webhook
+            endpoint = self.state.endpoint_for(event) if event else None
             if event is None or endpoint is None or job.generation != self.state.generation:
                 return
             payload = payload_of(event)

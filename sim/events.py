@@ -14,8 +14,10 @@ from sim.state import Account, Authorization, Event, SimState
 
 
 def event_version(state: SimState) -> str:
-    """Stripe renders with the endpoint's version, or the account default without one."""
-    return state.webhook.api_version if state.webhook else state.default_api_version
+    """Stripe renders with the endpoint's version, or the account default without one (the
+    Connect endpoint's for the events of connected accounts)."""
+    endpoint = state.connect_webhook if state.stripe_account else state.webhook
+    return endpoint.api_version if endpoint else state.default_api_version
 
 
 def emit(
@@ -24,19 +26,23 @@ def emit(
     object_id: str,
     render: Callable[[str], dict[str, Any]],
 ) -> Event:
-    """Record one event and hand it to the delivery hooks. Call with the lock held."""
+    """Record one event of the account acting now (`state.acting_as`) and hand it to the
+    delivery hooks. Call with the lock held."""
     version = event_version(state)
-    pending = 1 if state.webhook else 0
+    account = state.stripe_account or None
+    pending = 1 if (state.connect_webhook if account else state.webhook) else 0
     event = Event(
         id=sortable_id("evt"),
         type=type,
         created=now(),
         api_version=version,
         object_id=object_id,
+        account=account,
         pending_webhooks=pending,
         body={
             "id": "",
             "object": "event",
+            **({"account": account} if account else {}),
             "api_version": version,
             "created": 0,
             "data": {"object": render(version)},
@@ -122,5 +128,6 @@ def list_events(state: SimState, params: dict[str, Any]) -> dict[str, Any]:
             raise invalid("Invalid boolean: " + wanted, "delivery_success")
         ok = wanted == "true"
         predicates.append(lambda e: (e.pending_webhooks == 0 and not e.failed) == ok)
+    predicates.append(lambda e: e.account == (state.stripe_account or None))
     matching = [e for e in state.events.values() if all(p(e) for p in predicates)]
     return paginate(matching, params, "/v1/events", objects.event, lambda e: e.id, "event")

@@ -287,7 +287,8 @@ def render_session(state: SimState, record: Session, version: str) -> dict[str, 
 
 
 def list_webhook_endpoints(state: SimState, params: dict[str, Any]) -> dict[str, Any]:
-    endpoints = [state.webhook] if state.webhook else []
+    platform = [e for e in (state.webhook, state.connect_webhook) if e is not None]
+    endpoints = [] if state.stripe_account else platform
     return paginate(
         endpoints,
         params,
@@ -477,6 +478,6 @@ def retrieve_setup_intent(state: SimState, seti_id: str) -> dict[str, Any]:
 
 def retrieve_event(state: SimState, event_id: str) -> dict[str, Any]:
     record = state.events.get(event_id)
-    if record is None:
+    if record is None or record.account != (state.stripe_account or None):
         raise missing("event", event_id)
     return objects.event(record)

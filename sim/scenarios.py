@@ -85,7 +85,7 @@ def add_account(
     index = sum(1 for a in state.accounts.values() if a.authorization == auth.id)
     last4 = str(spec.get("last4") or f"{6789 + index:04d}"[-4:])
     record = Account(
-        id=new_id("fca"),
+        id=str(spec.get("id") or new_id("fca")),
         authorization=auth.id,
         holder=auth.holder,
         institution_name=auth.institution_name,
@@ -109,10 +109,13 @@ def create_authorization(
     institution: str,
     accounts: list[dict[str, Any]],
     session: str | None = None,
+    authorization_id: str | None = None,
 ) -> tuple[Authorization, list[Account]]:
-    """An authorization with its accounts, each announced by `account.created`."""
+    """An authorization with its accounts, each announced by `account.created`; ids are
+    chosen for it unless given (an account spec's `id`), e.g. to collide with an object of
+    another connected account."""
     record = Authorization(
-        id=new_id("fcauth"),
+        id=authorization_id or new_id("fcauth"),
         holder=resolve_holder(state, holder),
         institution_name=institution,
         institution=_institution_id(institution),

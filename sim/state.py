@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,6 +148,8 @@ class Event:
     body: dict[str, Any]
     """The payload frozen at creation, rendered at `api_version` (Stripe never re-renders)."""
     object_id: str
+    account: str | None = None
+    """The connected account the object lives on (None: the platform's own)."""
     pending_webhooks: int = 0
     failed: bool = False
     payload: str | None = None
@@ -171,6 +175,8 @@ class WebhookEndpoint:
     id: str = ""
     enabled_events: list[str] = field(default_factory=lambda: list(FC_EVENT_TYPES))
     created: int = 0
+    connect: bool = False
+    """A Connect endpoint: events of connected accounts only (Stripe's `connect=true`)."""
 
 
 @dataclass
@@ -205,6 +211,7 @@ class LoggedRequest:
     idempotency_key: str | None
     status: int
     at: float
+    stripe_account: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -217,6 +224,7 @@ class LoggedRequest:
             "idempotency_key": self.idempotency_key,
             "status": self.status,
             "at": self.at,
+            "stripe_account": self.stripe_account,
         }
 
 
@@ -225,6 +233,20 @@ class StoredResponse:
     fingerprint: str
     status: int
     body: bytes
+
+
+@dataclass
+class Scope:
+    """The objects of one Stripe account: the platform's own ('') or a connected account's.
+    The same id may live in two scopes, as two unrelated objects."""
+
+    customers: dict[str, Customer] = field(default_factory=dict)
+    authorizations: dict[str, Authorization] = field(default_factory=dict)
+    accounts: dict[str, Account] = field(default_factory=dict)
+    sessions: dict[str, Session] = field(default_factory=dict)
+    setup_intents: dict[str, SetupIntent] = field(default_factory=dict)
+    payment_methods: dict[str, PaymentMethod] = field(default_factory=dict)
+    subscriptions: dict[str, Subscription] = field(default_factory=dict)
 
 
 class SimState:
@@ -240,16 +262,13 @@ class SimState:
     def reset(self) -> None:
         """Forget every object, event, log and setting (webhook endpoint included)."""
         with self.lock:
-            self.customers: dict[str, Customer] = {}
             self.connected_accounts: dict[str, ConnectedAccount] = {}
-            self.authorizations: dict[str, Authorization] = {}
-            self.accounts: dict[str, Account] = {}
-            self.sessions: dict[str, Session] = {}
-            self.setup_intents: dict[str, SetupIntent] = {}
-            self.payment_methods: dict[str, PaymentMethod] = {}
-            self.subscriptions: dict[str, Subscription] = {}
+            self.scopes: dict[str, Scope] = {}
+            self.stripe_account = ""
+            """The account acting now (`Stripe-Account`); '' is the platform."""
             self.events: dict[str, Event] = {}
             self.webhook: WebhookEndpoint | None = None
+            self.connect_webhook: WebhookEndpoint | None = None
             self.default_api_version = GA_DEFAULT
             self.delivery = DeliveryConfig()
             self.faults = Faults()
@@ -260,3 +279,51 @@ class SimState:
             self.deliveries: list[dict[str, Any]] = []
             self.generation = getattr(self, "generation", 0) + 1
             """Bumped on reset so the delivery thread drops work queued before it."""
+
+    @contextmanager
+    def acting_as(self, stripe_account: str | None) -> Iterator[Scope]:
+        """Hold the lock and read and write `stripe_account`'s objects (None or '': the
+        platform's) through `customers`, `authorizations`, `accounts`, `sessions`,
+        `setup_intents` until the block ends."""
+        with self.lock:
+            before, self.stripe_account = self.stripe_account, stripe_account or ""
+            try:
+                yield self.scope
+            finally:
+                self.stripe_account = before
+
+    @property
+    def scope(self) -> Scope:
+        return self.scopes.setdefault(self.stripe_account, Scope())
+
+    @property
+    def customers(self) -> dict[str, Customer]:
+        return self.scope.customers
+
+    @property
+    def authorizations(self) -> dict[str, Authorization]:
+        return self.scope.authorizations
+
+    @property
+    def accounts(self) -> dict[str, Account]:
+        return self.scope.accounts
+
+    @property
+    def sessions(self) -> dict[str, Session]:
+        return self.scope.sessions
+
+    @property
+    def setup_intents(self) -> dict[str, SetupIntent]:
+        return self.scope.setup_intents
+
+    @property
+    def payment_methods(self) -> dict[str, PaymentMethod]:
+        return self.scope.payment_methods
+
+    @property
+    def subscriptions(self) -> dict[str, Subscription]:
+        return self.scope.subscriptions
+
+    def endpoint_for(self, event: Event) -> WebhookEndpoint | None:
+        """Events of connected accounts go to the Connect endpoint, the platform's to the other."""
+        return self.connect_webhook if event.account else self.webhook
