@@ -25,6 +25,15 @@ class LinkPayload:
     case_id: int
     account_id: str
     authorization_id: str
+    stripe_account: str = ""  # the connected account the case's objects live on ('' platform)
+
+    def to_json(self) -> dict[str, object]:
+        """The signed fields; a platform link leaves `stripe_account` out (the same token as
+        before Connect)."""
+        data = asdict(self)
+        if not self.stripe_account:
+            del data["stripe_account"]
+        return data
 
 
 def _serializer(settings: Settings, at: int | None = None) -> URLSafeTimedSerializer:
@@ -48,7 +57,7 @@ def sign_link(
 ) -> str:
     """The link's token, signed now or, with `at`, as of that unix time (the same token each
     time: a webhook retry sends the same bytes; the link expires LINK_MAX_AGE after `at`)."""
-    return str(_serializer(settings or get_settings(), at).dumps(asdict(payload)))
+    return str(_serializer(settings or get_settings(), at).dumps(payload.to_json()))
 
 
 def read_link(token: str, settings: Settings | None = None) -> LinkPayload:

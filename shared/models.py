@@ -13,6 +13,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
+from shared.connect import current_account
 from shared.db import AwareDateTime, utcnow
 
 
@@ -53,6 +54,9 @@ class FcAuthorization(SQLModel, table=True):
     __tablename__ = "fc_authorization"  # pyright: ignore[reportAssignmentType]
 
     id: str = Field(primary_key=True, max_length=255)
+    # The Stripe account the object lives on ('' the platform's, else a connected account's):
+    # the same id on two connected accounts is two rows. New rows take the acting account.
+    stripe_account: str = Field(default_factory=current_account, primary_key=True, max_length=255)
     institution_name: str | None = Field(default=None, max_length=255)
     holder_type: str | None = Field(default=None, max_length=16)
     holder_id: str | None = Field(default=None, max_length=255)
@@ -72,6 +76,9 @@ class FcAccount(SQLModel, table=True):
     __tablename__ = "fc_account"  # pyright: ignore[reportAssignmentType]
 
     id: str = Field(primary_key=True, max_length=255)
+    # The Stripe account the object lives on ('' the platform's, else a connected account's):
+    # the same id on two connected accounts is two rows. New rows take the acting account.
+    stripe_account: str = Field(default_factory=current_account, primary_key=True, max_length=255)
     authorization_id: str | None = Field(default=None, max_length=255, index=True)
     holder_type: str | None = Field(default=None, max_length=16)
     holder_id: str | None = Field(default=None, max_length=255, index=True)
@@ -108,6 +115,7 @@ class RelinkCase(SQLModel, table=True):
     __table_args__ = (
         Index(
             "uq_relink_case_open_authorization",
+            "stripe_account",
             "authorization_id",
             unique=True,
             sqlite_where=text("state IN ('open', 'proactive', 'no_contact')"),
@@ -117,6 +125,7 @@ class RelinkCase(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    stripe_account: str = Field(default_factory=current_account, max_length=255)
     authorization_id: str = Field(max_length=255, index=True)
     account_id: str | None = Field(
         default=None, max_length=255, description="the account whose deactivation opened it"

@@ -65,7 +65,7 @@ def record_case_event(
     assert case.id is not None
     if not enabled():
         return None
-    authorization = session.get(FcAuthorization, case.authorization_id)
+    authorization = session.get(FcAuthorization, (case.authorization_id, case.stripe_account))
     view = {
         "case": case_view(case),
         "account_holder": _holder(authorization.holder_type, authorization.holder_id)

@@ -11,6 +11,7 @@ from typing import Any
 import stripe
 from stripe import RequestOptions
 
+from shared.connect import current_account
 from shared.ratelimit import acquire
 from shared.settings import Settings, get_settings
 
@@ -94,18 +95,24 @@ class StripeNotConfigured(Exception):
     """STRIPE_API_KEY is not set, so relink cannot call Stripe."""
 
 
-def make_stripe_client(settings: Settings | None = None) -> stripe.StripeClient:
-    """The workers' client: the shared `stripe` budget, waits for a token, two retries."""
-    return _client(settings, max_network_retries=2, timeout=30)
+def make_stripe_client(
+    settings: Settings | None = None, *, stripe_account: str | None = None
+) -> stripe.StripeClient:
+    """The workers' client: the shared `stripe` budget, waits for a token, two retries; on
+    `stripe_account` (default: the account acting now, shared.connect)."""
+    return _client(settings, stripe_account, max_network_retries=2, timeout=30)
 
 
-def make_page_stripe_client(settings: Settings | None = None) -> stripe.StripeClient:
+def make_page_stripe_client(
+    settings: Settings | None = None, *, stripe_account: str | None = None
+) -> stripe.StripeClient:
     """The api's client, for the relink page where a customer waits: its own `stripe_page`
     budget (PAGE_STRIPE_RATE_LIMIT, apart from the workers'), RateLimitTimeout instead of a
     wait longer than PAGE_STRIPE_MAX_WAIT_SECONDS, one retry and a 10 s timeout."""
     settings = settings or get_settings()
     return _client(
         settings,
+        stripe_account,
         max_network_retries=1,
         limit_name="stripe_page",
         max_wait=settings.page_stripe_max_wait_seconds,
@@ -115,13 +122,20 @@ def make_page_stripe_client(settings: Settings | None = None) -> stripe.StripeCl
 
 
 def _client(
-    settings: Settings | None, *, max_network_retries: int, **http: Any
+    settings: Settings | None,
+    stripe_account: str | None,
+    *,
+    max_network_retries: int,
+    **http: Any,
 ) -> stripe.StripeClient:
+    """Every request carries `Stripe-Account` when the client acts on a connected account."""
     settings = settings or get_settings()
     if settings.stripe_api_key is None:
         raise StripeNotConfigured("STRIPE_API_KEY is not set")
+    account = current_account() if stripe_account is None else stripe_account
     return stripe.StripeClient(
         settings.stripe_api_key.get_secret_value(),
+        stripe_account=account or None,
         base_addresses={"api": settings.stripe_api_base},
         max_network_retries=max_network_retries,
         http_client=RateLimitedRequestsClient(settings=settings, **http),

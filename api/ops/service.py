@@ -187,7 +187,11 @@ def results_by(db: Session, since: datetime, key: Any) -> list[Row]:
             _count(_open),
         )
         .select_from(C)
-        .outerjoin(FcAuthorization, col(FcAuthorization.id) == C.authorization_id)
+        .outerjoin(
+            FcAuthorization,
+            (col(FcAuthorization.id) == C.authorization_id)
+            & (col(FcAuthorization.stripe_account) == C.stripe_account),
+        )
         .where(_deactivated(since))
         .group_by(label)
         .order_by(func.count().desc(), label)

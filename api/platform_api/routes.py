@@ -13,6 +13,7 @@ from api.platform_api import schemas, service
 from api.platform_api.auth import Caller, require
 from api.platform_api.errors import ApiError
 from shared import contacts, outbox
+from shared.connect import PLATFORM
 from shared.db import session_scope
 from shared.models import CaseState, ContactSubject, FcAccount, RelinkCase
 from shared.settings import get_settings
@@ -169,7 +170,7 @@ def set_contact(
     _subject(subject_type, subject_id)
     with session_scope() as session:
         if subject_type == ContactSubject.FC_ACCOUNT:
-            account = session.get(FcAccount, subject_id)
+            account = session.get(FcAccount, (subject_id, PLATFORM))
             if account is None:
                 raise ApiError(404, "not_found", f"no account {subject_id}")
             if account.holder_type:

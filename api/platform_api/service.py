@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from api.platform_api import schemas
 from shared import timeline
+from shared.connect import PLATFORM
 from shared.db import utcnow
 from shared.links import LinkPayload, link_url
 from shared.models import (
@@ -87,10 +88,12 @@ def list_cases(
     cases = cases[:limit]
     ids = {case.authorization_id for case in cases}
     authorizations = {
-        a.id: a
+        (a.id, a.stripe_account): a
         for a in session.exec(select(FcAuthorization).where(col(FcAuthorization.id).in_(ids)))
     }
-    return [case_out(c, authorizations.get(c.authorization_id)) for c in cases], has_more
+    return [
+        case_out(c, authorizations.get((c.authorization_id, c.stripe_account))) for c in cases
+    ], has_more
 
 
 def case_out(case: RelinkCase, authorization: FcAuthorization | None) -> schemas.Case:
@@ -117,11 +120,12 @@ def case_out(case: RelinkCase, authorization: FcAuthorization | None) -> schemas
     )
 
 
-def _accounts_of(session: Session, authorization_id: str) -> list[FcAccount]:
+def _accounts_of(session: Session, case: RelinkCase) -> list[FcAccount]:
     return list(
         session.exec(
             select(FcAccount)
-            .where(col(FcAccount.authorization_id) == authorization_id)
+            .where(col(FcAccount.authorization_id) == case.authorization_id)
+            .where(col(FcAccount.stripe_account) == case.stripe_account)
             .order_by(col(FcAccount.id))
         )
     )
@@ -131,8 +135,9 @@ def get_case(session: Session, case_id: int, *, sees_pii: bool) -> schemas.CaseD
     case = session.get(RelinkCase, case_id)
     if case is None:
         return None
-    accounts = _accounts_of(session, case.authorization_id)
-    summary = case_out(case, session.get(FcAuthorization, case.authorization_id))
+    accounts = _accounts_of(session, case)
+    authorization = session.get(FcAuthorization, (case.authorization_id, case.stripe_account))
+    summary = case_out(case, authorization)
     return schemas.CaseDetail(
         **summary.model_dump(),
         accounts=[
@@ -192,7 +197,7 @@ def account_out(account: FcAccount, open_case_id: int | None) -> schemas.Account
 
 
 def get_account(session: Session, account_id: str) -> schemas.Account | None:
-    account = session.get(FcAccount, account_id)
+    account = session.get(FcAccount, (account_id, PLATFORM))  # the platform's own accounts
     if account is None:
         return None
     open_case = None
@@ -214,13 +219,13 @@ def mint_link(session: Session, case: RelinkCase) -> schemas.Link | str:
         return "not_open"
     account_id = case.account_id
     if account_id is None:
-        accounts = _accounts_of(session, case.authorization_id)
+        accounts = _accounts_of(session, case)
         broken = [a for a in accounts if a.status != AccountStatus.ACTIVE]
         account_id = next((a.id for a in [*broken, *accounts]), None)
     if account_id is None:
         return "no_account"
     settings = get_settings()
-    payload = LinkPayload(case.id, account_id, case.authorization_id)
+    payload = LinkPayload(case.id, account_id, case.authorization_id, case.stripe_account)
     return schemas.Link(
         case_id=case.id,
         account_id=account_id,

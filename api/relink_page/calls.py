@@ -48,7 +48,8 @@ def best_effort(request: Callable[..., T], *args: Any) -> T | None:
 
 
 def client_for(case: RelinkCase) -> stripe.StripeClient:
-    """The case's request token (or Busy), then the api's Stripe client."""
+    """The case's request token (or Busy), then the api's Stripe client on the case's Stripe
+    account (`Stripe-Account` for a connected account's case)."""
     assert case.id is not None
     limits.take(case.id)
-    return stripe_client.make_page_stripe_client()
+    return stripe_client.make_page_stripe_client(stripe_account=case.stripe_account)

@@ -38,9 +38,19 @@ REUSE_SESSION_FOR = timedelta(minutes=30)
 
 def load_case(db: Session, payload: LinkPayload, *, lock: bool = False) -> RelinkCase:
     case = db.get(RelinkCase, payload.case_id, with_for_update=lock)
-    if case is None or case.authorization_id != payload.authorization_id:
+    if case is None or (case.authorization_id, case.stripe_account) != (
+        payload.authorization_id,
+        payload.stripe_account,
+    ):
         raise UnknownCase(f"case {payload.case_id} does not exist")
     return case
+
+
+def reconcile_args(case: RelinkCase, authorization_id: str | None = None) -> list[object]:
+    """relink.reconcile_authorization's arguments after a relink: the authorization, and for
+    a connected account's case the trigger (worker.cases.reconcile.RELINK) and the account."""
+    args: list[object] = [authorization_id or case.authorization_id]
+    return [*args, "relink", case.stripe_account] if case.stripe_account else args
 
 
 def attempts_of(db: Session, case_id: int | None) -> list[RelinkAttempt]:

@@ -44,6 +44,7 @@ from api.relink_page.records import (
     finish,
     load_case,
     next_mode,
+    reconcile_args,
     recorded,
     reusable,
 )
@@ -69,7 +70,11 @@ OPEN_SESSION_STATUSES = (None, "pending", "active")
 def _read(payload: LinkPayload) -> tuple[RelinkCase, FcAccount | None, list[RelinkAttempt]]:
     with session_scope() as db:
         case = load_case(db, payload)
-        return case, db.get(FcAccount, payload.account_id), attempts_of(db, case.id)
+        return (
+            case,
+            db.get(FcAccount, (payload.account_id, payload.stripe_account)),
+            attempts_of(db, case.id),
+        )
 
 
 # GET and HEAD /relink/{token}
@@ -134,7 +139,7 @@ def open_session(payload: LinkPayload, return_url: str | None = None) -> Outcome
         live = AccountSnapshot.parse(answer)
         if not live.needs_relink:  # relinked elsewhere meanwhile
             with session_scope() as db:
-                publish_after_commit(db, RECONCILE_AUTHORIZATION, [payload.authorization_id])
+                publish_after_commit(db, RECONCILE_AUTHORIZATION, reconcile_args(case))
             return Reconnected(bank_of(account, live))
         params = relink_session_params(payload, live, account)
     else:
@@ -190,7 +195,7 @@ def complete_relink(payload: LinkPayload, session_id: str) -> Outcome:
     """Read the session's `relink_result` from Stripe and record what happened."""
     with session_scope() as db:
         case = load_case(db, payload)
-        account = db.get(FcAccount, payload.account_id)
+        account = db.get(FcAccount, (payload.account_id, payload.stripe_account))
         attempt = find_attempt(db, case, session_id=session_id)
     if not can_go_on(case, attempt):
         return closed(case, account)
@@ -232,7 +237,8 @@ def _record_session(
     if result.get("account") or result.get("authorization"):
         if attempt.mode == "authorization":
             linked = list((session.get("accounts") or {}).get("data") or [])
-            unknown = [a for a in linked if db.get(FcAccount, a["id"]) is None]
+            known = [db.get(FcAccount, (a["id"], case.stripe_account)) for a in linked]
+            unknown = [a for a, row in zip(linked, known, strict=True) if row is None]
             if unknown:
                 attempt.linked_account_id = unknown[0]["id"]
                 finish(attempt, "new_account")
@@ -241,7 +247,7 @@ def _record_session(
             attempt.linked_account_id = linked[0]["id"] if linked else None
         finish(attempt, "account" if result.get("account") else "authorization")
         authorization = result.get("authorization") or case.authorization_id
-        publish_after_commit(db, RECONCILE_AUTHORIZATION, [authorization])
+        publish_after_commit(db, RECONCILE_AUTHORIZATION, reconcile_args(case, authorization))
         log.info("relink_succeeded", case_id=case.id, session_id=attempt.session_id)
         return Reconnected(bank)
     reason = result.get("failure_reason") or str(session.get("status") or "other")
@@ -268,7 +274,7 @@ def request_fresh_link(payload: LinkPayload) -> Outcome:
     with session_scope() as db:
         case = load_case(db, payload, lock=True)
         if not can_go_on(case):
-            return closed(case, db.get(FcAccount, payload.account_id))
+            return closed(case, db.get(FcAccount, (payload.account_id, payload.stripe_account)))
         assert case.id is not None
         outcome = outbox.request_fresh_link(db, case.id, now=now)
         if outcome == "daily_cap":

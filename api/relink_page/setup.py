@@ -17,7 +17,14 @@ from api.relink_page.outcomes import (
     PaymentMethodSaved,
     UnknownSession,
 )
-from api.relink_page.records import can_go_on, closed, find_attempt, finish, load_case
+from api.relink_page.records import (
+    can_go_on,
+    closed,
+    find_attempt,
+    finish,
+    load_case,
+    reconcile_args,
+)
 from api.relink_page.sessions import bank_of, parse_account, setup_intent_params
 from shared import metrics, platform_events, stripe_client
 from shared.catalog import RECONCILE_AUTHORIZATION
@@ -41,7 +48,7 @@ def create_setup(
     created confirmed with that `mandate_data` and the payment method saved at once."""
     with session_scope() as db:
         case = load_case(db, payload)
-        account = db.get(FcAccount, payload.account_id)
+        account = db.get(FcAccount, (payload.account_id, payload.stripe_account))
         attempt = find_attempt(db, case, session_id=session_id)
     if attempt.result not in ("new_account", "payment_method") or not attempt.linked_account_id:
         raise UnknownSession("that session did not link a new account")
@@ -93,7 +100,7 @@ def complete_setup(payload: LinkPayload, setup_intent_id: str) -> Outcome:
     """Read the SetupIntent Stripe.js confirmed; a payment method → saved on the case."""
     with session_scope() as db:
         case = load_case(db, payload)
-        account = db.get(FcAccount, payload.account_id)
+        account = db.get(FcAccount, (payload.account_id, payload.stripe_account))
         attempt = find_attempt(db, case, setup_intent_id=setup_intent_id)
     if not can_go_on(case, attempt):
         return closed(case, account)
@@ -122,6 +129,6 @@ def _save_payment_method(
             case.payment_method_id = attempt.payment_method_id
             platform_events.record_payment_method(db, case, attempt)
             request_switch(db, case, attempt, account)  # the worker writes, after the commit
-            publish_after_commit(db, RECONCILE_AUTHORIZATION, [case.authorization_id])
+            publish_after_commit(db, RECONCILE_AUTHORIZATION, reconcile_args(case))
             log.info("payment_method_saved", case_id=case.id, setup_intent_id=intent["id"])
     return PaymentMethodSaved(bank_of(account))

@@ -1,4 +1,14 @@
-"""POST /webhooks/stripe: verify, record in the inbox, commit, then enqueue. Nothing more."""
+"""POST /webhooks/stripe (the account's endpoint) and POST /webhooks/stripe/connect (the
+Connect endpoint, STRIPE_CONNECT=true): verify, record in the inbox, commit, then enqueue.
+
+Two routes rather than one URL trying both secret lists: each endpoint's deliveries are
+checked with that endpoint's secrets only, so an event signed for the platform's endpoint can
+never pass as a Connect one (or the reverse), `relink doctor` tells the two Stripe endpoints
+apart by URL (Stripe's endpoint object does not say which is Connect), and each route has one
+rule: the account's endpoint refuses an event with `account`, the Connect endpoint one
+without. Refused, not ignored: Stripe retries and shows the failing endpoint, so a wrong
+endpoint setup is seen, and a Connect event never turns into an action on the platform's own
+objects."""
 
 from __future__ import annotations
 
@@ -10,6 +20,7 @@ import structlog
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response
 from prometheus_client import Counter
+from pydantic import SecretStr
 
 from api.errors import Rejected
 from api.webhooks.signature import verify_signature
@@ -54,9 +65,43 @@ async def verified_event(
     request: Request,
     stripe_signature: Annotated[str | None, Header()] = None,
 ) -> tuple[EventHeader, str]:
-    """Dependency: the verified event's header and raw payload; fails closed."""
+    """Dependency: the verified event (of the platform's own objects) and its raw payload."""
     settings = get_settings()
-    secrets = [secret.get_secret_value() for secret in settings.stripe_webhook_secrets]
+    header, payload = await _verified(request, stripe_signature, settings.stripe_webhook_secrets)
+    if header.account is not None:
+        raise Rejected(
+            400,
+            "connect_event_on_account_endpoint",
+            "the event has `account` (a connected account's): Connect events go to "
+            "/webhooks/stripe/connect, with STRIPE_CONNECT=true",
+        )
+    return header, payload
+
+
+async def verified_connect_event(
+    request: Request,
+    stripe_signature: Annotated[str | None, Header()] = None,
+) -> tuple[EventHeader, str]:
+    """Dependency: the verified event of a connected account, signed with a
+    STRIPE_CONNECT_WEBHOOK_SECRETS secret; 404 while STRIPE_CONNECT is off."""
+    settings = get_settings()
+    if not settings.stripe_connect:
+        raise Rejected(404, "connect_disabled", "STRIPE_CONNECT is off")
+    secrets = settings.stripe_connect_webhook_secrets
+    header, payload = await _verified(request, stripe_signature, secrets)
+    if header.account is None:
+        raise Rejected(
+            400, "not_a_connect_event", "the event has no `account`: it is no Connect event"
+        )
+    return header, payload
+
+
+async def _verified(
+    request: Request, stripe_signature: str | None, configured: list[SecretStr]
+) -> tuple[EventHeader, str]:
+    """The verified event's header and raw payload; fails closed."""
+    settings = get_settings()
+    secrets = [secret.get_secret_value() for secret in configured]
     body = await read_limited_body(request)
     try:
         payload = body.decode("utf-8")
@@ -79,7 +124,18 @@ async def receive_stripe_webhook(
     request: Request,
     event: Annotated[tuple[EventHeader, str], Depends(verified_event)],
 ) -> Response:
-    header, payload = event
+    return await _record(request, *event)
+
+
+@router.post("/webhooks/stripe/connect")
+async def receive_connect_webhook(
+    request: Request,
+    event: Annotated[tuple[EventHeader, str], Depends(verified_connect_event)],
+) -> Response:
+    return await _record(request, *event)
+
+
+async def _record(request: Request, header: EventHeader, payload: str) -> Response:
     item = InboxItem(header, payload, handled=header.type in HANDLED_EVENT_TYPES)
     outcome = await request.app.state.inbox_writer.submit(item)
     ACCEPTED.labels(outcome=outcome).inc()

@@ -13,6 +13,7 @@ from pydantic_settings import SettingsConfigDict
 
 from shared.settings.branding import BrandingSettings
 from shared.settings.cases import CaseSettings
+from shared.settings.connect import ConnectSettings
 from shared.settings.core import VAR_DIR, ConfigError
 from shared.settings.emails import EmailSettings
 from shared.settings.limits import LimitSettings
@@ -32,6 +33,7 @@ class Settings(
     BrandingSettings,
     PaymentSettings,
     PageSettings,
+    ConnectSettings,
 ):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
 

@@ -16,6 +16,13 @@ class ConfigError(Exception):
     """Raised at start-up when a setting is missing or invalid; names the variable."""
 
 
+def webhook_secrets(value: list[SecretStr]) -> list[SecretStr]:
+    """Stripe endpoint signing secrets: each `whsec_…`."""
+    if any(not secret.get_secret_value().startswith("whsec_") for secret in value):
+        raise ValueError("each secret must start with whsec_")
+    return value
+
+
 def split_csv(value: object) -> object:
     """A comma-separated environment value as a list (a list is left as it is)."""
     if isinstance(value, str):
@@ -60,10 +67,7 @@ class CoreSettings(BaseSettings):
     @field_validator("stripe_webhook_secrets")
     @classmethod
     def _whsec(cls, value: list[SecretStr]) -> list[SecretStr]:
-        for secret in value:
-            if not secret.get_secret_value().startswith("whsec_"):
-                raise ValueError("each secret must start with whsec_")
-        return value
+        return webhook_secrets(value)
 
     @field_validator("stripe_api_key")
     @classmethod

@@ -35,6 +35,6 @@ def test_stale_cases_are_claimed_oldest_first_in_bounded_batches(
         second = sweeps.claim_stale_cases(session, now=now)
     with session_scope() as session:
         third = sweeps.claim_stale_cases(session, now=now)
-    assert first == ["fcauth_2", "fcauth_4"]
-    assert second == ["fcauth_0", "fcauth_1"]
+    assert first == [("", "fcauth_2"), ("", "fcauth_4")]
+    assert second == [("", "fcauth_0"), ("", "fcauth_1")]
     assert third == []

@@ -37,7 +37,7 @@ def stored(event_id: str) -> WebhookEvent:
 
 def account_row(account_id: str) -> FcAccount:
     with session_scope() as session:
-        row = session.get(FcAccount, account_id)
+        row = session.get(FcAccount, (account_id, ""))
         assert row is not None
         return row
 
@@ -88,7 +88,7 @@ def test_deactivation_stores_the_account_and_its_authorization(db: None) -> None
         evt["created"],
     )
     with session_scope() as session:
-        assert session.get(FcAuthorization, "fcauth_Test0001") is not None
+        assert session.get(FcAuthorization, ("fcauth_Test0001", "")) is not None
 
 
 def test_an_older_snapshot_arriving_late_changes_nothing(db: None) -> None:
@@ -167,7 +167,7 @@ def test_transient_error_is_retried_with_the_effects_rolled_back(
     assert row.status == "received"
     assert row.attempts == 1
     with session_scope() as session:
-        assert session.get(FcAccount, account["id"]) is None
+        assert session.get(FcAccount, (account["id"], "")) is None
 
 
 def test_redrive_claims_only_stale_unprocessed_events(db: None) -> None:

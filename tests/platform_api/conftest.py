@@ -72,7 +72,7 @@ def add_case(
     """An authorization with two broken accounts and its case; returns the case id."""
     holder_type, holder_id = holder or (None, None)
     with session_scope() as session:
-        if session.get(FcAuthorization, authorization) is None:
+        if session.get(FcAuthorization, (authorization, "")) is None:
             session.add(
                 FcAuthorization(
                     id=authorization,

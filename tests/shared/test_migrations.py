@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 from shared import migrate
@@ -18,3 +21,32 @@ def test_upgrade_head_on_sqlite_matches_the_models() -> None:
         tables = set(inspect(connection).get_table_names())
     assert diff == []
     assert {"webhook_event", "fc_account", "relink_case", "email_outbox"} <= tables
+
+
+def test_0011_keys_objects_by_stripe_account_and_keeps_existing_rows_the_platforms() -> None:
+    migrate.upgrade(revision="0010_payment_method_switch")
+    engine = get_engine()
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO fc_account (id, status, permissions, state_at, updated_at)"
+                " VALUES ('fca_1', 'active', '[]', 0, '2026-01-01')"
+            )
+        )
+    migrate.upgrade()
+    insert = text(
+        "INSERT INTO fc_account (id, stripe_account, status, permissions, state_at, updated_at)"
+        " VALUES ('fca_1', :account, 'active', '[]', 0, '2026-01-01')"
+    )
+    with engine.begin() as connection:
+        connection.execute(insert, {"account": "acct_A"})  # the same id on a connected account
+    assert _column(engine, "SELECT stripe_account FROM fc_account ORDER BY 1") == ["", "acct_A"]
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(insert, {"account": "acct_A"})  # twice on one account: refused
+    command.downgrade(migrate.alembic_config(), "0010_payment_method_switch")
+    assert _column(engine, "SELECT id FROM fc_account") == ["fca_1"]  # the connected one goes
+
+
+def _column(engine: Engine, query: str) -> list[object]:
+    with engine.connect() as connection:
+        return [row[0] for row in connection.execute(text(query))]

@@ -9,6 +9,7 @@ import structlog
 from sqlmodel import Session
 
 from shared import platform_events
+from shared.connect import current_account
 from shared.db import utcnow
 from shared.models import FcAccount, FcAuthorization
 from shared.stripe_client import make_stripe_client, retrieve_account
@@ -102,7 +103,7 @@ def apply_event_snapshot(
     stored = apply_account_snapshot(session, account, created=created, event_id=event_id)
     if stored is not None:
         return stored
-    current = session.get(FcAccount, account.id)
+    current = session.get(FcAccount, (account.id, current_account()))
     if (
         current is None
         or current.state_at != created
@@ -127,7 +128,7 @@ def _same_standing(stored: FcAccount, account: AccountSnapshot) -> bool:
 
 def _ensure_authorization(session: Session, account: FcAccount) -> None:
     assert account.authorization_id is not None
-    if session.get(FcAuthorization, account.authorization_id) is None:
+    if session.get(FcAuthorization, (account.authorization_id, account.stripe_account)) is None:
         session.add(
             FcAuthorization(
                 id=account.authorization_id,

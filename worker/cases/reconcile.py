@@ -18,6 +18,7 @@ import stripe
 import structlog
 from sqlmodel import Session
 
+from shared.connect import acting_on
 from shared.db import session_scope, utcnow
 from shared.models import FcAuthorization
 from shared.settings import get_settings
@@ -187,9 +188,12 @@ def apply_authorization_state(
     authorization.state_at = at
 
 
-def reconcile_authorization(authorization_id: str, trigger: str = RELINK) -> str:
-    """Reconcile one authorization in its own unit of work (the task's plain function)."""
-    with session_scope() as session:
+def reconcile_authorization(
+    authorization_id: str, trigger: str = RELINK, stripe_account: str = ""
+) -> str:
+    """Reconcile one authorization (of `stripe_account`, '' the platform's) in its own unit of
+    work (the task's plain function)."""
+    with session_scope() as session, acting_on(stripe_account):
         authorization = lock_authorization(session, authorization_id)
         created = event_created(session, trigger)
         return reconcile_locked(session, authorization, Trigger(trigger, created))

@@ -20,10 +20,10 @@ from shared.settings import Settings, get_settings
 
 def claim_stale_cases(
     session: Session, *, now: datetime | None = None, settings: Settings | None = None
-) -> list[str]:
-    """Authorizations of open cases not heard of for STALE_CASE_AFTER_SECONDS, at most
-    STALE_CASE_BATCH_SIZE, stamped as heard of now so the next run does not queue them
-    again; the caller reconciles each."""
+) -> list[tuple[str, str]]:
+    """(Stripe account, authorization) of open cases not heard of for
+    STALE_CASE_AFTER_SECONDS, at most STALE_CASE_BATCH_SIZE, stamped as heard of now so the
+    next run does not queue them again; the caller reconciles each on its account."""
     settings = settings or get_settings()
     now = now or utcnow()
     cutoff = now - timedelta(seconds=settings.stale_case_after_seconds)
@@ -38,6 +38,6 @@ def claim_stale_cases(
         .where(col(RelinkCase.id).in_(stale.scalar_subquery()))
         .where(col(RelinkCase.last_heard_at) < cutoff)
         .values(last_heard_at=now)
-        .returning(RelinkCase.authorization_id)  # type: ignore[arg-type]
+        .returning(RelinkCase.stripe_account, RelinkCase.authorization_id)  # type: ignore[arg-type]
     )
-    return sorted({row[0] for row in claimed})
+    return sorted({(row[0], row[1]) for row in claimed})

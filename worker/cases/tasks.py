@@ -18,12 +18,13 @@ MAX_RECONCILE_RETRIES = 8
 
 @shared_task(name=RECONCILE_AUTHORIZATION, bind=True, max_retries=MAX_RECONCILE_RETRIES)
 def reconcile_authorization(
-    self: Task, authorization_id: str, trigger: str = reconcile.RELINK
+    self: Task, authorization_id: str, trigger: str = reconcile.RELINK, stripe_account: str = ""
 ) -> str:
-    """Reconcile after a successful relink (the api) or for a sweep; Stripe and database
-    hiccups are retried with backoff (the stale-case sweep catches what is given up)."""
+    """Reconcile after a successful relink (the api) or for a sweep, on the authorization's
+    Stripe account; Stripe and database hiccups are retried with backoff (the stale-case sweep
+    catches what is given up)."""
     try:
-        return reconcile.reconcile_authorization(authorization_id, trigger)
+        return reconcile.reconcile_authorization(authorization_id, trigger, stripe_account)
     except TRANSIENT_ERRORS as exc:
         if self.request.retries >= MAX_RECONCILE_RETRIES:
             log.warning("reconcile_given_up", authorization_id=authorization_id)
@@ -36,8 +37,8 @@ def sweep_stale_cases() -> int:
     """Queue a reconciliation of each open case not heard of for a while (bounded batch)."""
     with session_scope() as session:
         authorization_ids = sweeps.claim_stale_cases(session)
-    for authorization_id in authorization_ids:
-        publish(RECONCILE_AUTHORIZATION, [authorization_id, reconcile.SWEEP])
+    for stripe_account, authorization_id in authorization_ids:
+        publish(RECONCILE_AUTHORIZATION, [authorization_id, reconcile.SWEEP, stripe_account])
     if authorization_ids:
         log.info("stale_cases_swept", queued=len(authorization_ids))
     return len(authorization_ids)

@@ -59,7 +59,8 @@ def list_cases(
         select(RelinkCase, FcAuthorization.institution_name)
         .join(
             FcAuthorization,
-            col(FcAuthorization.id) == col(RelinkCase.authorization_id),
+            (col(FcAuthorization.id) == col(RelinkCase.authorization_id))
+            & (col(FcAuthorization.stripe_account) == col(RelinkCase.stripe_account)),
             isouter=True,
         )
         .order_by(col(RelinkCase.last_heard_at).desc(), col(RelinkCase.id).desc())
@@ -122,11 +123,12 @@ def case_timeline(case_id: int) -> dict[str, Any] | None:
         case = session.get(RelinkCase, case_id)
         if case is None:
             return None
-        authorization = session.get(FcAuthorization, case.authorization_id)
+        authorization = session.get(FcAuthorization, (case.authorization_id, case.stripe_account))
         accounts = list(
             session.exec(
                 select(FcAccount)
                 .where(col(FcAccount.authorization_id) == case.authorization_id)
+                .where(col(FcAccount.stripe_account) == case.stripe_account)
                 .order_by(col(FcAccount.id))
             )
         )

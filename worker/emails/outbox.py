@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 
 from shared import metrics, platform_events
 from shared.catalog import SEND_EMAIL
+from shared.connect import acting_on
 from shared.db import outlasting_outages, session_scope, utcnow
 from shared.models import (
     OPEN_CASE_STATES,
@@ -63,8 +64,19 @@ class SmtpRateLimited(TransportError):
 
 
 def send_outbox(outbox_id: int, *, client: stripe.StripeClient | None = None) -> str:
-    """Send the row if it is due and unclaimed. Returns sent, skipped (not claimable),
-    cancelled, reactivated, replanned or no_contact."""
+    """Send the row if it is due and unclaimed, acting on its case's Stripe account. Returns
+    sent, skipped (not claimable), cancelled, reactivated, replanned or no_contact."""
+    with session_scope() as session:
+        stripe_account = session.exec(
+            select(RelinkCase.stripe_account)
+            .join(EmailOutbox, col(EmailOutbox.case_id) == RelinkCase.id)
+            .where(EmailOutbox.id == outbox_id)
+        ).first()
+    with acting_on(stripe_account):
+        return _send_outbox(outbox_id, client)
+
+
+def _send_outbox(outbox_id: int, client: stripe.StripeClient | None) -> str:
     settings = get_settings()
     with session_scope() as session:
         row = claim(session, outbox_id, settings=settings)

@@ -43,6 +43,7 @@ class Plan:
     institution: str
     accounts: list[AccountLine]
     deadline: datetime | None = None  # a proactive email's "before <date>"
+    stripe_account: str = ""  # the case's: '' the platform's, else a connected account
 
 
 def plan_email(session: Session, row: EmailOutbox) -> Plan | str:
@@ -62,7 +63,7 @@ def plan_email(session: Session, row: EmailOutbox) -> Plan | str:
         session.add(row)
         return "reactivated"
     primary = next((a for a in accounts if a.id == case.account_id), accounts[0])
-    authorization = session.get(FcAuthorization, case.authorization_id)
+    authorization = session.get(FcAuthorization, (case.authorization_id, case.stripe_account))
     institution = (
         (authorization.institution_name if authorization else None)
         or primary.institution_name
@@ -83,6 +84,7 @@ def plan_email(session: Session, row: EmailOutbox) -> Plan | str:
         family=family,
         authorization_id=case.authorization_id,
         account_id=primary.id,
+        stripe_account=case.stripe_account,
         holder_type=primary.holder_type,
         holder_id=primary.holder_id,
         institution=institution,
@@ -109,7 +111,7 @@ def accounts_to_name(session: Session, case: RelinkCase, family: CauseFamily) ->
     if family is CauseFamily.RECONNECTED:
         return [a for a in accounts if a.status == AccountStatus.ACTIVE]
     if family is CauseFamily.PROACTIVE:
-        authorization = session.get(FcAuthorization, case.authorization_id)
+        authorization = session.get(FcAuthorization, (case.authorization_id, case.stripe_account))
         if authorization is None:
             return []
         return standing_of(session, authorization, utcnow()).warned
@@ -134,7 +136,9 @@ def still_needed(plan: Plan, live: AccountSnapshot) -> bool:
 def render_plan(plan: Plan, settings: Settings) -> EmailContent:
     link = expires_at = None
     if plan.family not in (CauseFamily.UNREPAIRABLE, CauseFamily.RECONNECTED):
-        payload = LinkPayload(plan.case_id, plan.account_id, plan.authorization_id)
+        payload = LinkPayload(
+            plan.case_id, plan.account_id, plan.authorization_id, plan.stripe_account
+        )
         link = link_url(payload, settings)
         expires_at = utcnow() + timedelta(seconds=settings.link_max_age)
     return render_email(

@@ -23,12 +23,13 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from shared import metrics
+from shared.connect import acting_on
 from shared.db import session_scope, utcnow
 from shared.models import EventStatus, WebhookEvent
 from shared.queue import savepoint
 from worker.cases.repository import lock_up_front
 from worker.errors import PermanentEventError
-from worker.inbox.handlers import HANDLERS
+from worker.inbox.handlers import HANDLERS, stripe_account_of
 
 log = structlog.get_logger(__name__)
 
@@ -94,6 +95,7 @@ def _run_one(
         with (
             structlog.contextvars.bound_contextvars(event_id=event_id),
             savepoint(session),  # its rollback also drops the event's pending publishes
+            acting_on(stripe_account_of(event)),
         ):
             handler(session, event)
     except PermanentEventError as exc:
@@ -143,9 +145,10 @@ def _stripe_order(item: tuple[str, str, dict[str, Any]]) -> tuple[int, str]:
     return (created if isinstance(created, int) else 0, item[0])
 
 
-def _touches(event: dict[str, Any], kind: str) -> str | None:
-    """The authorization (or account) an event's handler will lock: for an account event its
-    authorization and itself, for an authorization event the authorization."""
+def _touches(event: dict[str, Any], kind: str) -> tuple[str, str] | None:
+    """The (Stripe account, id) of the authorization (or account) an event's handler will
+    lock: for an account event its authorization and itself, for an authorization event the
+    authorization."""
     data = event.get("data")
     found = data.get("object") if isinstance(data, dict) else None
     if not isinstance(found, dict):
@@ -155,4 +158,4 @@ def _touches(event: dict[str, Any], kind: str) -> str | None:
         value = found.get("authorization") if kind == "authorization" else found.get("id")
     elif found.get("object") == "financial_connections.authorization" and kind == "authorization":
         value = found.get("id")
-    return value if isinstance(value, str) and value else None
+    return (stripe_account_of(event), value) if isinstance(value, str) and value else None

@@ -30,6 +30,13 @@ def handles(*event_types: str) -> Callable[[Handler], Handler]:
     return register
 
 
+def stripe_account_of(event: dict[str, Any]) -> str:
+    """The connected account an event is about ('' for the platform's own): its handler acts
+    on that account (shared.connect.acting_on)."""
+    account = event.get("account")
+    return account if isinstance(account, str) else ""
+
+
 def _data_object(event: dict[str, Any], kind: str) -> dict[str, Any]:
     found = (event.get("data") or {}).get("object")
     if not isinstance(found, dict) or found.get("object") != kind:

@@ -10,12 +10,13 @@ import structlog
 from sqlmodel import Session, select
 
 from shared import metrics
+from shared.connect import acting_on
 from shared.db import session_scope, utcnow
 from shared.inbox import claim_stale
 from shared.models import EventStatus, WebhookEvent
 from shared.settings import get_settings
 from worker.errors import PermanentEventError
-from worker.inbox.handlers import HANDLERS
+from worker.inbox.handlers import HANDLERS, stripe_account_of
 
 log = structlog.get_logger(__name__)
 
@@ -38,7 +39,8 @@ def process_event(event_id: str) -> str:
                 event = orjson.loads(stored.payload or "")
             except orjson.JSONDecodeError as exc:
                 raise PermanentEventError(event_id, "payload is not JSON") from exc
-            handler(session, event)
+            with acting_on(stripe_account_of(event)):
+                handler(session, event)
         stored.status = EventStatus.PROCESSED if handler else EventStatus.IGNORED
         stored.attempts += 1
         stored.processed_at = utcnow()

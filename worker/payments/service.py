@@ -63,7 +63,8 @@ def switch_payment_method(
             log.info("payment_method_switch_nothing", case_id=case.id, switch_id=switch_id)
             return row.status
         try:
-            _write_all(row, client or make_stripe_client(settings), settings)
+            on = case.stripe_account  # a connected account's Customer lives on it
+            _write_all(row, client or make_stripe_client(settings, stripe_account=on), settings)
         except TRANSIENT_ERRORS as exc:
             row.last_error = _describe(exc)
             if last_try:
