@@ -75,7 +75,7 @@ class Account(BaseModel):
 
 class TimelineEntry(BaseModel):
     at: datetime
-    kind: str = Field(description="case, event, email or attempt")
+    kind: str = Field(description="case, event, email, attempt or payment_method")
     id: str
     what: str
     detail: str

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from api.platform_api.service import get_case
 from shared.catalog import SWITCH_PAYMENT_METHOD
 from shared.db import get_engine
 from shared.models import FcAccount
@@ -240,3 +241,40 @@ def test_the_switch_is_on_the_timeline_and_announced_to_the_platform(
     entries = [e for e in timeline["timeline"] if e["kind"] == "payment_method"]
     assert [e["what"] for e in entries][-1] == "payment method switch switched"
     assert {e["id"] for e in entries} >= {world.customer, billing["active"], billing["past_due"]}
+    with Session(get_engine()) as db:  # the platform API reads the same timeline
+        detail = get_case(db, world.case_id, sees_pii=False)
+    assert detail is not None
+    from_api = [(e.id, e.what) for e in detail.timeline if e.kind == "payment_method"]
+    assert from_api == [(e["id"], e["what"]) for e in entries]
+
+
+def test_a_write_stripe_refuses_fails_the_switch_without_retry_or_announcement(
+    client: TestClient,
+    world: World,
+    sim: SimServer,
+    published: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    configure(
+        monkeypatch,
+        payment_method_switch="customer_default",
+        platform_webhook_url="http://127.0.0.1:9/hooks",
+        platform_webhook_secrets=PLATFORM_SECRET,
+    )
+    new = save_new_payment_method(client, world, sim)
+    sim.state.payment_methods[new].customer = None  # detached meanwhile, say by the platform
+    sim.client.clear_requests()
+    assert service.switch_payment_method(switch_id(world.case_id)) == SwitchStatus.FAILED
+    assert len(sim.client.requests("/v1/")) == 1  # a 400 is not retried
+    row = switch_row(world.case_id)
+    assert (row.last_error, row.steps) == ("InvalidRequestError 400 resource_missing", [])
+    with Session(get_engine()) as db:
+        types = [e.type for e in db.exec(select(PlatformEvent))]
+    assert "relink.payment_method.switched" not in types
+    timeline = case_timeline(world.case_id)
+    assert timeline is not None
+    [entry] = [e for e in timeline["timeline"] if e["kind"] == "payment_method"]
+    assert (entry["what"], entry["detail"]) == (
+        "payment method switch failed",
+        "InvalidRequestError 400 resource_missing",
+    )
