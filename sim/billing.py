@@ -245,7 +245,8 @@ def subscription(record: Subscription) -> dict[str, Any]:
 
 
 def list_subscriptions(state: SimState, params: dict[str, Any]) -> dict[str, Any]:
-    """`customer`, `status` (default: every status but canceled, as Stripe; `all`)."""
+    """`customer`, `status` (default: every status but canceled, as Stripe; `all`; `ended`:
+    canceled and incomplete_expired)."""
     _only(params, {"customer", "status", "limit", "starting_after", "ending_before", "price"})
     records = list(state.subscriptions.values())
     if "customer" in params:
@@ -253,7 +254,7 @@ def list_subscriptions(state: SimState, params: dict[str, Any]) -> dict[str, Any
         records = [s for s in records if s.customer == customer_id]
     status = params.get("status")
     if status is None:
-        records = [s for s in records if s.status not in ("canceled", "incomplete_expired")]
+        records = [s for s in records if s.status != "canceled"]  # as Stripe documents
     elif status == "ended":
         records = [s for s in records if s.status in ("canceled", "incomplete_expired")]
     elif status != "all":

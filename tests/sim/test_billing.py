@@ -77,11 +77,12 @@ def test_subscriptions_list_without_canceled_by_default_and_update_their_default
     new = sim.client.create_payment_method(fca, customer["id"])["id"]
     active = sim.client.create_subscription(customer["id"], old)["id"]
     canceled = sim.client.create_subscription(customer["id"], old, status="canceled")["id"]
+    expired = sim.client.create_subscription(customer["id"], old, "incomplete_expired")["id"]
     client = sdk()
     listed = client.v1.subscriptions.list(params={"customer": customer["id"]}).to_dict()
-    assert [s["id"] for s in listed["data"]] == [active]
+    assert [s["id"] for s in listed["data"]] == [expired, active]  # newest first, not canceled
     every = client.v1.subscriptions.list(params={"customer": customer["id"], "status": "all"})
-    assert {s.id for s in every.data} == {active, canceled}
+    assert {s.id for s in every.data} == {active, canceled, expired}
     moved = client.v1.subscriptions.update(active, params={"default_payment_method": new})
     assert moved.default_payment_method == new
     with pytest.raises(stripe.InvalidRequestError):
