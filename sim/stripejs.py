@@ -1,4 +1,4 @@
-"""A fake Stripe.js: `Stripe(pk)` with `collectFinancialConnectionsAccounts` and
+"""A fake Stripe.js: `Stripe(pk[, {stripeAccount}])` with `collectFinancialConnectionsAccounts` and
 `confirmUsBankAccountSetup`, backed by the simulator so a real browser can relink."""
 
 from __future__ import annotations
@@ -31,16 +31,21 @@ SCRIPT = r"""(function () {
       });
   }
 
-  function Stripe(publishableKey) {
+  function Stripe(publishableKey, options) {
     if (typeof publishableKey !== "string" || publishableKey.indexOf("pk_") !== 0) {
       throw new Error("Invalid value for Stripe(): apiKey should be a publishable key.");
     }
+    var account = (options && options.stripeAccount) || null;
     return {
       collectFinancialConnectionsAccounts: function (options) {
-        return post("/_sim/stripejs/collect", {client_secret: options && options.clientSecret});
+        return post("/_sim/stripejs/collect", {
+          client_secret: options && options.clientSecret, stripe_account: account
+        });
       },
       confirmUsBankAccountSetup: function (clientSecret, data) {
-        return post("/_sim/stripejs/confirm_setup", {client_secret: clientSecret});
+        return post("/_sim/stripejs/confirm_setup", {
+          client_secret: clientSecret, stripe_account: account
+        });
       }
     };
   }
@@ -87,9 +92,12 @@ def play(state: SimState, record: Session) -> dict[str, Any] | None:
     return None
 
 
-def collect(state: SimState, client_secret: str | None) -> dict[str, Any]:
-    """Run the session's configured scenario, resolving as Stripe.js does."""
-    with state.lock:
+def collect(
+    state: SimState, client_secret: str | None, stripe_account: str | None = None
+) -> dict[str, Any]:
+    """Run the session's configured scenario, resolving as Stripe.js does; a connected
+    account's session is found only with its `stripeAccount`."""
+    with state.acting_as(stripe_account):
         record = next(
             (s for s in state.sessions.values() if s.client_secret == client_secret), None
         )
@@ -114,8 +122,10 @@ def collect(state: SimState, client_secret: str | None) -> dict[str, Any]:
         }
 
 
-def confirm_setup(state: SimState, client_secret: str | None) -> dict[str, Any]:
-    with state.lock:
+def confirm_setup(
+    state: SimState, client_secret: str | None, stripe_account: str | None = None
+) -> dict[str, Any]:
+    with state.acting_as(stripe_account):
         record = next(
             (s for s in state.setup_intents.values() if s.client_secret == client_secret), None
         )
@@ -139,11 +149,12 @@ def routes(state: SimState) -> list[Route]:
 
     async def collect_endpoint(request: Request) -> Response:
         body = json.loads(await request.body() or b"{}")
-        return JSONResponse(collect(state, body.get("client_secret")))
+        return JSONResponse(collect(state, body.get("client_secret"), body.get("stripe_account")))
 
     async def confirm_endpoint(request: Request) -> Response:
         body = json.loads(await request.body() or b"{}")
-        return JSONResponse(confirm_setup(state, body.get("client_secret")))
+        secret, account = body.get("client_secret"), body.get("stripe_account")
+        return JSONResponse(confirm_setup(state, secret, account))
 
     return [
         Route("/_sim/stripe.js", script, methods=["GET"]),

@@ -73,6 +73,7 @@ class Collect:
     session_id: str
     client_secret: str
     mode: str
+    stripe_account: str = ""  # Stripe.js's `stripeAccount` (a connected account's case)
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ class ConfirmSetup:
     setup_intent_id: str
     client_secret: str
     name: str | None  # None: an earlier request's SetupIntent, with the name given then
+    stripe_account: str = ""  # Stripe.js's `stripeAccount` (a connected account's case)
 
 
 @dataclass(frozen=True)

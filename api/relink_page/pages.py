@@ -141,7 +141,7 @@ def render_outcome(request: Request, token: str, outcome: o.Outcome) -> Response
         case o.Start(bank, mode):
             session_url = f"{base}/hosted" if hosted else f"{base}/session"
             return render(request, "start.html", bank=bank, mode=mode, session_url=session_url)
-        case o.Collect(bank, session_id, client_secret, mode):
+        case o.Collect(bank, session_id, client_secret, mode, stripe_account):
             return render(
                 request,
                 "collect.html",
@@ -149,6 +149,7 @@ def render_outcome(request: Request, token: str, outcome: o.Outcome) -> Response
                 mode=mode,
                 session_id=session_id,
                 client_secret=client_secret,
+                stripe_account=stripe_account,
                 complete_url=f"{base}/complete",
             )
         case o.Failed(bank, reason):
@@ -165,7 +166,7 @@ def render_outcome(request: Request, token: str, outcome: o.Outcome) -> Response
             )
         case o.Redirect(url):
             return RedirectResponse(url, 303, headers=page_headers(get_settings()))
-        case o.ConfirmSetup(bank, setup_intent_id, client_secret, name):
+        case o.ConfirmSetup(bank, setup_intent_id, client_secret, name, stripe_account):
             return render(
                 request,
                 "confirm.html",
@@ -173,6 +174,7 @@ def render_outcome(request: Request, token: str, outcome: o.Outcome) -> Response
                 name=name,
                 setup_intent_id=setup_intent_id,
                 client_secret=client_secret,
+                stripe_account=stripe_account,
                 complete_url=f"{base}/setup/complete",
                 retry_url=base,
             )

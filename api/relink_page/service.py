@@ -130,7 +130,7 @@ def open_session(payload: LinkPayload, return_url: str | None = None) -> Outcome
         )
         if _still_open(session, return_url):
             log.info("relink_session_reused", case_id=case.id, session_id=latest.session_id)
-            return _handoff(bank_of(account), session, mode, return_url)
+            return _handoff(bank_of(account), session, mode, return_url, payload)
     live: AccountSnapshot | None = None
     if mode == "account":
         answer = calls.call(
@@ -166,7 +166,7 @@ def open_session(payload: LinkPayload, return_url: str | None = None) -> Outcome
             if not earlier:
                 metrics.count_step(db, "session_started")
     log.info("relink_session_opened", case_id=case.id, session_id=created["id"], mode=mode)
-    return _handoff(bank_of(account, live), created, mode, return_url)
+    return _handoff(bank_of(account, live), created, mode, return_url, payload)
 
 
 def _still_open(session: dict[str, Any], return_url: str | None) -> bool:
@@ -179,10 +179,14 @@ def _still_open(session: dict[str, Any], return_url: str | None) -> bool:
     )
 
 
-def _handoff(bank: Bank, session: dict[str, Any], mode: str, return_url: str | None) -> Outcome:
-    """Stripe.js's session (its client secret for the page body), or the hosted page."""
+def _handoff(
+    bank: Bank, session: dict[str, Any], mode: str, return_url: str | None, payload: LinkPayload
+) -> Outcome:
+    """Stripe.js's session (its client secret for the page body; Stripe.js on the link's
+    connected account, if any), or the hosted page."""
     if return_url is None:
-        return Collect(bank, session["id"], str(session["client_secret"]), mode)
+        secret = str(session["client_secret"])
+        return Collect(bank, session["id"], secret, mode, payload.stripe_account)
     if not session.get("url"):
         raise StripeUnavailable("the hosted session has no url")
     return Redirect(str(session["url"]))

@@ -93,7 +93,8 @@ def create_setup(
         stripe_client.retrieve_account, client, attempt.linked_account_id
     )
     bank = bank_of(account, parse_account(linked))
-    return ConfirmSetup(bank, intent["id"], str(intent["client_secret"]), shown_name)
+    secret = str(intent["client_secret"])
+    return ConfirmSetup(bank, intent["id"], secret, shown_name, payload.stripe_account)
 
 
 def complete_setup(payload: LinkPayload, setup_intent_id: str) -> Outcome:

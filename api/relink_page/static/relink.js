@@ -36,7 +36,10 @@
     }
     var stripe;
     try {
-      stripe = window.Stripe(root.getAttribute("data-publishable-key"));
+      // A connected account's case: Stripe.js acts on that account (its `stripeAccount`).
+      var account = root.getAttribute("data-stripe-account");
+      var key = root.getAttribute("data-publishable-key");
+      stripe = account ? window.Stripe(key, {stripeAccount: account}) : window.Stripe(key);
     } catch (err) {
       say("We couldn't start the secure connection to your bank. Please try again later.", true);
       return;
