@@ -85,7 +85,12 @@ def events_of(sim: SimServer, auth: Authorization, *types: str) -> list[dict[str
 def feed(event: dict[str, Any]) -> str:
     """Record the event in the inbox as the receiver would, and process it in-process."""
     header = EventHeader(
-        event["id"], event["type"], event["created"], event["livemode"], event["api_version"], None
+        event["id"],
+        event["type"],
+        event["created"],
+        event["livemode"],
+        event["api_version"],
+        event.get("account"),
     )
     item = InboxItem(header, orjson.dumps(event).decode(), event["type"] in handlers.HANDLERS)
     with session_scope() as session:

@@ -12,6 +12,7 @@ from sqlmodel import select
 from shared.catalog import PROCESS_EVENT, PROCESS_EVENTS
 from shared.db import session_scope
 from shared.models import WebhookEvent
+from shared.settings import get_settings
 from sim.testing import SimServer
 from tests.cases.world import (
     cases,
@@ -79,3 +80,34 @@ def test_backfill_with_an_empty_inbox_reaches_back_the_look_back(
     assert [c.state for c in cases()] == ["open"]
     with session_scope() as session:
         assert len(session.exec(select(WebhookEvent)).all()) == 2
+
+
+def test_with_connect_each_known_connected_account_is_listed_on_its_own(
+    sim: SimServer, published: Published, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STRIPE_CONNECT", "true")
+    monkeypatch.setenv("STRIPE_CONNECT_WEBHOOK_SECRETS", "whsec_test_connect")
+    get_settings.cache_clear()
+    connected = sim.client.create_connected_account("platform@example.com")["id"]
+    on_connected = sim.client.on_account(connected)
+    customer = on_connected.create_customer("ada@example.com")["id"]
+    on_connected.create_authorization({"type": "customer", "customer": customer})
+    for event in sim.client.events():
+        feed(event)  # account.created: relink now knows the connected account
+    [account] = [e["data"]["object"]["id"] for e in sim.client.events()]
+    on_connected.deactivate_account(account)
+    missed = sim.client.events()[-1]
+    sim.client.clear_requests()
+
+    assert backfill(published) == [missed["id"]]
+
+    listed = [(r["path"], r["stripe_account"]) for r in sim.client.requests("/v1/")]
+    assert listed == [("/v1/events", None), ("/v1/events", connected)]
+    with session_scope() as session:
+        stored = session.get(WebhookEvent, missed["id"])
+        assert stored is not None
+        assert stored.account == connected
+    assert processing.process_event(missed["id"]) == "processed"
+    [case] = cases()
+    assert (case.stripe_account, case.state) == (connected, "open")
+    on_connected.close()

@@ -1,7 +1,9 @@
 """The events backfill: `GET /v1/events` for `financial_connections.*` since the newest event
 in the inbox (less a look-back, within Stripe's 30 days) records the events the inbox lacks,
 which are then processed like any webhook (a missed webhook of any kind). Bounded to
-EVENTS_BACKFILL_MAX_PAGES pages per run. Helpers here never commit.
+EVENTS_BACKFILL_MAX_PAGES pages per run and Stripe account: with STRIPE_CONNECT, each
+connected account relink stores objects of is listed on its own (`Stripe-Account`), from its
+own newest event. Helpers here never commit.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from shared.catalog import HANDLED_EVENT_TYPES
+from shared.connect import PLATFORM
 from shared.inbox import EventHeader, InboxItem, NotAnEvent, record_events
-from shared.models import WebhookEvent
+from shared.models import FcAccount, WebhookEvent
 from shared.settings import Settings
 from shared.stripe_client import list_events_page
 
@@ -30,13 +33,27 @@ STRIPE_EVENT_RETENTION = timedelta(days=30)
 RETENTION_MARGIN = timedelta(hours=1)
 
 
-def backfill_since(session: Session, *, now: datetime, settings: Settings) -> int:
-    """Stripe time to list events from: the newest event in the inbox less the look-back,
-    never further back than Stripe keeps events."""
+def accounts_to_backfill(session: Session, settings: Settings) -> list[str]:
+    """The platform (''), and with STRIPE_CONNECT every connected account relink stores
+    Financial Connections accounts of."""
+    if not settings.stripe_connect:
+        return [PLATFORM]
+    connected = session.exec(
+        select(FcAccount.stripe_account).where(FcAccount.stripe_account != PLATFORM).distinct()
+    ).all()
+    return [PLATFORM, *sorted(connected)]
+
+
+def backfill_since(
+    session: Session, *, now: datetime, settings: Settings, stripe_account: str = PLATFORM
+) -> int:
+    """Stripe time to list events from: the newest event of `stripe_account` in the inbox
+    less the look-back, never further back than Stripe keeps events."""
+    account = col(WebhookEvent.account)
     newest = session.exec(
-        select(func.max(WebhookEvent.created)).where(
-            col(WebhookEvent.type).startswith(EVENT_PREFIX)
-        )
+        select(func.max(WebhookEvent.created))
+        .where(col(WebhookEvent.type).startswith(EVENT_PREFIX))
+        .where(account == stripe_account if stripe_account else account.is_(None))
     ).one()
     floor = int((now - STRIPE_EVENT_RETENTION + RETENTION_MARGIN).timestamp())
     start = int(newest) if newest is not None else int(now.timestamp())
@@ -60,9 +77,16 @@ def fetch_events(
 
 
 def record_missing_events(
-    session: Session, events: list[dict[str, Any]], *, settings: Settings
+    session: Session,
+    events: list[dict[str, Any]],
+    *,
+    settings: Settings,
+    stripe_account: str = PLATFORM,
 ) -> list[str]:
-    """Record the events the inbox lacks (as the receiver would) and return the ids to queue."""
+    """Record the events the inbox lacks (as the receiver would) and return the ids to queue;
+    events listed on a connected account are recorded as its (`account`)."""
+    if stripe_account:
+        events = [{**e, "account": e.get("account") or stripe_account} for e in events]
     ids = [str(e["id"]) for e in events]
     known = set(session.exec(select(WebhookEvent.id).where(col(WebhookEvent.id).in_(ids))).all())
     items = [

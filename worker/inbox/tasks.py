@@ -11,7 +11,7 @@ from shared.catalog import BACKFILL_EVENTS, PROCESS_EVENT, PROCESS_EVENTS, PRUNE
 from shared.db import session_scope, utcnow
 from shared.models import EventStatus
 from shared.queue import events_task, publish, publish_after_commit
-from shared.settings import get_settings
+from shared.settings import Settings, get_settings
 from shared.stripe_client import make_stripe_client
 from worker.errors import TRANSIENT_ERRORS, PermanentEventError, backoff
 from worker.inbox import backfill, batch
@@ -87,16 +87,27 @@ def prune_inbox() -> int:
 
 @shared_task(name=BACKFILL_EVENTS)
 def backfill_events() -> int:
-    """Record and queue the `financial_connections.*` events the inbox lacks."""
+    """Record and queue the `financial_connections.*` events the inbox lacks: the platform's,
+    and with STRIPE_CONNECT each known connected account's (listed on that account)."""
     settings = get_settings()
-    now = utcnow()
     with session_scope() as session:
-        since = backfill.backfill_since(session, now=now, settings=settings)
-    events = backfill.fetch_events(make_stripe_client(settings), since, settings=settings)
+        accounts = backfill.accounts_to_backfill(session, settings)
+    return sum(_backfill_account(settings, account) for account in accounts)
+
+
+def _backfill_account(settings: Settings, stripe_account: str) -> int:
     with session_scope() as session:
-        queued = backfill.record_missing_events(session, events, settings=settings)
+        since = backfill.backfill_since(
+            session, now=utcnow(), settings=settings, stripe_account=stripe_account
+        )
+    client = make_stripe_client(settings, stripe_account=stripe_account)
+    events = backfill.fetch_events(client, since, settings=settings)
+    with session_scope() as session:
+        queued = backfill.record_missing_events(
+            session, events, settings=settings, stripe_account=stripe_account
+        )
         if queued:
             publish_after_commit(session, *events_task(queued))
     if queued:
-        log.info("events_backfilled", queued=len(queued), since=since)
+        log.info("events_backfilled", queued=len(queued), since=since, account=stripe_account)
     return len(queued)
