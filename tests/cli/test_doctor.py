@@ -73,6 +73,7 @@ def test_doctor_passes_on_a_healthy_setup(migrated: None, endpoints: list[Any]) 
         "email": "warn",  # file://: nobody receives the emails
         "stripe key": "ok",
         "webhook endpoint": "ok",
+        "connect endpoint": "skip",  # STRIPE_CONNECT is off
     }
 
 
@@ -161,3 +162,46 @@ def test_webhook_endpoint_check_against_the_simulator(monkeypatch: pytest.Monkey
     assert on_ga.status == "warn"
     assert "not a preview version" in on_ga.detail
     assert on_preview.status == "ok"
+
+
+CONNECT_URL = "http://localhost:8000/webhooks/stripe/connect"
+
+
+@pytest.mark.parametrize(
+    ("endpoints", "status", "words"),
+    [
+        ([good_endpoint(), good_endpoint(id="we_c", url=CONNECT_URL, connect=True)], "ok", "we_c"),
+        ([good_endpoint(id="we_c", url=CONNECT_URL, application="ca_1")], "ok", "we_c"),
+        ([good_endpoint(connect=True)], "fail", "none points at " + CONNECT_URL),
+        ([good_endpoint(url=CONNECT_URL, status="disabled")], "fail", "status is disabled"),
+    ],
+)
+def test_connect_endpoint_check_with_connect_on(
+    monkeypatch: pytest.MonkeyPatch, endpoints: list[dict[str, Any]], status: str, words: str
+) -> None:
+    monkeypatch.setenv("STRIPE_CONNECT", "true")
+    monkeypatch.setenv("STRIPE_CONNECT_WEBHOOK_SECRETS", "whsec_test_connect")
+    get_settings.cache_clear()
+    check = operator_cli.check_connect_endpoint(get_settings(), fetch=lambda _s: endpoints)
+    assert check.status == status, check.detail
+    assert words in check.detail
+
+
+def test_connect_endpoint_check_against_the_simulator(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Connect on: the account endpoint and the Connect one, each at its own URL."""
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://relink.example.com")
+    monkeypatch.setenv("STRIPE_CONNECT", "true")
+    monkeypatch.setenv("STRIPE_CONNECT_WEBHOOK_SECRETS", "whsec_test_connect")
+    with run_sim_server(rate_limit_per_second=0) as sim:
+        monkeypatch.setenv("STRIPE_API_BASE", sim.base_url)
+        monkeypatch.setenv("STRIPE_API_KEY", sim.api_key)
+        get_settings.cache_clear()
+        sim.client.configure_webhooks("https://relink.example.com/webhooks/stripe")
+        missing = operator_cli.check_connect_endpoint(get_settings())
+        sim.client.configure_webhooks(
+            "https://relink.example.com/webhooks/stripe/connect", connect=True
+        )
+        connect = operator_cli.check_connect_endpoint(get_settings())
+        account = operator_cli.check_webhook_endpoint(get_settings())
+    assert missing.status == "fail"
+    assert (connect.status, account.status) == ("ok", "ok"), (connect.detail, account.detail)

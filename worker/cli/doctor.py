@@ -34,6 +34,7 @@ RECOMMENDED_EVENT_TYPES = (
     "financial_connections.account.disconnected",
 )
 WEBHOOK_PATH = "/webhooks/stripe"
+CONNECT_WEBHOOK_PATH = "/webhooks/stripe/connect"
 
 
 @dataclass
@@ -119,33 +120,45 @@ def fetch_webhook_endpoints(settings: Settings) -> list[dict[str, Any]]:
     return list_webhook_endpoints(make_stripe_client(settings))
 
 
-def webhook_url(settings: Settings) -> str:
-    return settings.public_base_url.rstrip("/") + WEBHOOK_PATH
+def webhook_url(settings: Settings, path: str = WEBHOOK_PATH) -> str:
+    return settings.public_base_url.rstrip("/") + path
 
 
-def check_webhook_endpoint(
-    settings: Settings,
-    fetch: Callable[[Settings], list[dict[str, Any]]] = fetch_webhook_endpoints,
-) -> Check:
+Fetch = Callable[[Settings], list[dict[str, Any]]]
+
+
+def check_webhook_endpoint(settings: Settings, fetch: Fetch = fetch_webhook_endpoints) -> Check:
     """A webhook endpoint for PUBLIC_BASE_URL/webhooks/stripe, enabled, delivering the FC
     events, on a preview API version, and not a Connect endpoint."""
+    return _check_endpoint(settings, fetch, connect=False)
+
+
+def check_connect_endpoint(settings: Settings, fetch: Fetch = fetch_webhook_endpoints) -> Check:
+    """With STRIPE_CONNECT: the Connect endpoint for PUBLIC_BASE_URL/webhooks/stripe/connect,
+    with the same checks. Stripe's endpoint object does not say whether it is a Connect one:
+    relink tells them apart by URL (a `connect` or `application` mark is accepted here)."""
+    if not settings.stripe_connect:
+        return Check("connect endpoint", "skip", "STRIPE_CONNECT is off")
+    return _check_endpoint(settings, fetch, connect=True)
+
+
+def _check_endpoint(settings: Settings, fetch: Fetch, *, connect: bool) -> Check:
     import stripe
 
+    name = "connect endpoint" if connect else "webhook endpoint"
     if settings.stripe_api_key is None:
-        return Check("webhook endpoint", "skip", "no STRIPE_API_KEY to ask Stripe with")
-    expected = webhook_url(settings)
+        return Check(name, "skip", "no STRIPE_API_KEY to ask Stripe with")
+    expected = webhook_url(settings, CONNECT_WEBHOOK_PATH if connect else WEBHOOK_PATH)
     try:
         endpoints = fetch(settings)
     except stripe.StripeError as exc:
         status = getattr(exc, "http_status", None)
         message = (exc.user_message or type(exc).__name__)[:200]
-        return Check(
-            "webhook endpoint", "fail", f"GET /v1/webhook_endpoints failed ({status}): {message}"
-        )
+        return Check(name, "fail", f"GET /v1/webhook_endpoints failed ({status}): {message}")
     mine = [e for e in endpoints if str(e.get("url", "")).rstrip("/") == expected]
     if not mine:
         urls = ", ".join(sorted(str(e.get("url")) for e in endpoints)) or "none"
-        return Check("webhook endpoint", "fail", f"none points at {expected} (endpoints: {urls})")
+        return Check(name, "fail", f"none points at {expected} (endpoints: {urls})")
     endpoint = next((e for e in mine if e.get("status") == "enabled"), mine[0])
     problems: list[str] = []
     warnings: list[str] = []
@@ -163,16 +176,16 @@ def check_webhook_endpoint(
             f"API version {version or 'account default'} is not a preview version: each "
             "event costs an extra account retrieve"
         )
-    if endpoint.get("connect") or endpoint.get("application"):
+    if not connect and (endpoint.get("connect") or endpoint.get("application")):
         problems.append("it is a Connect endpoint (events of connected accounts)")
     if endpoint.get("livemode") is not None and endpoint.get("livemode") != settings.livemode:
         problems.append("its mode differs from the key's")
     where = f"{endpoint.get('id')} → {expected}"
     if problems:
-        return Check("webhook endpoint", "fail", f"{where}: " + "; ".join(problems + warnings))
+        return Check(name, "fail", f"{where}: " + "; ".join(problems + warnings))
     if warnings:
-        return Check("webhook endpoint", "warn", f"{where}: " + "; ".join(warnings))
-    return Check("webhook endpoint", "ok", f"{where}, FC events, {version}")
+        return Check(name, "warn", f"{where}: " + "; ".join(warnings))
+    return Check(name, "ok", f"{where}, FC events, {version}")
 
 
 def run_checks() -> list[Check]:
@@ -187,6 +200,7 @@ def run_checks() -> list[Check]:
         check_email,
         check_stripe_key,
         check_webhook_endpoint,
+        check_connect_endpoint,
     ):
         try:
             checks.append(check(settings))
