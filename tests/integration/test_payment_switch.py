@@ -54,6 +54,7 @@ def receiver() -> Iterator[Receiver]:
 def stack_env(receiver: Receiver) -> dict[str, str]:
     return {
         "PAYMENT_METHOD_SWITCH": "customer_default,subscriptions",
+        "PAGE_STRIPE_RATE_LIMIT": "1000",  # the page's Stripe budget is not under test here
         "PLATFORM_WEBHOOK_URL": receiver.url,
         "PLATFORM_WEBHOOK_SECRETS": f"{SECRET},{OLD_SECRET}",
         "PLATFORM_WEBHOOK_RETRY_BASE_SECONDS": "0.5",
