@@ -121,8 +121,10 @@ def record_account_status(
         if account.status == "inactive"
         else None
     )
+    connected = {"stripe_account": account.stripe_account} if account.stripe_account else {}
     view = {
         "account": {
+            **connected,
             "id": account.id,
             "authorization": account.authorization_id,
             "status": account.status,
@@ -135,8 +137,9 @@ def record_account_status(
         "account_holder": _holder(account.holder_type, account.holder_id),
         "case_id": case.id if case is not None else None,
     }
-    return record(session, ACCOUNT_STATUS_CHANGED, f"account:{account.id}", view,
-                  account_id=account.id)  # fmt: skip
+    # a connected account's own sequence: the same id on another account is another account
+    key = ":".join(["account", *connected.values(), account.id])
+    return record(session, ACCOUNT_STATUS_CHANGED, key, view, account_id=account.id)
 
 
 def record(
@@ -189,7 +192,10 @@ def next_sequence(session: Session, key: str) -> int:
 
 
 def case_view(case: RelinkCase) -> dict[str, Any]:
+    """The case as the platform sees it; a connected account's case names the account."""
+    connected = {"stripe_account": case.stripe_account} if case.stripe_account else {}
     return {
+        **connected,
         "id": case.id,
         "state": case.state,
         "authorization": case.authorization_id,
@@ -216,7 +222,12 @@ def body(row: PlatformEvent, settings: Settings | None = None) -> str:
     case = payload["data"].get("case") or {}
     if case.get("state") in OPEN_CASE_STATES and case.get("account"):
         at = int(row.created_at.timestamp())
-        link = LinkPayload(int(case["id"]), str(case["account"]), str(case["authorization"]))
+        link = LinkPayload(
+            int(case["id"]),
+            str(case["account"]),
+            str(case["authorization"]),
+            str(case.get("stripe_account") or ""),
+        )
         payload["data"]["link"] = link_url(link, settings, at=at)
         expires = row.created_at + timedelta(seconds=settings.link_max_age)
         payload["data"]["link_expires_at"] = iso(expires)

@@ -138,3 +138,25 @@ class TestWebhookDelivery:
         [(_, key, seq, due)] = [e for e in written() if e[0] == "relink.case.reminder_due"]
         assert (key, seq, due["reason"]) == (f"case:{case.id}", 2, "reminder")
         assert read_link(due["link"].rsplit("/", 1)[1]).case_id == case.id
+
+
+def test_a_connected_accounts_events_name_the_account_and_link_to_its_case(
+    sim: SimServer,
+) -> None:
+    connected = sim.client.create_connected_account("platform@example.com")["id"]
+    on_connected = sim.client.on_account(connected)
+    customer = on_connected.create_customer("ada@example.com")["id"]
+    auth = on_connected.create_authorization({"type": "customer", "customer": customer})
+    on_connected.deactivate_account(auth["accounts"][0])
+    for event in sim.client.events():
+        feed(event)
+
+    events = written()
+    [changed] = [e for e in events if e[0] == "relink.account.status_changed"]
+    assert changed[1] == f"account:{connected}:{auth['accounts'][0]}"
+    assert changed[3]["account"]["stripe_account"] == connected
+    [opened] = [e for e in events if e[0] == "relink.case.opened"]
+    assert opened[3]["case"]["stripe_account"] == connected
+    link = read_link(opened[3]["link"].rsplit("/", 1)[1])
+    assert (link.stripe_account, link.authorization_id) == (connected, auth["id"])
+    on_connected.close()
