@@ -201,3 +201,24 @@ def test_an_account_stored_before_the_batch_is_updated_in_place(
         assert stored is not None
         assert stored.status == "inactive"
     assert deferred == []
+
+
+def test_same_ids_on_the_platform_and_two_connected_accounts_in_one_batch_stay_apart(
+    db: None, published: Published, deferred: Published
+) -> None:
+    """One transaction locks each (Stripe account, id) up front: three accounts, three
+    authorizations, three cases, three emails, though the ids are the same."""
+    obj = fc_account(id="fca_same", authorization="fcauth_same")
+    ids = store(*(event(obj=obj, account=account) for account in (None, "acct_A", "acct_B")))
+    assert tasks.process_events(ids) == 3
+    with session_scope() as session:
+        cases = session.exec(select(RelinkCase)).all()
+        accounts = session.exec(select(FcAccount)).all()
+    assert sorted(c.stripe_account for c in cases) == ["", "acct_A", "acct_B"]
+    assert sorted((a.stripe_account, a.id, a.status) for a in accounts) == [
+        ("", "fca_same", "inactive"),
+        ("acct_A", "fca_same", "inactive"),
+        ("acct_B", "fca_same", "inactive"),
+    ]
+    assert emails_published(published) == 3
+    assert deferred == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -125,6 +126,22 @@ def test_unknown_case_is_not_found(client: TestClient, world: World) -> None:
     response = client.get(f"/relink/{World('', '', [], 999, payload).token()}")
     assert response.status_code == 404
     assert "This link isn't valid" in response.text
+
+
+def test_a_link_naming_another_stripe_account_than_its_case_is_not_found(
+    client: TestClient, world: World, sim: SimServer
+) -> None:
+    """The same case id and object ids, signed for a connected account: not this case."""
+    payload = replace(world.payload, stripe_account="acct_1Elsewhere")
+    response = client.get(f"/relink/{World('', '', [], world.case_id, payload).token()}")
+    assert response.status_code == 404
+    assert (
+        client.post(
+            f"/relink/{World('', '', [], world.case_id, payload).token()}/session"
+        ).status_code
+        == 404
+    )
+    assert sim.client.requests("/v1/") == []
 
 
 def test_account_already_active_again_is_reconnected_and_reconciled(

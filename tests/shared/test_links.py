@@ -73,3 +73,15 @@ def test_link_url_is_under_public_base_url(monkeypatch: pytest.MonkeyPatch) -> N
     url = link_url(PAYLOAD)
     assert url.startswith("https://relink.example.com/relink/")
     assert read_link(url.rsplit("/", 1)[1]) == PAYLOAD
+
+
+def test_a_connected_accounts_link_carries_its_account_and_a_platform_link_does_not() -> None:
+    connected = LinkPayload(7, "fca_1", "fcauth_1", "acct_1Connected")
+    assert read_link(sign_link(connected)) == connected
+    platform = LinkPayload(7, "fca_1", "fcauth_1")
+    assert read_link(sign_link(platform)).stripe_account == ""
+    assert platform.to_json() == {
+        "case_id": 7,
+        "account_id": "fca_1",
+        "authorization_id": "fcauth_1",
+    }
