@@ -4,6 +4,7 @@ to the PaymentMethod saved on the relink page, once, by the worker; never by the
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -131,6 +132,13 @@ def test_detach_old_payment_method_detaches_only_the_broken_accounts(
     new = save_new_payment_method(client, world, sim)
     sim.client.clear_requests()
     assert service.switch_payment_method(switch_id(world.case_id)) == SwitchStatus.SWITCHED
+    assert Counter(r["route"] for r in sim.client.requests("/v1/")) == {
+        "POST /v1/customers/{id}": 1,
+        "GET /v1/payment_methods": 1,
+        "GET /v1/subscriptions": 1,
+        "POST /v1/subscriptions/{id}": 3,
+        "POST /v1/payment_methods/{id}/detach": 1,
+    }
     detached = [r for r in writes(sim) if r["path"].endswith("/detach")]
     assert [r["path"] for r in detached] == [f"/v1/payment_methods/{billing['old']}/detach"]
     assert detached[0]["idempotency_key"] == (
