@@ -24,7 +24,15 @@ class BrandingSettings(BaseSettings):
         default=None, description="overrides: relink_page/ and emails/ beside the built-ins"
     )
 
-    @field_validator("*", mode="before")
+    @field_validator(
+        "merchant_name",
+        "support_email",
+        "support_url",
+        "brand_logo_url",
+        "brand_color",
+        "templates_dir",
+        mode="before",
+    )
     @classmethod
     def _brand_unset_when_empty(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():

@@ -41,6 +41,17 @@ def test_unset_or_empty_branding_is_none(monkeypatch: pytest.MonkeyPatch) -> Non
     assert settings.templates_dir is None
 
 
+def test_branding_leaves_the_other_sections_settings_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its empty-is-unset rule is the branding section's own, not every setting's."""
+    monkeypatch.setenv("STRIPE_PUBLISHABLE_KEY", "")
+    monkeypatch.setenv("EMAIL_FROM", "  Acme <billing@acme.example.com>")
+    settings = load_settings()
+    assert settings.stripe_publishable_key == ""
+    assert settings.email_from == "  Acme <billing@acme.example.com>"
+
+
 @pytest.mark.parametrize(
     ("color", "text"), [("#ffd700", "#1a1f36"), ("#0a5cff", "#ffffff"), ("#f0f0f0", "#1a1f36")]
 )
