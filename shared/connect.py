@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+import structlog
+
 PLATFORM = ""
 _acting: ContextVar[str] = ContextVar("relink_stripe_account", default=PLATFORM)
 
@@ -20,8 +22,13 @@ def current_account() -> str:
 
 @contextmanager
 def acting_on(stripe_account: str | None) -> Iterator[str]:
-    token = _acting.set(stripe_account or PLATFORM)
+    """Act on `stripe_account` (None or '': the platform) until the block ends; the logs of a
+    connected account's work carry `stripe_account`."""
+    account = stripe_account or PLATFORM
+    token = _acting.set(account)
+    logged = {"stripe_account": account} if account else {}
     try:
-        yield stripe_account or PLATFORM
+        with structlog.contextvars.bound_contextvars(**logged):
+            yield account
     finally:
         _acting.reset(token)

@@ -20,7 +20,7 @@ class ConnectSettings(BaseSettings):
     @field_validator("stripe_connect_webhook_secrets", mode="before")
     @classmethod
     def _connect_csv(cls, value: object) -> object:
-        return split_csv(value)
+        return [] if value is None else split_csv(value)  # empty (None by then): none
 
     @field_validator("stripe_connect_webhook_secrets")
     @classmethod

@@ -4,13 +4,14 @@ oldest first."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from shared.db import session_scope, utcnow
 from shared.models import RelinkCase
 from shared.settings import get_settings
-from worker.cases import sweeps
+from worker.cases import sweeps, tasks
 
 
 def test_stale_cases_are_claimed_oldest_first_in_bounded_batches(
@@ -38,3 +39,24 @@ def test_stale_cases_are_claimed_oldest_first_in_bounded_batches(
     assert first == [("", "fcauth_2"), ("", "fcauth_4")]
     assert second == [("", "fcauth_0"), ("", "fcauth_1")]
     assert third == []
+
+
+def test_the_sweep_reconciles_each_stale_case_on_its_stripe_account(
+    db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    published: list[tuple[str, list[Any]]] = []
+    monkeypatch.setattr(tasks, "publish", lambda name, args, **_: published.append((name, args)))
+    stale = utcnow() - timedelta(days=1)
+    with session_scope() as session:
+        for account in ("", "acct_A", "acct_B"):  # the same authorization id on each
+            session.add(
+                RelinkCase(
+                    authorization_id="fcauth_same", stripe_account=account, last_heard_at=stale
+                )
+            )
+    assert tasks.sweep_stale_cases() == 3
+    assert sorted(args for _, args in published) == [
+        ["fcauth_same", "sweep", ""],
+        ["fcauth_same", "sweep", "acct_A"],
+        ["fcauth_same", "sweep", "acct_B"],
+    ]

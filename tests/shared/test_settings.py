@@ -108,3 +108,19 @@ def test_masked_url_hides_user_and_password(url: str, shown: str) -> None:
 def test_live_key_means_live_events(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STRIPE_API_KEY", "sk_live_abc")
     assert load_settings().livemode is True
+
+
+def test_connect_settings_read_empty_as_none_and_need_secrets_when_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STRIPE_CONNECT", "false")
+    monkeypatch.setenv("STRIPE_CONNECT_WEBHOOK_SECRETS", "")  # as compose passes it unset
+    settings = load_settings()
+    assert (settings.stripe_connect, settings.stripe_connect_webhook_secrets) == (False, [])
+    monkeypatch.setenv("STRIPE_CONNECT_WEBHOOK_SECRETS", "whsec_a, whsec_b")
+    monkeypatch.setenv("STRIPE_CONNECT", "true")
+    secrets = load_settings().stripe_connect_webhook_secrets
+    assert [s.get_secret_value() for s in secrets] == ["whsec_a", "whsec_b"]
+    monkeypatch.setenv("STRIPE_CONNECT_WEBHOOK_SECRETS", "not_a_secret")
+    with pytest.raises(ConfigError, match="STRIPE_CONNECT_WEBHOOK_SECRETS"):
+        load_settings()
