@@ -44,6 +44,10 @@ def calls(sim: SimServer) -> list[dict[str, Any]]:
     return sim.client.requests("/v1/")
 
 
+def route_counts(requests: list[dict[str, Any]]) -> Counter[str]:
+    return Counter(str(r["route"]) for r in requests)
+
+
 def accounts(pg: psycopg.Connection) -> dict[object, object]:
     """The status of each same-id account, by Stripe account ('' the platform's)."""
     query = "SELECT stripe_account, status FROM fc_account WHERE id = %s"
@@ -93,8 +97,15 @@ def test_a_connect_deactivation_is_emailed_and_relinked_on_its_connected_account
     assert accounts(pg) == {"": "active", first: "active", other: "active"}
 
     flow = calls(sim)
-    counts = Counter(f"{r['method']} {r['route'].split(' ', 1)[1]}" for r in flow)
-    print("stripe calls of the connect flow:", dict(counts))
+    print("stripe calls of the connect flow:", dict(route_counts(flow)))
+    assert route_counts(flow) == {  # the README's count: as for the platform's own accounts
+        "GET /v1/financial_connections/accounts/{id}": 2,  # the email's check, the button's
+        "GET /v1/customers/{id}": 1,  # the email's address
+        "POST /v1/financial_connections/sessions": 1,
+        "GET /v1/financial_connections/sessions/{id}": 1,  # the result, read back
+        "GET /v1/financial_connections/authorizations/{id}": 1,  # the reconciliation
+        "GET /v1/financial_connections/accounts": 1,  # the reconciliation
+    }
     assert flow, "the flow made Stripe calls"
     assert {r["stripe_account"] for r in flow} == {first}
     session_posts = [r for r in flow if r["route"] == "POST /v1/financial_connections/sessions"]
@@ -110,7 +121,9 @@ def test_a_connect_deactivation_is_emailed_and_relinked_on_its_connected_account
     assert smtp.received()[1]["To"] == "bob@example.com"
     assert cases(pg) == [(first, AUTHORIZATION, "resolved"), (other, AUTHORIZATION, "open")]
     assert accounts(pg) == {"": "active", first: "active", other: "inactive"}
-    assert {r["stripe_account"] for r in calls(sim)} == {other}
+    second = calls(sim)
+    print("stripe calls of the other account's deactivation:", dict(route_counts(second)))
+    assert {r["stripe_account"] for r in second} == {other}
     on_first.close()
     on_other.close()
 
