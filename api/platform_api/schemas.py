@@ -30,6 +30,9 @@ class Case(BaseModel):
     state: str = Field(description="open, proactive, no_contact, unrepairable or resolved")
     authorization_id: str
     account_id: str | None = Field(description="the account whose deactivation opened it")
+    stripe_account: str | None = Field(
+        default=None, description="the connected account its objects live on (Connect); null: yours"
+    )
     holder: Holder | None
     institution: str | None
     cause: str | None

@@ -103,6 +103,7 @@ def case_out(case: RelinkCase, authorization: FcAuthorization | None) -> schemas
         state=case.state,
         authorization_id=case.authorization_id,
         account_id=case.account_id,
+        stripe_account=case.stripe_account or None,
         holder=_holder(authorization.holder_type, authorization.holder_id)
         if authorization
         else None,

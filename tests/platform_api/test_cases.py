@@ -8,8 +8,9 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
+from shared.connect import acting_on
 from shared.db import session_scope
-from shared.models import CaseState, FcAccount, RelinkCase
+from shared.models import CaseState, FcAccount, FcAuthorization, RelinkCase
 from tests.platform_api.conftest import ADDRESS, T0, add_case, add_sent_email
 
 Keys = dict[str, dict[str, str]]
@@ -153,3 +154,29 @@ def test_an_accounts_standing(api: TestClient, keys: Keys) -> None:
     assert (gone["standing"], gone["needs_relink"]) == ("disconnected", False)
     assert api.get("/api/v1/accounts/fca_nope", headers=keys["read"]).status_code == 404
     assert api.get("/api/v1/accounts/not an id", headers=keys["read"]).status_code == 422
+
+
+def test_a_connected_accounts_case_names_its_account_and_reads_its_own_objects(
+    api: TestClient, keys: Keys
+) -> None:
+    """The same authorization id on the platform and on a connected account: two cases, each
+    with its own holder and accounts."""
+    platform = add_case("fcauth_same")
+    with acting_on("acct_1Connected"), session_scope() as session:
+        session.add(FcAuthorization(id="fcauth_same", holder_type="customer", holder_id="cus_bob"))
+        case = RelinkCase(authorization_id="fcauth_same", opened_at=T0, last_heard_at=T0)
+        session.add(case)
+        session.flush()
+        connected = case.id
+    mine = api.get(f"/api/v1/cases/{platform}", headers=keys["read"]).json()
+    theirs = api.get(f"/api/v1/cases/{connected}", headers=keys["read"]).json()
+    assert (mine["stripe_account"], mine["holder"]["id"], len(mine["accounts"])) == (
+        None,
+        "cus_ada",
+        2,
+    )
+    assert (theirs["stripe_account"], theirs["holder"]["id"], theirs["accounts"]) == (
+        "acct_1Connected",
+        "cus_bob",
+        [],
+    )
