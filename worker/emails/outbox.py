@@ -250,5 +250,6 @@ def _count_first_email(session: Session, case: RelinkCase, kind: EmailKind, now:
         select(WebhookEvent.received_at)
         .join(FcAccount, col(FcAccount.state_event_id) == WebhookEvent.id)
         .where(col(FcAccount.id) == case.account_id)
+        .where(col(FcAccount.stripe_account) == case.stripe_account)
     ).first()
     metrics.observe_since(session, metrics.WEBHOOK_TO_EMAIL_SENT, received or case.opened_at, now)
