@@ -2,7 +2,7 @@
 
 Revision ID: 0011_connect
 Revises: 0010_payment_method_switch
-Create Date: 2026-12-10 10:00:00.000000
+Create Date: 2026-11-27 04:00:00.000000
 """
 
 from collections.abc import Sequence

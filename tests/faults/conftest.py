@@ -14,12 +14,13 @@ from tests.integration.conftest import (  # noqa: F401  (fixtures used by this s
     migrated_database,
     pg,
     pg_proxy,
+    receiver,
     redis_server,
     sim,
     smtp,
     stack,
 )
-from tests.platform_webhooks.receiver import SECRET, Receiver, running
+from tests.platform_webhooks.receiver import SECRET, Receiver
 
 # One reminder this long after the relink email: each case's events are then `opened` (1) and
 # `reminder_due` (2), so the webhook columns see a sequence longer than one.
@@ -40,14 +41,7 @@ def pg_database() -> Iterator[str]:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """The platform's endpoint: verifies every delivery with the standardwebhooks library."""
-    with running() as started:
-        yield started
-
-
-@pytest.fixture
-def stack_env(receiver: Receiver) -> dict[str, str]:
+def stack_env(receiver: Receiver) -> dict[str, str]:  # noqa: F811  (the imported fixture)
     """Every fault test also delivers platform webhooks (and emails: DELIVERY=both), with
     retries short enough to drain within the test."""
     return {

@@ -18,6 +18,7 @@ from sim.testing import SimServer, run_sim_server
 from tests.conftest import WEBHOOK_SECRET
 from tests.integration.smtp import SmtpSink
 from tests.integration.stack import RedisServer, Stack, TcpProxy, running
+from tests.platform_webhooks import receiver as platform_receiver
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 PG_ADMIN_URL = os.environ.get("RELINK_TEST_PG", f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test")
@@ -114,6 +115,13 @@ def smtp() -> Iterator[SmtpSink]:
     """A real SMTP server (aiosmtpd) that keeps every message it receives."""
     with SmtpSink.running() as sink:
         yield sink
+
+
+@pytest.fixture
+def receiver() -> Iterator[platform_receiver.Receiver]:
+    """The platform's endpoint: verifies every delivery with the standardwebhooks library."""
+    with platform_receiver.running() as started:
+        yield started
 
 
 @pytest.fixture

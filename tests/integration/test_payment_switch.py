@@ -5,7 +5,6 @@ the platform told with a verified Standard Webhook."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from shared.settings import get_settings
 from sim.testing import SimServer
 from tests.integration.stack import Stack, wait_until
 from tests.payments.pages import billing_world, save_new_payment_method
-from tests.platform_webhooks.receiver import OLD_SECRET, SECRET, Receiver, running
+from tests.platform_webhooks.receiver import OLD_SECRET, SECRET, Receiver
 from tests.relink_page.world import World, build_world
 
 SWITCH_ROUTES = {  # the calls only the switch makes
@@ -42,12 +41,6 @@ class Http:
 
     def post(self, path: str, data: dict[str, str] | None = None) -> requests.Response:
         return requests.post(f"{self.base_url}{path}", data=data, timeout=30)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with running() as started:
-        yield started
 
 
 @pytest.fixture

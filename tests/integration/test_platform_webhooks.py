@@ -5,7 +5,6 @@ every delivery with the standardwebhooks library."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -18,15 +17,9 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from shared.settings import get_settings
 from sim.testing import SimServer
 from tests.integration.stack import Stack, wait_until
-from tests.platform_webhooks.receiver import OLD_SECRET, SECRET, WRONG_SECRET, Receiver, running
+from tests.platform_webhooks.receiver import OLD_SECRET, SECRET, WRONG_SECRET, Receiver
 from tests.relink_page.pages import complete, data_attr, press_button
 from tests.relink_page.world import build_world
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with running() as started:
-        yield started
 
 
 @pytest.fixture
