@@ -229,6 +229,17 @@ def complete_returned(payload: LinkPayload) -> Outcome:
     return complete_relink(payload, tried[-1].session_id)
 
 
+def _linked_in(
+    attempt: RelinkAttempt, linked: dict[str, Any], db: Session, stripe_account: str
+) -> bool:
+    """Whether the session linked this account anew: Stripe created it after the second the
+    attempt opened in, or relink has never seen it. Not the row alone: the worker can record
+    the new account (its `account.created` event) before the browser comes back."""
+    if int(linked.get("created") or 0) > int(attempt.created_at.timestamp()):
+        return True
+    return db.get(FcAccount, (linked["id"], stripe_account)) is None
+
+
 def _record_session(
     db: Session,
     case: RelinkCase,
@@ -241,8 +252,7 @@ def _record_session(
     if result.get("account") or result.get("authorization"):
         if attempt.mode == "authorization":
             linked = list((session.get("accounts") or {}).get("data") or [])
-            known = [db.get(FcAccount, (a["id"], case.stripe_account)) for a in linked]
-            unknown = [a for a, row in zip(linked, known, strict=True) if row is None]
+            unknown = [a for a in linked if _linked_in(attempt, a, db, case.stripe_account)]
             if unknown:
                 attempt.linked_account_id = unknown[0]["id"]
                 finish(attempt, "new_account")

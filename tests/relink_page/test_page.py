@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,7 +17,14 @@ from sqlmodel import Session, select
 from api.relink_page import sessions
 from shared.db import get_engine, session_scope
 from shared.links import LinkPayload
-from shared.models import CaseState, EmailKind, EmailOutbox, FcAccount, RelinkCase
+from shared.models import (
+    CaseState,
+    EmailKind,
+    EmailOutbox,
+    FcAccount,
+    RelinkAttempt,
+    RelinkCase,
+)
 from shared.settings import get_settings
 from shared.stripe_objects import AccountSnapshot
 from sim.testing import SimServer
@@ -445,6 +453,29 @@ def link_new_account(client: TestClient, world: World, sim: SimServer) -> tuple[
     return data_attr(confirm.text, 'name="setup_intent" value'), data_attr(
         confirm.text, "data-setup-secret"
     )
+
+
+def test_a_new_account_the_worker_recorded_first_is_still_offered_as_new(
+    client: TestClient, world: World, sim: SimServer
+) -> None:
+    """The new account's `account.created` event can beat the browser back to the page:
+    relink then holds its row already, and it is still the account to save."""
+    no_account(client, world, sim)
+    session_id, _ = press_button(client, world)
+    with session_scope() as db:  # the customer spent a while at the bank
+        attempt = db.get(RelinkAttempt, attempts(world.case_id)[1].id)
+        assert attempt is not None
+        attempt.created_at -= timedelta(seconds=30)
+    sim.client.complete_session(
+        session_id, "new_account", new_accounts=[{"subcategory": "savings", "last4": "1111"}]
+    )
+    with sim.state.lock:
+        [new_account] = sim.state.sessions[session_id].accounts
+    with session_scope() as db:
+        db.add(FcAccount(id=new_account, authorization_id=world.authorization, status="active"))
+    offer = complete(client, world, session_id)
+    assert "Name of the account holder" in offer.text
+    assert attempts(world.case_id)[1].linked_account_id == new_account
 
 
 def test_new_account_becomes_a_setup_intent_and_a_saved_payment_method(
