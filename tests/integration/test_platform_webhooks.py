@@ -18,7 +18,7 @@ from shared.settings import get_settings
 from sim.testing import SimServer
 from tests.integration.stack import Stack, wait_until
 from tests.platform_webhooks.receiver import OLD_SECRET, SECRET, WRONG_SECRET, Receiver
-from tests.relink_page.pages import complete, data_attr, press_button
+from tests.relink_page.pages import complete, data_attr, press_button, time_at_the_bank
 from tests.relink_page.world import build_world
 
 
@@ -125,8 +125,16 @@ def test_a_relink_on_the_no_account_path_ends_in_payment_method_created(
     sim.client.complete_session(first, "no_account")
     assert complete(client, world, first).status_code == 200
     second, _ = press_button(client, world)
+    time_at_the_bank()
     sim.client.complete_session(
         second, "new_account", new_accounts=[{"subcategory": "savings", "last4": "1111"}]
+    )
+    with sim.state.lock:
+        [linked] = sim.state.sessions[second].accounts
+    wait_until(  # the worker records it from its account.created before the page reads it
+        lambda: pg.execute("SELECT 1 FROM fc_account WHERE id = %s", (linked,)).fetchone(),
+        30,
+        "the worker to record the new account",
     )
     assert "Name of the account holder" in complete(client, world, second).text
     confirm = client.post(f"/relink/{world.token()}/setup", {"session_id": second, "name": "Ada"})

@@ -9,7 +9,7 @@ import requests
 from fastapi.testclient import TestClient
 
 from sim.testing import SimServer
-from tests.relink_page.pages import complete, data_attr, press_button
+from tests.relink_page.pages import complete, data_attr, press_button, time_at_the_bank
 from tests.relink_page.world import World
 
 
@@ -21,6 +21,7 @@ def save_new_payment_method(client: TestClient, world: World, sim: SimServer) ->
     sim.client.complete_session(first, "no_account")
     assert complete(client, world, first).status_code == 200
     second, _ = press_button(client, world)
+    time_at_the_bank()
     sim.client.complete_session(
         second, "new_account", new_accounts=[{"subcategory": "savings", "last4": "1111"}]
     )
