@@ -13,7 +13,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
-from shared.connect import current_account
+from shared.connect import PLATFORM, current_account
 from shared.db import AwareDateTime, utcnow
 
 
@@ -237,9 +237,13 @@ class Contact(SQLModel, table=True):
     """Who to write to, set by the platform: preferred to the Stripe lookup."""
 
     __tablename__ = "contact"  # pyright: ignore[reportAssignmentType]
-    __table_args__ = (Index("uq_contact_subject", "subject_type", "subject_id", unique=True),)
+    __table_args__ = (
+        Index("uq_contact_subject", "stripe_account", "subject_type", "subject_id", unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
+    # The Stripe account the subject lives on: '' the platform's own, else `acct_…` (Connect).
+    stripe_account: str = Field(default=PLATFORM, max_length=255)
     subject_type: str = Field(max_length=16)
     subject_id: str = Field(max_length=255)
     email: str = Field(max_length=320)
