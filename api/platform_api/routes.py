@@ -1,5 +1,6 @@
 """The platform JSON API under /api/v1: thin edges over api.platform_api.service, one unit
-of work per request. Every route needs an API key (auth.py) with the scope it names."""
+of work per request. Every route needs an API key (auth.py) with the scope it names, and
+acts within the Stripe account its optional `Stripe-Account` header names (connect.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from sqlmodel import Session
 
 from api.platform_api import schemas, service
 from api.platform_api.auth import Caller, require
+from api.platform_api.connect import StripeAccount
 from api.platform_api.errors import ApiError
 from shared import contacts, outbox
-from shared.connect import PLATFORM
 from shared.db import session_scope
 from shared.models import CaseState, ContactSubject, FcAccount, RelinkCase
 from shared.settings import get_settings
@@ -21,6 +22,7 @@ from shared.settings import get_settings
 ERRORS: dict[int | str, dict[str, object]] = {
     status: {"model": schemas.ErrorBody, "description": description}
     for status, description in (
+        (400, "a Stripe-Account header that is not a connected account's id"),
         (401, "no API key, or not a live one"),
         (403, "the key lacks the scope"),
         (404, "no such object"),
@@ -40,9 +42,10 @@ ID_PREFIXES = {
 }
 
 
-def _case(session: Session, case_id: int) -> RelinkCase:
+def _case(session: Session, case_id: int, stripe_account: str) -> RelinkCase:
+    """The case, if it lives on `stripe_account`: another account's is not found."""
     case = session.get(RelinkCase, case_id)
-    if case is None:
+    if case is None or case.stripe_account != stripe_account:
         raise ApiError(404, "not_found", f"no case {case_id}")
     return case
 
@@ -50,6 +53,7 @@ def _case(session: Session, case_id: int) -> RelinkCase:
 @router.get("/cases", response_model=schemas.CaseList)
 def list_cases(
     _caller: Reader,
+    account: StripeAccount,
     state: CaseState | None = None,
     customer: Annotated[str | None, Query(max_length=255, description="cus_…")] = None,
     connected_account: Annotated[
@@ -65,10 +69,12 @@ def list_cases(
         int | None, Query(ge=0, le=2**31 - 1, description="the last case id of the page before")
     ] = None,
 ) -> schemas.CaseList:
-    """Cases, newest first, a page at a time (Stripe's `starting_after` cursor)."""
+    """Cases of the Stripe account (the platform's without `Stripe-Account`), newest first, a
+    page at a time (Stripe's `starting_after` cursor); holders are that account's."""
     if updated_since is not None and updated_since.tzinfo is None:
         updated_since = updated_since.replace(tzinfo=UTC)
     filters = service.CaseFilters(
+        stripe_account=account,
         state=state.value if state else None,
         customer=customer,
         connected_account=connected_account,
@@ -84,20 +90,22 @@ def list_cases(
 
 
 @router.get("/cases/{case_id}", response_model=schemas.CaseDetail)
-def get_case(case_id: CaseId, caller: Reader) -> schemas.CaseDetail:
+def get_case(case_id: CaseId, caller: Reader, account: StripeAccount) -> schemas.CaseDetail:
     """One case with its accounts and a timeline of its events, emails and relink sessions."""
     with session_scope() as session:
-        detail = service.get_case(session, case_id, sees_pii=caller.sees_pii)
+        detail = service.get_case(session, case_id, account, sees_pii=caller.sees_pii)
     if detail is None:
         raise ApiError(404, "not_found", f"no case {case_id}")
     return detail
 
 
 @router.get("/accounts/{account_id}", response_model=schemas.Account)
-def get_account(account_id: StripeId, _caller: Reader) -> schemas.Account:
+def get_account(
+    account_id: StripeId, _caller: Reader, stripe_account: StripeAccount
+) -> schemas.Account:
     """A Financial Connections account's standing, as relink last saw it."""
     with session_scope() as session:
-        account = service.get_account(session, account_id)
+        account = service.get_account(session, account_id, stripe_account)
     if account is None:
         raise ApiError(404, "not_found", f"no account {account_id}")
     return account
@@ -109,10 +117,10 @@ def get_account(account_id: StripeId, _caller: Reader) -> schemas.Account:
     status_code=201,
     responses={409: {"model": schemas.ErrorBody, "description": "the case is not open"}},
 )
-def mint_link(case_id: CaseId, _caller: Writer) -> schemas.Link:
+def mint_link(case_id: CaseId, _caller: Writer, account: StripeAccount) -> schemas.Link:
     """A fresh signed relink link for an open case, for the platform's own prompt."""
     with session_scope() as session:
-        link = service.mint_link(session, _case(session, case_id))
+        link = service.mint_link(session, _case(session, case_id, account))
     if link == "not_open":
         raise ApiError(409, "case_not_open", f"case {case_id} is closed: nothing to relink")
     if isinstance(link, str):
@@ -129,9 +137,10 @@ def mint_link(case_id: CaseId, _caller: Writer) -> schemas.Link:
         429: {"model": schemas.ErrorBody, "description": "a fresh link went out too recently"},
     },
 )
-def resend(case_id: CaseId, _caller: Writer) -> schemas.Resend:
+def resend(case_id: CaseId, _caller: Writer, account: StripeAccount) -> schemas.Resend:
     """Email the case's holder a fresh link (the relink page's own path and limits)."""
     with session_scope() as session:
+        _case(session, case_id, account)
         outcome = outbox.request_fresh_link(session, case_id)
     if outcome == "missing":
         raise ApiError(404, "not_found", f"no case {case_id}")
@@ -164,23 +173,25 @@ def set_contact(
     subject_id: StripeId,
     contact: Annotated[schemas.ContactIn, Body()],
     caller: Writer,
+    account: StripeAccount,
 ) -> schemas.Contact:
     """Who relink writes to for an account holder (customer, account) or for a Financial
     Connections account without one (fc_account): preferred to the address at Stripe."""
     _subject(subject_type, subject_id)
     with session_scope() as session:
         if subject_type == ContactSubject.FC_ACCOUNT:
-            account = session.get(FcAccount, (subject_id, PLATFORM))
-            if account is None:
+            fc_account = session.get(FcAccount, (subject_id, account))
+            if fc_account is None:
                 raise ApiError(404, "not_found", f"no account {subject_id}")
-            if account.holder_type:
+            if fc_account.holder_type:
                 raise ApiError(
-                    409, "has_holder", f"set the contact of its {account.holder_type} instead"
+                    409, "has_holder", f"set the contact of its {fc_account.holder_type} instead"
                 )
         row = contacts.set_contact(
             session,
             subject_type,
             subject_id,
+            stripe_account=account,
             email=contact.email,
             name=contact.name,
             locale=contact.locale,
@@ -190,20 +201,22 @@ def set_contact(
 
 @router.get("/contacts/{subject_type}/{subject_id}", response_model=schemas.Contact)
 def get_contact(
-    subject_type: ContactSubject, subject_id: StripeId, caller: Reader
+    subject_type: ContactSubject, subject_id: StripeId, caller: Reader, account: StripeAccount
 ) -> schemas.Contact:
     """The contact set for a subject; its address masked unless the key has read:pii."""
     with session_scope() as session:
-        row = contacts.get_contact(session, subject_type, subject_id)
+        row = contacts.get_contact(session, subject_type, subject_id, stripe_account=account)
         if row is None:
             raise ApiError(404, "not_found", f"no contact for {subject_type} {subject_id}")
         return service.contact_out(row, sees_pii=caller.sees_pii)
 
 
 @router.delete("/contacts/{subject_type}/{subject_id}", status_code=204)
-def delete_contact(subject_type: ContactSubject, subject_id: StripeId, _caller: Writer) -> Response:
+def delete_contact(
+    subject_type: ContactSubject, subject_id: StripeId, _caller: Writer, account: StripeAccount
+) -> Response:
     """Forget the contact: relink goes back to the address at Stripe."""
     with session_scope() as session:
-        if not contacts.delete_contact(session, subject_type, subject_id):
+        if not contacts.delete_contact(session, subject_type, subject_id, stripe_account=account):
             raise ApiError(404, "not_found", f"no contact for {subject_type} {subject_id}")
     return Response(status_code=204)

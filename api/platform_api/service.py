@@ -28,6 +28,7 @@ from shared.stripe_objects import AccountStatus, Action
 
 @dataclass(frozen=True)
 class CaseFilters:
+    stripe_account: str = PLATFORM  # always applied: the cases of one Stripe account
     state: str | None = None
     customer: str | None = None
     connected_account: str | None = None
@@ -46,11 +47,17 @@ def _holder(holder_type: str | None, holder_id: str | None) -> schemas.Holder | 
     return schemas.Holder(type=holder_type, id=holder_id) if holder_type and holder_id else None
 
 
-def _authorizations_held_by(holder_type: str, holder_id: str) -> ColumnElement[bool]:
+def _authorizations_held_by(
+    holder_type: str, holder_id: str, stripe_account: str
+) -> ColumnElement[bool]:
+    """The holder's authorizations on `stripe_account` (a holder id is that account's)."""
     by_account = select(FcAccount.authorization_id).where(
-        col(FcAccount.holder_type) == holder_type, col(FcAccount.holder_id) == holder_id
+        col(FcAccount.stripe_account) == stripe_account,
+        col(FcAccount.holder_type) == holder_type,
+        col(FcAccount.holder_id) == holder_id,
     )
     by_authorization = select(FcAuthorization.id).where(
+        col(FcAuthorization.stripe_account) == stripe_account,
         col(FcAuthorization.holder_type) == holder_type,
         col(FcAuthorization.holder_id) == holder_id,
     )
@@ -63,9 +70,15 @@ def _authorizations_held_by(holder_type: str, holder_id: str) -> ColumnElement[b
 def list_cases(
     session: Session, filters: CaseFilters, *, limit: int, starting_after: int | None
 ) -> tuple[list[schemas.Case], bool]:
-    """Newest case first; the page after `starting_after` (a case id); and whether more
-    follow."""
-    query = select(RelinkCase).order_by(col(RelinkCase.id).desc()).limit(limit + 1)
+    """The Stripe account's cases, newest first; the page after `starting_after` (a case
+    id); and whether more follow."""
+    account = filters.stripe_account
+    query = (
+        select(RelinkCase)
+        .where(col(RelinkCase.stripe_account) == account)
+        .order_by(col(RelinkCase.id).desc())
+        .limit(limit + 1)
+    )
     if starting_after is not None:
         query = query.where(col(RelinkCase.id) < starting_after)
     if filters.state:
@@ -73,12 +86,14 @@ def list_cases(
     if filters.authorization:
         query = query.where(col(RelinkCase.authorization_id) == filters.authorization)
     if filters.customer:
-        query = query.where(_authorizations_held_by("customer", filters.customer))
+        query = query.where(_authorizations_held_by("customer", filters.customer, account))
     if filters.connected_account:
-        query = query.where(_authorizations_held_by("account", filters.connected_account))
+        holder = filters.connected_account
+        query = query.where(_authorizations_held_by("account", holder, account))
     if filters.institution:
         banks = select(FcAuthorization.id).where(
-            func.lower(col(FcAuthorization.institution_name)) == filters.institution.lower()
+            col(FcAuthorization.stripe_account) == account,
+            func.lower(col(FcAuthorization.institution_name)) == filters.institution.lower(),
         )
         query = query.where(col(RelinkCase.authorization_id).in_(banks))
     if filters.updated_since:
@@ -89,7 +104,11 @@ def list_cases(
     ids = {case.authorization_id for case in cases}
     authorizations = {
         (a.id, a.stripe_account): a
-        for a in session.exec(select(FcAuthorization).where(col(FcAuthorization.id).in_(ids)))
+        for a in session.exec(
+            select(FcAuthorization).where(
+                col(FcAuthorization.id).in_(ids), col(FcAuthorization.stripe_account) == account
+            )
+        )
     }
     return [
         case_out(c, authorizations.get((c.authorization_id, c.stripe_account))) for c in cases
@@ -132,9 +151,12 @@ def _accounts_of(session: Session, case: RelinkCase) -> list[FcAccount]:
     )
 
 
-def get_case(session: Session, case_id: int, *, sees_pii: bool) -> schemas.CaseDetail | None:
+def get_case(
+    session: Session, case_id: int, stripe_account: str, *, sees_pii: bool
+) -> schemas.CaseDetail | None:
+    """The case, if it lives on `stripe_account` (another account's is None: not found)."""
     case = session.get(RelinkCase, case_id)
-    if case is None:
+    if case is None or case.stripe_account != stripe_account:
         return None
     accounts = _accounts_of(session, case)
     authorization = session.get(FcAuthorization, (case.authorization_id, case.stripe_account))
@@ -197,14 +219,16 @@ def account_out(account: FcAccount, open_case_id: int | None) -> schemas.Account
     )
 
 
-def get_account(session: Session, account_id: str) -> schemas.Account | None:
-    account = session.get(FcAccount, (account_id, PLATFORM))  # the platform's own accounts
+def get_account(session: Session, account_id: str, stripe_account: str) -> schemas.Account | None:
+    """The account `account_id` of `stripe_account` ('' the platform's own)."""
+    account = session.get(FcAccount, (account_id, stripe_account))
     if account is None:
         return None
     open_case = None
     if account.authorization_id:
         open_case = session.exec(
             select(RelinkCase.id).where(
+                col(RelinkCase.stripe_account) == stripe_account,
                 col(RelinkCase.authorization_id) == account.authorization_id,
                 col(RelinkCase.state).in_(OPEN_CASE_STATES),
             )

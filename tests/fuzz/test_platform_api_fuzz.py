@@ -27,12 +27,25 @@ def stored(db: None, published: list[Any]) -> str:
     add_sent_email(add_case("fcauth_fuzz1"))
     add_case("fcauth_fuzz2", holder=None)
     with session_scope() as session:
-        set_contact(
-            session, ContactSubject.FC_ACCOUNT, "fca_fuzz21", email=ADDRESS, name=None, locale=None
-        )
-        set_contact(
-            session, ContactSubject.CUSTOMER, "cus_ada", email=ADDRESS, name="Ada", locale="en"
-        )
+        for account in ("", "acct_fuzz"):  # the platform's and a connected account's
+            set_contact(
+                session,
+                ContactSubject.FC_ACCOUNT,
+                "fca_fuzz21",
+                stripe_account=account,
+                email=ADDRESS,
+                name=None,
+                locale=None,
+            )
+            set_contact(
+                session,
+                ContactSubject.CUSTOMER,
+                "cus_ada",
+                stripe_account=account,
+                email=ADDRESS,
+                name="Ada",
+                locale="en",
+            )
     return key
 
 

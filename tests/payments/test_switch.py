@@ -250,7 +250,7 @@ def test_the_switch_is_on_the_timeline_and_announced_to_the_platform(
     assert [e["what"] for e in entries][-1] == "payment method switch switched"
     assert {e["id"] for e in entries} >= {world.customer, billing["active"], billing["past_due"]}
     with Session(get_engine()) as db:  # the platform API reads the same timeline
-        detail = get_case(db, world.case_id, sees_pii=False)
+        detail = get_case(db, world.case_id, "", sees_pii=False)
     assert detail is not None
     from_api = [(e.id, e.what) for e in detail.timeline if e.kind == "payment_method"]
     assert from_api == [(e["id"], e["what"]) for e in entries]

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from shared import api_keys
+from shared.connect import acting_on
 from shared.db import session_scope
 from shared.models import (
     CaseState,
@@ -68,11 +69,13 @@ def add_case(
     institution: str = "StripeBank",
     opened_at: datetime = T0,
     with_account_id: bool = True,
+    stripe_account: str = "",
 ) -> int:
-    """An authorization with two broken accounts and its case; returns the case id."""
+    """An authorization with two broken accounts and its case, on `stripe_account` ('' the
+    platform's own); returns the case id."""
     holder_type, holder_id = holder or (None, None)
-    with session_scope() as session:
-        if session.get(FcAuthorization, (authorization, "")) is None:
+    with acting_on(stripe_account), session_scope() as session:
+        if session.get(FcAuthorization, (authorization, stripe_account)) is None:
             session.add(
                 FcAuthorization(
                     id=authorization,

@@ -168,8 +168,9 @@ def test_a_connected_accounts_case_names_its_account_and_reads_its_own_objects(
         session.add(case)
         session.flush()
         connected = case.id
+    on_connected = {**keys["read"], "Stripe-Account": "acct_1Connected"}
     mine = api.get(f"/api/v1/cases/{platform}", headers=keys["read"]).json()
-    theirs = api.get(f"/api/v1/cases/{connected}", headers=keys["read"]).json()
+    theirs = api.get(f"/api/v1/cases/{connected}", headers=on_connected).json()
     assert (mine["stripe_account"], mine["holder"]["id"], len(mine["accounts"])) == (
         None,
         "cus_ada",

@@ -7,15 +7,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlmodel import col, select
 
 from api.app import create_app
+from shared.connect import acting_on
 from shared.db import session_scope
 from shared.models import Contact, EmailOutbox, FcAccount, RelinkCase
+from sim.client import SimClient
 from sim.testing import SimServer
 from tests.emails.world import (
+    PREVIEW,
     deactivated_authorization,
     handle,
     sent_files,
@@ -24,6 +28,7 @@ from tests.emails.world import (
 )
 from tests.platform_api.conftest import add_case, bearer, make_key
 from worker.emails import outbox
+from worker.inbox.handlers import stripe_account_of
 
 Keys = dict[str, dict[str, str]]
 ADA = {"email": "ada@example.com", "name": "Ada Lovelace", "locale": "en-GB"}
@@ -128,3 +133,61 @@ def test_a_holders_contact_is_preferred_to_the_address_at_stripe(
     assert outbox.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
     [message] = sent_files(tmp_path / "outbox")
     assert message["To"] == "billing@example.com"
+
+
+def _same_id_deactivation(sim: SimServer, on: SimClient, last4: str) -> str | None:
+    """fcauth_Same/fca_Same on the simulator account `on`, deactivated and handled as the
+    worker does (acting on the event's account); returns that Stripe account ('' or acct_)."""
+    customer = on.create_customer(None)["id"]  # no address at Stripe
+    on.create_authorization(
+        {"type": "customer", "customer": customer},
+        accounts=[{"id": "fca_Same", "last4": last4}],
+        id="fcauth_Same",
+    )
+    on.deactivate_account("fca_Same")
+    [event] = [
+        e
+        for e in sim.client.events()
+        if e["type"] == "financial_connections.account.deactivated"
+        and e.get("account") == on.stripe_account
+    ]
+    headers = {"Authorization": f"Bearer {sim.api_key}", "Stripe-Version": PREVIEW}
+    if on.stripe_account:
+        headers["Stripe-Account"] = on.stripe_account
+    account = requests.get(
+        f"{sim.base_url}/v1/financial_connections/accounts/fca_Same", headers=headers, timeout=10
+    )
+    account.raise_for_status()
+    with acting_on(stripe_account_of(event)):
+        handle({**event, "data": {"object": account.json()}})
+    return on.stripe_account
+
+
+def test_a_connected_accounts_contact_is_used_by_its_next_email_not_the_platforms_same_id(
+    sim: SimServer, tmp_path: Path, published: list[object]
+) -> None:
+    connected = sim.client.create_connected_account(None)["id"]
+    _same_id_deactivation(sim, sim.client, "1111")  # the platform's own fca_Same
+    _same_id_deactivation(sim, sim.client.on_account(connected), "2222")
+    with session_scope() as session:  # as relink records accounts collected without a holder
+        session.execute(update(FcAccount).values(holder_type=None, holder_id=None))
+        rows = session.exec(select(EmailOutbox).order_by(col(EmailOutbox.id))).all()
+        by_account = {
+            case.stripe_account: row.id
+            for row in rows
+            if (case := session.get(RelinkCase, row.case_id)) is not None
+        }
+    assert set(by_account) == {"", connected}
+
+    with TestClient(create_app()) as api:
+        response = api.put(
+            "/api/v1/contacts/fc_account/fca_Same",
+            json={"email": "owner@example.com"},
+            headers={**bearer(make_key("write")), "Stripe-Account": connected},
+        )
+    assert response.status_code == 200, response.text
+    assert outbox.send_outbox(by_account[""]) == "no_contact"  # type: ignore[arg-type]
+    assert outbox.send_outbox(by_account[connected]) == "sent"  # type: ignore[arg-type]
+    [message] = sent_files(tmp_path / "outbox")
+    assert message["To"] == "owner@example.com"
+    assert "2222" in text_of(message)

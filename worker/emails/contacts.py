@@ -1,6 +1,8 @@
 """Who to write to: the contact the platform set through the API (shared/contacts.py), else
 the Stripe Customer's email, or the connected account's, looked up live and cached
-in-process for CONTACT_CACHE_SECONDS. Addresses never reach a log."""
+in-process for CONTACT_CACHE_SECONDS. Both are the case's own Stripe account's (Connect): a
+contact set for acct_A, or a cached address of acct_A's `cus_…`, never serves acct_B's
+same-id subject. Addresses never reach a log."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from shared.db import session_scope
 from shared.settings import get_settings
 from shared.stripe_client import retrieve_holder_email
 
-_cache: dict[tuple[str, str], tuple[str | None, float]] = {}
+# (stripe_account, holder_type, holder_id) → (address, expiry)
+_cache: dict[tuple[str, str, str], tuple[str | None, float]] = {}
 _lock = threading.Lock()
 
 
@@ -28,16 +31,20 @@ def resolve_recipient(
     holder_type: str | None,
     holder_id: str | None,
     account_id: str | None = None,
+    *,
+    stripe_account: str,
 ) -> str | None:
-    """The platform's contact for the holder or the account, else the holder's email address
-    at Stripe; None when there is neither."""
+    """The platform's contact for the holder or the account on `stripe_account` (the case's),
+    else the holder's email address at Stripe; None when there is neither."""
     with session_scope() as session:
-        stored = stored_email(session, holder_type, holder_id, account_id)
+        stored = stored_email(
+            session, holder_type, holder_id, account_id, stripe_account=stripe_account
+        )
     if stored is not None:
         return stored
     if holder_type not in ("customer", "account") or not holder_id:
         return None
-    key = (holder_type, holder_id)
+    key = (stripe_account, holder_type, holder_id)
     now = time.monotonic()
     with _lock:
         cached = _cache.get(key)

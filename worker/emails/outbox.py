@@ -103,7 +103,13 @@ def _send_outbox(outbox_id: int, client: stripe.StripeClient | None) -> str:
         record_sent(plan, None)
         log.info("email_handed_over", outbox_id=outbox_id, case_id=plan.case_id, kind=plan.kind)
         return "handed_over"
-    recipient = resolve_recipient(client, plan.holder_type, plan.holder_id, plan.account_id)
+    recipient = resolve_recipient(
+        client,
+        plan.holder_type,
+        plan.holder_id,
+        plan.account_id,
+        stripe_account=plan.stripe_account,
+    )
     if recipient is None:
         with session_scope() as session:
             _finish_unsent(session, plan, OutboxStatus.NO_CONTACT)
