@@ -4,7 +4,8 @@ token is compared in constant time and never travels in a URL.
 
 The cookie holds a random session id signed (itsdangerous, keyed by the token, so a new token
 ends every session) with its issue time; a form that changes something carries a CSRF token,
-an HMAC of that session id. A bearer-token client sends no cookie, so it needs none.
+an HMAC of that session id. A bearer-token client sends no cookie, so it needs none. Logins
+and bearer tokens are rate-limited per client address (`attempt_allowed`).
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from dataclasses import dataclass
 from fastapi import Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from api import limits
 from api.ops.settings import ops_settings
 from shared.settings import get_settings
 
 COOKIE = "relink_ops"
 SALT = "relink-ops-session"
+ATTEMPTS = "ops_auth_attempts"
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,15 @@ def bearer(request: Request) -> str | None:
         return None
     scheme, _, value = header.partition(" ")
     return value.strip() if scheme.lower() == "bearer" else ""
+
+
+def attempt_allowed(request: Request) -> bool:
+    """Take one of the client address's credential attempts (a login, a request with a bearer
+    token), or False when none is left: guessing OPS_TOKEN then goes no faster than
+    OPS_AUTH_ATTEMPTS_PER_MINUTE per address. A signed session cookie costs none."""
+    client = request.client.host if request.client else "unknown"
+    per_minute = ops_settings().ops_auth_attempts_per_minute
+    return limits.take(ATTEMPTS, client, per_minute, get_settings())
 
 
 def operator_of(request: Request) -> Operator | None:

@@ -2,8 +2,9 @@
 replay button for a dead or failed event (shared.replay, as `relink events replay` does).
 
 Without OPS_TOKEN every /ops route answers 404. A browser without a session is sent to the
-login form; a wrong Authorization header gets 401. Every page is no-store, framed by nobody,
-and runs only its own scripts.
+login form; a wrong Authorization header gets 401; logins and bearer tokens past
+OPS_AUTH_ATTEMPTS_PER_MINUTE for the client's address get 429. Every page is no-store, framed
+by nobody, and runs only its own scripts.
 """
 
 from __future__ import annotations
@@ -52,6 +53,17 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     )
 
 
+def _too_many() -> Response:
+    return Response("too many attempts", 429, {"Retry-After": "60", **HEADERS})
+
+
+def _throttled(request: Request) -> Response | None:
+    """429 for a request that presents a bearer token once its address has no attempt left."""
+    if auth.bearer(request) is None or auth.attempt_allowed(request):
+        return None
+    return _too_many()
+
+
 def _refused(request: Request) -> Response:
     """401 for a wrong Authorization header; otherwise the login form."""
     if auth.bearer(request) is not None:
@@ -79,7 +91,7 @@ def _not_configured() -> Response | None:
 
 @router.get("/ops", response_class=HTMLResponse)
 async def dashboard(request: Request) -> Response:
-    if (missing := _not_configured()) is not None:
+    if (missing := _not_configured() or _throttled(request)) is not None:
         return missing
     operator = auth.operator_of(request)
     if operator is None:
@@ -110,6 +122,8 @@ async def login_form(request: Request) -> Response:
 async def login(request: Request) -> Response:
     if (missing := _not_configured()) is not None:
         return missing
+    if not auth.attempt_allowed(request):
+        return _too_many()
     form = await _form(request)
     if form is None or not auth.token_matches(form.get("token", "")):
         return render(request, "login.html", 401, error=True)
@@ -136,7 +150,7 @@ async def logout(request: Request) -> Response:
 @router.post("/ops/events/{event_id}/replay")
 async def replay(request: Request, event_id: str) -> Response:
     """The replay button: the event back to `received` and queued, once per press."""
-    if (missing := _not_configured()) is not None:
+    if (missing := _not_configured() or _throttled(request)) is not None:
         return missing
     operator = auth.operator_of(request)
     if operator is None:

@@ -1,5 +1,6 @@
 """The dashboard's own settings, read apart from shared/settings: OPS_TOKEN, the operator token
-(unset, /ops answers 404), and OPS_SESSION_HOURS, the login cookie's lifetime. Read on each
+(unset, /ops answers 404), OPS_SESSION_HOURS, the login cookie's lifetime, and
+OPS_AUTH_ATTEMPTS_PER_MINUTE, the credential attempts a client address may make. Read on each
 request, so a new token takes effect (and ends every session) without a restart."""
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ class OpsSettings(BaseSettings):
 
     ops_token: SecretStr | None = None
     ops_session_hours: float = Field(default=12.0, gt=0, description="login cookie lifetime")
+    ops_auth_attempts_per_minute: float = Field(
+        default=10.0, gt=0, description="logins and bearer-token requests per client address"
+    )
 
 
 def ops_settings() -> OpsSettings:

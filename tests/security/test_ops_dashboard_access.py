@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from api import limits
 from api.app import create_app
 from shared.catalog import PROCESS_EVENT
 from shared.db import get_engine, utcnow
@@ -25,6 +26,7 @@ TOKEN = "ops-token-for-tests-0123456789"
 def client(db: None, published: list[Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     monkeypatch.setenv("OPS_TOKEN", TOKEN)
     get_settings.cache_clear()
+    limits.reset()  # every test client is the same address
     with Session(get_engine()) as session:
         seed(session, utcnow())
         session.commit()
@@ -160,3 +162,29 @@ def test_a_bearer_client_replays_without_a_csrf_token(
     )
     assert answer.status_code == 303
     assert published == [(PROCESS_EVENT, [DEAD_EVENT])]
+
+
+def test_logins_past_the_limit_are_429_even_with_the_right_token(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPS_AUTH_ATTEMPTS_PER_MINUTE", "3")
+    for _ in range(3):
+        assert client.post("/ops/login", data={"token": "guess"}).status_code == 401
+    refused = client.post("/ops/login", data={"token": TOKEN})
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "60"
+    assert "set-cookie" not in refused.headers
+
+
+def test_bearer_tokens_past_the_limit_are_429_and_a_session_cookie_is_not_counted(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPS_AUTH_ATTEMPTS_PER_MINUTE", "3")
+    login(client)  # one attempt; the session cookie costs none after it
+    for _ in range(2):
+        assert client.get("/ops", headers={"Authorization": "Bearer guess"}).status_code == 401
+    right = {"Authorization": f"Bearer {TOKEN}"}
+    assert client.get("/ops", headers=right).status_code == 429
+    assert client.post("/ops/events/evt_x/replay", headers=right).status_code == 429
+    for _ in range(5):
+        assert client.get("/ops").status_code == 200
