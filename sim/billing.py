@@ -95,9 +95,11 @@ def payment_method(state: SimState, record: PaymentMethod) -> dict[str, Any]:
             "email": None,
             "name": record.billing_name,
             "phone": None,
+            "tax_id": None,
         },
         "created": record.created,
         "customer": record.customer,
+        "customer_account": None,
         "livemode": False,
         "metadata": {},
         "type": "us_bank_account",
@@ -160,12 +162,13 @@ def detach_payment_method(state: SimState, params: dict[str, Any], pm_id: str) -
             "payment_method_unexpected_state",
         )
     record.customer = None
-    for subscription in state.subscriptions.values():
-        if subscription.default_payment_method == pm_id:
-            subscription.default_payment_method = None
-    for customer in state.customers.values():
-        if customer.default_payment_method == pm_id:
-            customer.default_payment_method = None
+    if state.behaviours.detach_clears_defaults:  # Stripe does not document either way
+        for subscription in state.subscriptions.values():
+            if subscription.default_payment_method == pm_id:
+                subscription.default_payment_method = None
+        for customer in state.customers.values():
+            if customer.default_payment_method == pm_id:
+                customer.default_payment_method = None
     return payment_method(state, record)
 
 
@@ -216,30 +219,65 @@ def create_subscription(
 
 
 def subscription(record: Subscription) -> dict[str, Any]:
+    """Every required field of the spec's `subscription`, shaped as Stripe's example
+    (openapi/fixtures3.json) for a plain charge_automatically subscription."""
+    ended = record.created if record.status in ("canceled", "incomplete_expired") else None
     return {
         "id": record.id,
         "object": "subscription",
         "application": None,
+        "application_fee_percent": None,
+        "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
         "billing_cycle_anchor": record.created,
+        "billing_cycle_anchor_config": None,
+        "billing_mode": {"type": "classic"},
+        "billing_schedules": [],
+        "billing_thresholds": None,
         "cancel_at": None,
         "cancel_at_period_end": False,
-        "canceled_at": None,
+        "canceled_at": ended,
+        "cancellation_details": {"comment": None, "feedback": None, "reason": None},
         "collection_method": "charge_automatically",
         "created": record.created,
         "currency": "usd",
         "customer": record.customer,
+        "customer_account": None,
+        "days_until_due": None,
         "default_payment_method": record.default_payment_method,
         "default_source": None,
+        "default_tax_rates": [],
         "description": None,
-        "ended_at": None,
-        "items": {"object": "list", "data": [], "has_more": False, "url": "/v1/subscription_items"},
+        "discounts": [],
+        "ended_at": ended,
+        "invoice_settings": {"account_tax_ids": None, "issuer": {"type": "self"}},
+        "items": {
+            "object": "list",
+            "data": [],
+            "has_more": False,
+            "url": f"/v1/subscription_items?subscription={record.id}",
+        },
         "latest_invoice": None,
         "livemode": False,
+        "managed_payments": None,
         "metadata": {},
-        "payment_settings": {"payment_method_types": None, "save_default_payment_method": "off"},
+        "next_pending_invoice_item_invoice": None,
+        "on_behalf_of": None,
+        "pause_collection": None,
+        "payment_settings": {
+            "payment_method_options": None,
+            "payment_method_types": None,
+            "save_default_payment_method": "off",
+        },
+        "pending_invoice_item_interval": None,
+        "pending_setup_intent": None,
+        "pending_update": None,
+        "schedule": None,
         "start_date": record.created,
         "status": record.status,
+        "test_clock": None,
+        "transfer_data": None,
         "trial_end": None,
+        "trial_settings": {"end_behavior": {"missing_payment_method": "create_invoice"}},
         "trial_start": None,
     }
 

@@ -267,6 +267,10 @@ class SimClient:
         }
         return dict(self._call("POST", "/_sim/faults", body))
 
+    def set_behaviours(self, **behaviours: bool) -> dict[str, bool]:
+        """`detach_clears_defaults`, `new_account_reactivates_old` (both true until reset)."""
+        return dict(self._call("POST", "/_sim/behaviours", behaviours))
+
     def set_rate_limit(self, per_second: float) -> None:
         """Requests per second over all `/v1` calls; 0 turns the limiter off."""
         self._call("POST", "/_sim/rate_limit", {"per_second": per_second})

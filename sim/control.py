@@ -19,7 +19,14 @@ from sim.delivery import Deliverer
 from sim.errors import StripeError, invalid
 from sim.ids import new_id, now
 from sim.signing import new_secret
-from sim.state import FC_EVENT_TYPES, DeliveryConfig, Faults, SimState, WebhookEndpoint
+from sim.state import (
+    FC_EVENT_TYPES,
+    Behaviours,
+    DeliveryConfig,
+    Faults,
+    SimState,
+    WebhookEndpoint,
+)
 from sim.traffic import RateLimiter
 from sim.versions import PREVIEW_DEFAULT
 
@@ -270,6 +277,18 @@ class Control:
             self.state.faults = Faults(**{**vars(self.state.faults), **body})
             return vars(self.state.faults)
 
+    def set_behaviours(self, body: Body) -> Body:
+        """Choose how the simulator fills in what Stripe does not document."""
+        with self.state.lock:
+            known = set(vars(Behaviours()))
+            for key, value in body.items():
+                if key not in known:
+                    raise invalid(f"Unknown behaviour {key}", key)
+                if not isinstance(value, bool):
+                    raise invalid(f"{key} must be true or false", key)
+            self.state.behaviours = Behaviours(**{**vars(self.state.behaviours), **body})
+            return vars(self.state.behaviours)
+
     def set_rate_limit(self, body: Body) -> Body:
         with self.state.lock:
             self.state.rate_limit_per_second = float(_req(body, "per_second"))
@@ -417,6 +436,7 @@ def routes(control: Control) -> list[Route]:
         Route("/_sim/deliveries", _endpoint(c.state, c.deliveries), methods=["GET"]),
         Route("/_sim/faults", _endpoint(c.state, c.set_faults), methods=["POST"]),
         Route("/_sim/rate_limit", _endpoint(c.state, c.set_rate_limit), methods=["POST"]),
+        Route("/_sim/behaviours", _endpoint(c.state, c.set_behaviours), methods=["POST"]),
         Route("/_sim/requests", _endpoint(c.state, c.list_requests), methods=["GET"]),
         Route("/_sim/requests", _endpoint(c.state, c.clear_requests), methods=["DELETE"]),
         Route("/_sim/request_counts", _endpoint(c.state, c.request_counts), methods=["GET"]),

@@ -1,7 +1,7 @@
 """Stripe's hosted page for a session created with `ui_mode=hosted`: `GET /_sim/hosted/{id}`
 (the session's `url`) shows the bank step, and its button finishes the session with the
 scenario set through `/_sim/sessions/{id}/scenario` (as the fake Stripe.js does), then sends
-the browser to the session's `hosted[return_url]` with a 303."""
+the browser to the session's `return_url` with a 303."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def _page(state: SimState, record: Session, error: str = "", status: int = 200) 
 def _hosted_session(state: SimState, request: Request) -> Session | Response:
     """The hosted session the path names, or the page saying there is none. Lock held."""
     record = state.sessions.get(request.path_params["id"])
-    if record is None or record.ui_mode != "hosted" or record.hosted_return_url is None:
+    if record is None or record.ui_mode != "hosted" or record.return_url is None:
         return HTMLResponse("No such hosted session.", 404)
     return record
 
@@ -51,7 +51,7 @@ def routes(state: SimState) -> list[Route]:
             if isinstance(record, Response):
                 return record
             if record.status != "pending":  # finished already: straight back
-                return RedirectResponse(str(record.hosted_return_url), 303)
+                return RedirectResponse(str(record.return_url), 303)
             return _page(state, record)
 
     async def finish(request: Request) -> Response:
@@ -63,7 +63,7 @@ def routes(state: SimState) -> list[Route]:
                 failure = stripejs.play(state, record)
                 if failure is not None:
                     return _page(state, record, failure["error"]["message"], 502)
-            return RedirectResponse(str(record.hosted_return_url), 303)
+            return RedirectResponse(str(record.return_url), 303)
 
     return [
         Route("/_sim/hosted/{id}", show, methods=["GET"]),

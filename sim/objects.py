@@ -105,11 +105,9 @@ def authorization(record: Authorization, version: str) -> dict[str, Any]:
 
 
 def session(record: Session, accounts: list[Account], version: str) -> dict[str, Any]:
-    filters: dict[str, Any] = {}
-    if record.account_subcategories is not None:
-        filters["account_subcategories"] = record.account_subcategories
-    if record.country is not None:
-        filters["country"] = record.country
+    """Optional fields the spec never makes nullable (`limits`, `return_url`, `filters`,
+    `relink_options`, `relink_result`, `status_details`) are left out when unset, as Stripe
+    does; `filters` always carries its required `account_subcategories` and `country`."""
     body: dict[str, Any] = {
         "id": record.id,
         "object": "financial_connections.session",
@@ -118,47 +116,44 @@ def session(record: Session, accounts: list[Account], version: str) -> dict[str,
             [account(item, version) for item in accounts], ACCOUNTS_URL, has_more=False
         ),
         "client_secret": record.client_secret,
-        "filters": filters,
-        "limits": {"accounts": record.limit_accounts}
-        if record.limit_accounts is not None
-        else None,
         "livemode": False,
         "manual_entry": {"mode": "disabled"},
         "permissions": list(record.permissions),
         "prefetch": [],
-        "return_url": record.return_url,
     }
-    if is_preview(version):
-        body["relink_options"] = (
-            {"authorization": record.relink_authorization, "account": record.relink_account}
-            if record.relink_authorization
-            else None
-        )
-        body["relink_result"] = (
-            None
-            if record.status == "pending" or record.relink_authorization is None
-            else {
+    if record.account_subcategories is not None or record.country is not None:
+        body["filters"] = {
+            "account_subcategories": record.account_subcategories,
+            "country": record.country,
+        }
+    if record.limit_accounts is not None:
+        body["limits"] = {"accounts": record.limit_accounts}
+    if record.return_url is not None:
+        body["return_url"] = record.return_url
+    if not is_preview(version):
+        return body
+    if record.relink_authorization:
+        body["relink_options"] = {
+            "authorization": record.relink_authorization,
+            "account": record.relink_account,
+        }
+        if record.status != "pending":
+            body["relink_result"] = {
                 "account": record.result_account,
                 "authorization": record.result_authorization,
                 "failure_reason": record.failure_reason,
             }
-        )
-        body["status"] = record.status
-        body["status_details"] = (
-            {"cancelled": {"reason": record.cancelled_reason}}
-            if record.status == "cancelled"
-            else None
-        )
-        body["hosted"] = (
-            {
-                "delivery_method": record.hosted_delivery_method,
-                "return_url": record.hosted_return_url,
-            }
-            if record.ui_mode == "hosted"
-            else None
-        )
-        body["ui_mode"] = record.ui_mode
-        body["url"] = record.url
+    body["status"] = record.status
+    if record.status == "cancelled":
+        body["status_details"] = {"cancelled": {"reason": record.cancelled_reason}}
+    hosted: dict[str, Any] | None = None
+    if record.ui_mode == "hosted":
+        hosted = {"return_url": record.return_url}
+        if record.hosted_delivery_method is not None:
+            hosted["delivery_method"] = record.hosted_delivery_method
+    body["hosted"] = hosted
+    body["ui_mode"] = record.ui_mode
+    body["url"] = record.url
     return body
 
 
@@ -180,12 +175,21 @@ def webhook_endpoint(record: WebhookEndpoint) -> dict[str, Any]:
 
 
 def customer(record: Customer) -> dict[str, Any]:
+    """Every field of the spec's `customer` that a Customer without billing history has."""
     return {
         "id": record.id,
         "object": "customer",
+        "address": None,
+        "balance": 0,
         "created": record.created,
+        "currency": None,
+        "customer_account": None,
+        "default_source": None,
+        "delinquent": False,
         "description": None,
+        "discount": None,
         "email": record.email,
+        "invoice_prefix": record.id[-8:].upper(),
         "invoice_settings": {
             "custom_fields": None,
             "default_payment_method": record.default_payment_method,
@@ -195,6 +199,12 @@ def customer(record: Customer) -> dict[str, Any]:
         "livemode": False,
         "metadata": {},
         "name": None,
+        "next_invoice_sequence": 1,
+        "phone": None,
+        "preferred_locales": [],
+        "shipping": None,
+        "tax_exempt": "none",
+        "test_clock": None,
     }
 
 
@@ -218,6 +228,7 @@ def setup_intent(record: SetupIntent) -> dict[str, Any]:
     return {
         "id": record.id,
         "object": "setup_intent",
+        "allowed_payment_method_types": list(record.allowed_payment_method_types),
         "application": None,
         "automatic_payment_methods": None,
         "cancellation_reason": None,

@@ -215,7 +215,7 @@ def create_session(
             ) from None
         if limit_accounts < 1 or limit_accounts > 100:
             raise invalid("limits[accounts] must be between 1 and 100", "limits[accounts]")
-    ui_mode, delivery_method, hosted_return_url = _hosted(params, relink_auth)
+    ui_mode, delivery_method = _hosted(params, relink_auth)
     session_id = new_id("fcsess")
     record = Session(
         id=session_id,
@@ -231,34 +231,37 @@ def create_session(
         return_url=params.get("return_url"),
         ui_mode=ui_mode,
         hosted_delivery_method=delivery_method,
-        hosted_return_url=hosted_return_url,
         url=f"{base_url}/_sim/hosted/{session_id}" if ui_mode == "hosted" else None,
     )
     state.sessions[record.id] = record
     return objects.session(record, [], version)
 
 
-def _hosted(params: dict[str, Any], relink_auth: str | None) -> tuple[str, str | None, str | None]:
-    """`ui_mode` and `hosted` {`delivery_method`, `return_url`}: a hosted session needs its
-    `return_url` (http or https), and `email`/`url` delivery is for relink sessions only."""
+def _hosted(
+    params: dict[str, Any], relink_auth: str | None
+) -> tuple[str, str | None]:
+    """`ui_mode` and `hosted[delivery_method]`. The request's `hosted` has only
+    `delivery_method` in every published spec (so `hosted[return_url]` is an unknown
+    parameter, as at Stripe); a hosted session returns the customer to the top-level
+    `return_url` (http or https), which it needs. `email`/`url` delivery is for relink
+    sessions only."""
     ui_mode = str(params.get("ui_mode", "modal"))
     if ui_mode not in ("hosted", "modal"):
         raise invalid("Invalid ui_mode: must be one of hosted or modal", "ui_mode")
+    if ui_mode == "hosted":
+        return_url = _string(params, "return_url")
+        if not return_url.startswith(("https://", "http://")):
+            raise invalid("Not a valid URL", "return_url", "url_invalid")
     hosted = params.get("hosted")
     if hosted is None:
-        if ui_mode == "hosted":
-            raise parameter_missing("hosted[return_url]")
-        return ui_mode, None, None
+        return ui_mode, None
     if not isinstance(hosted, dict):
         raise invalid("Invalid hash", "hosted")
     for key in hosted:
-        if key not in ("delivery_method", "return_url"):
+        if key != "delivery_method":
             raise parameter_unknown(f"hosted[{key}]")
     if ui_mode != "hosted":
         raise invalid("hosted can only be set when ui_mode is hosted.", "hosted")
-    return_url = _string(hosted, "return_url", "hosted[return_url]")
-    if not return_url.startswith(("https://", "http://")):
-        raise invalid("Not a valid URL", "hosted[return_url]", "url_invalid")
     delivery = hosted.get("delivery_method")
     if delivery is not None:
         if delivery not in ("email", "url"):
@@ -271,7 +274,7 @@ def _hosted(params: dict[str, Any], relink_auth: str | None) -> tuple[str, str |
                 "hosted[delivery_method] can only be used with relink_options.",
                 "hosted[delivery_method]",
             )
-    return ui_mode, delivery, return_url
+    return ui_mode, delivery
 
 
 def retrieve_session(state: SimState, session_id: str, version: str) -> dict[str, Any]:

@@ -280,6 +280,14 @@ def reactivate_authorization(state: SimState, auth: Authorization) -> list[Accou
     return reactivated
 
 
+def _repair_authorization_only(auth: Authorization) -> None:
+    """The credentials work again, but the old accounts stay as they are (inactive)."""
+    auth.status = "active"
+    auth.inactive_action = None
+    auth.active_action = None
+    auth.expected_deactivation_date = None
+
+
 def complete_session(
     state: SimState,
     session_id: str,
@@ -291,8 +299,9 @@ def complete_session(
     """Finish a session as the end user would.
 
     - relink sessions: `success` repairs the authorization (all accounts active);
-      `new_account` also links a new account at the same institution (only without
-      `relink_options[account]`); `accounts` picks which linked accounts the session
+      `new_account` links a new account at the same institution (only without
+      `relink_options[account]`) and reactivates the old ones unless the
+      `new_account_reactivates_old` behaviour is off; `accounts` picks which linked accounts the session
       lists (a different account of the authorization). Failures set `failure_reason`.
     - other sessions: `success` links `new_accounts` (default one checking account) under
       a new authorization at `institution`.
@@ -323,7 +332,10 @@ def complete_session(
     auth = get_authorization(state, record.relink_authorization)
     if outcome == "new_account" and record.relink_account:
         raise invalid("new_account needs a session without relink_options[account]", "outcome")
-    reactivate_authorization(state, auth)
+    if outcome == "new_account" and not state.behaviours.new_account_reactivates_old:
+        _repair_authorization_only(auth)
+    else:
+        reactivate_authorization(state, auth)
     if outcome == "new_account":
         fresh = [add_account(state, auth, spec, record.id) for spec in specs]
         record.accounts = [a.id for a in fresh]

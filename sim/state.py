@@ -86,7 +86,6 @@ class Session:
     return_url: str | None
     ui_mode: str = "modal"  # modal | hosted
     hosted_delivery_method: str | None = None
-    hosted_return_url: str | None = None
     url: str | None = None
     """Where a hosted session's page is (`/_sim/hosted/{id}` on the simulator's origin)."""
     accounts: list[str] = field(default_factory=list)
@@ -193,6 +192,18 @@ class DeliveryConfig:
 
 
 @dataclass
+class Behaviours:
+    """What Stripe does not document, so a test can run relink against either reading."""
+
+    detach_clears_defaults: bool = True
+    """Detaching a PaymentMethod clears the Customer's and Subscriptions' defaults naming it
+    (False: they keep naming the detached one, as dj-stripe#1836 and #1155 report)."""
+    new_account_reactivates_old: bool = True
+    """A relink that links a new account also reactivates the authorization's old accounts
+    (False: they stay inactive)."""
+
+
+@dataclass
 class Faults:
     error_rate: float = 0.0
     slow_s: float = 0.0
@@ -272,6 +283,7 @@ class SimState:
             self.default_api_version = GA_DEFAULT
             self.delivery = DeliveryConfig()
             self.faults = Faults()
+            self.behaviours = Behaviours()
             self.rate_limit_per_second = self.default_rate_limit
             self.requests: list[LoggedRequest] = []
             self.request_counts: dict[str, int] = {}
