@@ -301,8 +301,9 @@ def complete_session(
     - relink sessions: `success` repairs the authorization (all accounts active);
       `new_account` links a new account at the same institution (only without
       `relink_options[account]`) and reactivates the old ones unless the
-      `new_account_reactivates_old` behaviour is off; `accounts` picks which linked accounts the session
-      lists (a different account of the authorization). Failures set `failure_reason`.
+      `new_account_reactivates_old` behaviour is off; `accounts` picks which linked
+      accounts the session lists (a different account of the authorization). Failures set
+      `failure_reason`.
     - other sessions: `success` links `new_accounts` (default one checking account) under
       a new authorization at `institution`.
     """

@@ -171,7 +171,7 @@ def open_session(payload: LinkPayload, return_url: str | None = None) -> Outcome
 
 def _still_open(session: dict[str, Any], return_url: str | None) -> bool:
     """Unfinished, and of this page's kind: Stripe.js's, or hosted returning to this link."""
-    returns_to = (session.get("hosted") or {}).get("return_url")
+    returns_to = session.get("return_url")
     return (
         not session.get("relink_result")
         and session.get("status") in OPEN_SESSION_STATUSES

@@ -73,8 +73,10 @@ def any_account_session_params(authorization_id: str, account: FcAccount | None)
 
 def hosted_params(return_url: str) -> dict[str, Any]:
     """RELINK_UI=stripe_hosted: the session runs on Stripe's hosted page (its `url`), which
-    sends the customer back to `return_url`; relink delivers that url itself."""
-    return {"ui_mode": "hosted", "hosted": {"delivery_method": "url", "return_url": return_url}}
+    sends the customer back to the top-level `return_url`; relink delivers that url itself.
+    Only parameters of Stripe's published spec: its `hosted` has `delivery_method` alone (a
+    `hosted[return_url]` would be refused as parameter_unknown)."""
+    return {"ui_mode": "hosted", "hosted": {"delivery_method": "url"}, "return_url": return_url}
 
 
 def online_acceptance(ip_address: str, user_agent: str) -> dict[str, Any]:
