@@ -22,7 +22,9 @@ class SwitchStatus(StrEnum):
     FAILED = "failed"  # Stripe refused a write (4xx), or retries ran out
 
 
-STEPS = ("default", "subscription", "detach")  # the writes a switch makes, in this order
+# The writes a switch makes, in this order: `subscription_cleared` unsets a default naming an
+# old PaymentMethod that is not moved, before that PaymentMethod is detached.
+STEPS = ("default", "subscription", "subscription_cleared", "detach")
 
 
 class PaymentMethodSwitch(SQLModel, table=True):

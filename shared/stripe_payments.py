@@ -51,6 +51,18 @@ def set_subscription_payment_method(
     )
 
 
+def clear_subscription_payment_method(
+    client: stripe.StripeClient, subscription_id: str, *, idempotency_key: str
+) -> None:
+    """Unset the Subscription's `default_payment_method`: it then bills the Customer's
+    invoice default."""
+    client.v1.subscriptions.update(
+        subscription_id,
+        params={"default_payment_method": ""},
+        options={"idempotency_key": idempotency_key},
+    )
+
+
 def detach_payment_method(
     client: stripe.StripeClient, payment_method_id: str, *, idempotency_key: str
 ) -> None:

@@ -20,6 +20,7 @@ NO_CUSTOMER = "nothing to switch: the account holder is not a Customer"
 STEP_WORDS = {
     "default": "customer's default payment method",
     "subscription": "subscription's payment method",
+    "subscription_cleared": "subscription's default cleared (bills the customer's default)",
     "detach": "old payment method detached",
 }
 

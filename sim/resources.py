@@ -237,9 +237,7 @@ def create_session(
     return objects.session(record, [], version)
 
 
-def _hosted(
-    params: dict[str, Any], relink_auth: str | None
-) -> tuple[str, str | None]:
+def _hosted(params: dict[str, Any], relink_auth: str | None) -> tuple[str, str | None]:
     """`ui_mode` and `hosted[delivery_method]`. The request's `hosted` has only
     `delivery_method` in every published spec (so `hosted[return_url]` is an unknown
     parameter, as at Stripe); a hosted session returns the customer to the top-level

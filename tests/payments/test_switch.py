@@ -286,3 +286,38 @@ def test_a_write_stripe_refuses_fails_the_switch_without_retry_or_announcement(
         "payment method switch failed",
         "InvalidRequestError 400 resource_missing",
     )
+
+
+@pytest.mark.parametrize("detach_clears_defaults", [True, False])
+@pytest.mark.parametrize("switch", ["customer_default", "customer_default,subscriptions"])
+def test_no_default_names_a_detached_payment_method_whatever_stripe_does_on_detach(
+    client: TestClient,
+    world: World,
+    sim: SimServer,
+    published: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
+    detach_clears_defaults: bool,
+    switch: str,
+) -> None:
+    """Stripe does not document whether a detach clears the defaults naming the
+    PaymentMethod: under either simulator reading, relink leaves none naming it."""
+    sim.client.set_behaviours(detach_clears_defaults=detach_clears_defaults)
+    configure(monkeypatch, payment_method_switch=switch, detach_old_payment_method="true")
+    billing = billing_world(sim, world)
+    unpaid = sim.client.create_subscription(world.customer, billing["old"], "unpaid")["id"]
+    new = save_new_payment_method(client, world, sim)
+    assert service.switch_payment_method(switch_id(world.case_id)) == SwitchStatus.SWITCHED
+
+    assert sim.client.payment_method(billing["old"])["customer"] is None  # detached
+    assert sim.client.customer(world.customer)["invoice_settings"]["default_payment_method"] == new
+    moving = "subscriptions" in switch
+    for status in ("active", "trialing", "past_due"):
+        expected = new if moving else None  # moved, else cleared: it bills the new default
+        assert sim.client.subscription(billing[status])["default_payment_method"] == expected
+    assert sim.client.subscription(unpaid)["default_payment_method"] is None  # cleared
+    other = sim.client.subscription(billing["other_sub"])["default_payment_method"]
+    assert other == billing["other_pm"]
+    steps = [s["step"] for s in switch_row(world.case_id).steps]
+    cleared = 1 if moving else 4
+    assert steps.count("subscription_cleared") == cleared
+    assert steps.index("detach") > max(i for i, s in enumerate(steps) if s != "detach")

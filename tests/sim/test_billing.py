@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import stripe
 
+from sim.client import SimControlError
 from sim.testing import SimServer
 from tests.sim.conftest import PREVIEW
 
@@ -104,3 +105,46 @@ def test_detaching_a_payment_method_clears_what_defaulted_to_it(
     with pytest.raises(stripe.InvalidRequestError) as again:
         client.v1.payment_methods.detach(pm)
     assert again.value.code == "payment_method_unexpected_state"
+
+
+@pytest.mark.parametrize("clears", [True, False])
+def test_detach_keeps_or_clears_the_defaults_naming_it_as_the_behaviour_says(
+    sim: SimServer, sdk: Callable[..., stripe.StripeClient], clears: bool
+) -> None:
+    """Stripe does not document it: `detach_clears_defaults` picks the reading."""
+    assert (
+        sim.client.set_behaviours(detach_clears_defaults=clears)["detach_clears_defaults"] is clears
+    )
+    customer = sim.client.create_customer()["id"]
+    auth = sim.client.create_authorization({"type": "customer", "customer": customer})
+    pm = sim.client.create_payment_method(auth["accounts"][0], customer)["id"]
+    sub = sim.client.create_subscription(customer, pm, "active")["id"]
+    client = sdk(PREVIEW)
+    client.v1.customers.update(
+        customer, params={"invoice_settings": {"default_payment_method": pm}}
+    )
+    client.v1.payment_methods.detach(pm)
+    left = None if clears else pm
+    assert sim.client.customer(customer)["invoice_settings"]["default_payment_method"] == left
+    assert sim.client.subscription(sub)["default_payment_method"] == left
+
+
+@pytest.mark.parametrize("reactivates", [True, False])
+def test_a_new_account_relink_reactivates_the_old_accounts_or_leaves_them(
+    sim: SimServer, sdk: Callable[..., stripe.StripeClient], reactivates: bool
+) -> None:
+    sim.client.set_behaviours(new_account_reactivates_old=reactivates)
+    customer = sim.client.create_customer()["id"]
+    auth = sim.client.create_authorization({"type": "customer", "customer": customer})
+    sim.client.deactivate_authorization(auth["id"])
+    session = sdk(PREVIEW).v1.financial_connections.sessions.create(
+        params={  # type: ignore[typeddict-unknown-key]
+            "permissions": ["payment_method"],
+            "relink_options": {"authorization": auth["id"]},
+        }
+    )
+    sim.client.complete_session(session.id, "new_account")
+    old = sdk(PREVIEW).v1.financial_connections.accounts.retrieve(auth["accounts"][0])
+    assert old.status == ("active" if reactivates else "inactive")
+    with pytest.raises(SimControlError):
+        sim.client.set_behaviours(detach_clears_defaults="yes")  # type: ignore[arg-type]

@@ -1,7 +1,10 @@
 """Switch a customer to the PaymentMethod saved on the relink page (PAYMENT_METHOD_SWITCH):
 the Customer's invoice default, then (`subscriptions`) every active, trialing or past_due
 Subscription whose default is a PaymentMethod of the broken FC account, then
-(DETACH_OLD_PAYMENT_METHOD) detach those old PaymentMethods.
+(DETACH_OLD_PAYMENT_METHOD) detach those old PaymentMethods. Stripe does not document whether
+a detach clears the defaults naming the PaymentMethod (reports say it may not), so before
+detaching, every default still naming one is cleared: nothing bills a detached
+PaymentMethod whichever way Stripe behaves.
 
 The switch row is locked for the whole run, so a second task waits and then finds the work
 done. Each write carries an Idempotency-Key derived from the case and its target and is
@@ -29,6 +32,7 @@ from worker.errors import TRANSIENT_ERRORS
 log = structlog.get_logger(__name__)
 
 MOVED_STATUSES = ("active", "trialing", "past_due")
+ENDED_STATUSES = ("canceled", "incomplete_expired")  # Stripe refuses to update these
 MAX_RUNS = 20  # over every task chain (the sweep starts new ones): then a transient error fails it
 SWEEP_BATCH = 100
 
@@ -119,19 +123,26 @@ def _write_all(row: PaymentMethodSwitch, client: stripe.StripeClient, settings: 
         for pm in stripe_payments.list_bank_payment_methods(client, customer)
         if _fc_account(pm) == row.old_account_id and pm["id"] != new
     }
-    if settings.switches_subscriptions:
-        for subscription in stripe_payments.list_subscriptions(client, customer):
-            if subscription.get("status") not in MOVED_STATUSES:
-                continue
-            if subscription.get("default_payment_method") not in old:
-                continue
-            sub_id = str(subscription["id"])
+    for subscription in stripe_payments.list_subscriptions(client, customer):
+        if subscription.get("default_payment_method") not in old:
+            continue
+        sub_id, status = str(subscription["id"]), subscription.get("status")
+        if settings.switches_subscriptions and status in MOVED_STATUSES:
             _step(
                 row,
                 "subscription",
                 sub_id,
                 lambda sub_id=sub_id: stripe_payments.set_subscription_payment_method(
                     client, sub_id, new, idempotency_key=f"{key}-sub-{sub_id}-{new}"
+                ),
+            )
+        elif settings.detach_old_payment_method and status not in ENDED_STATUSES:
+            _step(
+                row,
+                "subscription_cleared",
+                sub_id,
+                lambda sub_id=sub_id: stripe_payments.clear_subscription_payment_method(
+                    client, sub_id, idempotency_key=f"{key}-sub-{sub_id}-cleared"
                 ),
             )
     if settings.detach_old_payment_method:
