@@ -7,6 +7,7 @@ from typing import Any
 import stripe.params as p
 from stripe.params import financial_connections as fc
 
+from sim.testing import SimServer
 from tests.conformance.schemas import coerce, components, errors_against, params_schema
 
 NO_PARAMS: dict[str, Any] = {
@@ -47,3 +48,11 @@ def request_errors(route: str, params: dict[str, Any]) -> list[str]:
         else schema
     )
     return [f"{route} {e}" for e in errors_against(schema, coerce(params, resolved))]
+
+
+def assert_requests_conform(sim: SimServer) -> set[str]:
+    """Every request in the simulator's log is valid for its route; the routes seen."""
+    logged = sim.client.requests("/v1/")
+    found = [e for r in logged for e in request_errors(r["route"], r["params"])]
+    assert not found, "\n".join(found)
+    return {r["route"] for r in logged}

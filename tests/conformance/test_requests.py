@@ -23,19 +23,13 @@ from shared.links import LinkPayload
 from shared.models import FcAccount
 from shared.stripe_objects import AccountSnapshot
 from sim.testing import SimServer
-from tests.conformance.requests_schema import ROUTES, request_errors
+from tests.conformance.requests_schema import ROUTES, assert_requests_conform, request_errors
 
 RETURN = "https://relink.example/relink/token/return"
 
 
 def logged(sim: SimServer) -> list[dict[str, Any]]:
     return sim.client.requests("/v1/")
-
-
-def assert_requests_conform(sim: SimServer) -> set[str]:
-    found = [e for r in logged(sim) for e in request_errors(r["route"], r["params"])]
-    assert not found, "\n".join(found)
-    return {r["route"] for r in logged(sim)}
 
 
 def broken_world(sim: SimServer) -> tuple[str, dict[str, Any], FcAccount]:

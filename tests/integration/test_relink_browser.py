@@ -29,6 +29,7 @@ from shared.models import CaseState, EmailKind
 from shared.settings import Settings, get_settings
 from sim.testing import SimServer
 from tests.browser import chromium
+from tests.conformance.requests_schema import assert_requests_conform
 from tests.integration.stack import ROOT, Stack, wait_until
 from tests.relink_page.world import World, build_world
 from worker.cases.classification import CauseFamily
@@ -404,6 +405,7 @@ def test_stripe_hosted_relink_in_chromium_with_no_stripe_js_or_secret_on_relinks
     keep()
     assert results(pg, world.case_id) == [("account", "account")]
     reconnect_calls = stripe_calls(sim)
+    assert_requests_conform(sim)  # hosted on the spec's parameters: no hosted[return_url]
 
     # no_account, then any account at the bank: a new one, saved with the mandate accepted
     other = make_world(sim, engine, institution="Gringotts Bank")
@@ -447,6 +449,15 @@ def test_stripe_hosted_relink_in_chromium_with_no_stripe_js_or_secret_on_relinks
     assert intent.customer_acceptance["online"]["ip_address"] == "127.0.0.1"
     assert "Chrome" in intent.customer_acceptance["online"]["user_agent"]
     no_account_calls = stripe_calls(sim)
+    assert_requests_conform(sim)
+    hosted_creates = [
+        r["params"] for r in sim.client.requests("/v1/financial_connections/sessions")
+        if r["method"] == "POST"
+    ]  # fmt: skip
+    assert len(hosted_creates) == 2
+    for params in hosted_creates:
+        assert params["hosted"] == {"delivery_method": "url"}
+        assert params["return_url"] == f"{url(stack, other)}/return"
 
     # no Stripe.js anywhere, and no client secret in any page relink served
     assert len(served) == 5
