@@ -4,7 +4,7 @@ imports the worker to know them (a test checks the worker's registry against thi
 
 from __future__ import annotations
 
-HANDLED_EVENT_TYPES = frozenset(
+SNAPSHOT_EVENT_TYPES = frozenset(
     {
         "financial_connections.account.created",
         "financial_connections.account.deactivated",
@@ -16,6 +16,15 @@ HANDLED_EVENT_TYPES = frozenset(
         "financial_connections.authorization.expected_deactivation_date_updated",
     }
 )
+# A thin event (`v2.core.event`, from an event destination with `event_payload: thin`) of a
+# snapshot type is named `v1.<type>`; Stripe publishes them for accounts, not authorizations.
+THIN_EVENT_PREFIX = "v1."
+THIN_EVENT_TYPES = frozenset(
+    THIN_EVENT_PREFIX + event_type
+    for event_type in SNAPSHOT_EVENT_TYPES
+    if event_type.startswith("financial_connections.account.")
+)
+HANDLED_EVENT_TYPES = SNAPSHOT_EVENT_TYPES | THIN_EVENT_TYPES
 
 PROCESS_EVENT = "relink.process_event"
 PROCESS_EVENTS = "relink.process_events"

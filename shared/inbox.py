@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, or_, update
 from sqlalchemy.dialects import sqlite
@@ -16,6 +17,7 @@ MAX_ID_LENGTH = 255
 # A `created` further than this from now is no Stripe event (and 2**63 would overflow the
 # BIGINT column and fail the whole group-commit batch).
 MAX_CLOCK_DISTANCE_SECONDS = 10 * 365 * 86400
+THIN_EVENT_OBJECT = "v2.core.event"
 
 
 class NotAnEvent(ValueError):
@@ -24,6 +26,23 @@ class NotAnEvent(ValueError):
 
 def _short_text(value: object, *, prefix: str = "") -> bool:
     return isinstance(value, str) and value.startswith(prefix) and 0 < len(value) <= MAX_ID_LENGTH
+
+
+def iso_seconds(value: object) -> int | None:
+    """A thin event's `created` (ISO 8601, `2026-12-02T08:00:00.000Z`) as Unix seconds."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return int(moment.timestamp()) if moment.tzinfo is not None else None
+
+
+def _related_object(value: object) -> bool:
+    return isinstance(value, dict) and all(
+        _short_text(value.get(key)) for key in ("id", "type", "url")
+    )
 
 
 @dataclass(frozen=True)
@@ -65,6 +84,38 @@ class EventHeader:
             livemode=event["livemode"],
             api_version=event.get("api_version"),
             account=event.get("account"),
+        )
+
+    @classmethod
+    def from_thin_event(
+        cls, event: dict[str, Any], *, now: float, handled: frozenset[str]
+    ) -> EventHeader:
+        """The header of a decoded thin event (`v2.core.event`): unversioned, its `created`
+        an ISO time, `context` the connected account (one `acct_` segment, or null), and
+        for a `handled` type the `related_object` to fetch; NotAnEvent names every field
+        that is wrong."""
+        created = iso_seconds(event.get("created"))
+        context, related = event.get("context"), event.get("related_object")
+        checks = {
+            "id": _short_text(event.get("id"), prefix="evt_"),
+            "type": _short_text(event.get("type")),
+            "created": created is not None and abs(created - now) <= MAX_CLOCK_DISTANCE_SECONDS,
+            "livemode": isinstance(event.get("livemode"), bool),
+            "context": context is None
+            or (_short_text(context, prefix="acct_") and "/" not in context),
+            "related_object": _related_object(related)
+            if event.get("type") in handled
+            else related is None or isinstance(related, dict),
+        }
+        if bad := [name for name, ok in checks.items() if not ok]:
+            raise NotAnEvent(f"the thin event lacks a valid {', '.join(bad)}")
+        return cls(
+            id=event["id"],
+            type=event["type"],
+            created=created or 0,
+            livemode=event["livemode"],
+            api_version=None,
+            account=context,
         )
 
 

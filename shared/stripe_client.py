@@ -165,6 +165,18 @@ def retrieve_authorization(client: stripe.StripeClient, authorization_id: str) -
     return dict(client.deserialize(response, api_mode="V1").to_dict())
 
 
+def fetch_related_object(client: stripe.StripeClient, event_id: str, url: str) -> dict[str, Any]:
+    """A thin event's `related_object.url`, at STRIPE_API_VERSION (the SDK's own
+    `fetch_related_object` would ask at its pinned version, without the preview fields)."""
+    response = client.raw_request(
+        "get",
+        url,
+        stripe_version=get_settings().stripe_api_version,
+        headers={"Stripe-Request-Trigger": f"event={event_id}"},
+    )
+    return dict(client.deserialize(response, api_mode="V1").to_dict())
+
+
 def list_holder_accounts(
     client: stripe.StripeClient,
     holder_type: str,

@@ -104,6 +104,11 @@ ROUTES: list[Route] = [
     ),
     Route("GET", "/v1/events", lambda s, p, v, a: list_events(s, p)),
     Route("GET", "/v1/events/{id}", lambda s, p, v, a: resources.retrieve_event(s, a["id"])),
+    Route(
+        "GET",
+        "/v2/core/events/{id}",
+        lambda s, p, v, a: resources.retrieve_thin_event(s, a["id"]),
+    ),
 ]
 _COMPILED = [(route, route.pattern) for route in ROUTES]
 
@@ -128,6 +133,12 @@ def api_key_of(request: Request) -> str | None:
             return None
         return decoded.split(":", 1)[0]
     return None
+
+
+def stripe_account_of(request: Request) -> str | None:
+    """`Stripe-Account`, or a one-segment `Stripe-Context` (what stripe-python sends when it
+    fetches a thin event or its related object for a connected account)."""
+    return request.headers.get("stripe-account") or request.headers.get("stripe-context")
 
 
 def check_api_key(key: str | None) -> None:
@@ -196,7 +207,7 @@ class StripeApi:
         route, path_params, counter = match(method, path)
         raw_body = (await request.body()).decode("utf-8", "replace")
         version_header = request.headers.get("stripe-version")
-        stripe_account = request.headers.get("stripe-account")
+        stripe_account = stripe_account_of(request)
         idem_key = request.headers.get("idempotency-key") if method == "POST" else None
         headers = {"Request-Id": request_id}
         if idem_key:
@@ -257,7 +268,7 @@ class StripeApi:
         error: StripeError | None,
     ) -> tuple[int, dict[str, Any] | None, dict[str, str]]:
         method, path = request.method, request.url.path
-        stripe_account = request.headers.get("stripe-account")
+        stripe_account = stripe_account_of(request)
         try:
             api_key = api_key_of(request)
             check_api_key(api_key)

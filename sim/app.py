@@ -48,6 +48,7 @@ def create_app(state: SimState | None = None) -> Starlette:
             *stripejs.routes(sim_state),
             *hosted.routes(sim_state),
             Route("/v1/{path:path}", api.__call__, methods=["GET", "POST", "DELETE"]),
+            Route("/v2/core/events/{path:path}", api.__call__, methods=["GET"]),
             Route("/{path:path}", not_found, methods=["GET", "POST", "DELETE", "PUT"]),
         ],
         middleware=[

@@ -195,11 +195,17 @@ class SimClient:
         api_version: str = "2026-09-30.preview",
         *,
         connect: bool = False,
+        event_payload: str = "snapshot",
         **delivery: Any,
     ) -> dict[str, Any]:
-        """Point deliveries at `url` (with `connect`, those of connected accounts' events);
-        extra keywords go to `configure_delivery`."""
-        body: dict[str, Any] = {"url": url, "secret": secret, "api_version": api_version}
+        """Point deliveries at `url` (with `connect`, those of connected accounts' events;
+        `event_payload="thin"`: thin events); extra keywords go to `configure_delivery`."""
+        body: dict[str, Any] = {
+            "url": url,
+            "secret": secret,
+            "api_version": api_version,
+            "event_payload": event_payload,
+        }
         if connect:
             body["connect"] = True
         if delivery:

@@ -196,7 +196,11 @@ class Control:
 
     def configure_webhooks(self, body: Body) -> Body:
         """The account's endpoint, or with `connect: true` the Connect endpoint (events of
-        connected accounts, signed with its own secret)."""
+        connected accounts, signed with its own secret). `event_payload`: `snapshot` (the
+        default) or `thin`, as an event destination's."""
+        event_payload = body.get("event_payload") or "snapshot"
+        if event_payload not in ("snapshot", "thin"):
+            raise invalid(f"Invalid event_payload: {event_payload}", "event_payload")
         with self.state.lock:
             endpoint = WebhookEndpoint(
                 url=_req(body, "url"),
@@ -206,10 +210,16 @@ class Control:
                 enabled_events=list(body.get("enabled_events") or FC_EVENT_TYPES),
                 created=now(),
                 connect=bool(body.get("connect")),
+                event_payload=event_payload,
             )
             if endpoint.connect:
                 self.state.connect_webhook = endpoint
-                return {"url": endpoint.url, "secret": endpoint.secret, "connect": True}
+                return {
+                    "url": endpoint.url,
+                    "secret": endpoint.secret,
+                    "connect": True,
+                    "event_payload": endpoint.event_payload,
+                }
             self.state.webhook = endpoint
             delivery = body.get("delivery")
             if delivery:
@@ -222,6 +232,7 @@ class Control:
             "url": hook.url if hook else None,
             "secret": hook.secret if hook else None,
             "api_version": hook.api_version if hook else None,
+            "event_payload": hook.event_payload if hook else None,
             "delivery": vars(self.state.delivery),
         }
 

@@ -14,8 +14,9 @@ from typing import Any
 
 import requests
 
+from sim.events import thin_notification
 from sim.signing import sign
-from sim.state import Event, SimState
+from sim.state import Event, SimState, WebhookEndpoint
 
 USER_AGENT = "Stripe/1.0 (+https://stripe.com/docs/webhooks)"
 BATCH_WINDOW_S = 0.05
@@ -32,8 +33,12 @@ class Job:
     generation: int = field(compare=False)
 
 
-def payload_of(event: Event) -> str:
-    """The exact body sent for an event."""
+def payload_of(event: Event, endpoint: WebhookEndpoint | None = None) -> str:
+    """The exact body sent for an event: the snapshot, or to a thin endpoint its thin twin."""
+    if endpoint is not None and endpoint.event_payload == "thin":
+        if event.thin_payload is None:
+            event.thin_payload = json.dumps(thin_notification(event), indent=2)
+        return event.thin_payload
     if event.payload is None:
         event.payload = json.dumps(event.body, indent=2)
     return event.payload
@@ -128,13 +133,16 @@ class Deliverer:
             endpoint = self.state.endpoint_for(event) if event else None
             if event is None or endpoint is None or job.generation != self.state.generation:
                 return
-            payload = payload_of(event)
+            payload = payload_of(event, endpoint)
             config = self.state.delivery
             timeout = config.timeout_s
             delays = list(config.retry_delays_s)
+        thin = endpoint.event_payload == "thin"
         record: dict[str, Any] = {
-            "event_id": event.id,
-            "event_type": event.type,
+            "event_id": event.thin_id if thin else event.id,
+            "snapshot_event_id": event.id,
+            "payload": endpoint.event_payload,
+            "event_type": f"v1.{event.type}" if thin else event.type,
             "attempt": job.attempt,
             "copy": job.copy,
             "url": endpoint.url,

@@ -1,9 +1,11 @@
-"""Creating Stripe events (frozen at the endpoint's API version) and listing them."""
+"""Creating Stripe events (frozen at the endpoint's API version), their thin twins, and
+listing them."""
 
 from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from sim import objects
@@ -11,6 +13,10 @@ from sim.errors import invalid, parameters_exclusive
 from sim.ids import now, sortable_id
 from sim.pagination import paginate
 from sim.state import Account, Authorization, Event, SimState
+
+THIN_TWINNED = "financial_connections.account."
+"""Stripe publishes these snapshot types also as thin `v1.<type>` events (stripe-python has
+a notification class for each); `financial_connections.authorization.*` has none."""
 
 
 def event_version(state: SimState) -> str:
@@ -30,7 +36,6 @@ def emit(
     delivery hooks. Call with the lock held."""
     version = event_version(state)
     account = state.stripe_account or None
-    pending = 1 if (state.connect_webhook if account else state.webhook) else 0
     event = Event(
         id=sortable_id("evt"),
         type=type,
@@ -38,26 +43,56 @@ def emit(
         api_version=version,
         object_id=object_id,
         account=account,
-        pending_webhooks=pending,
-        body={
-            "id": "",
-            "object": "event",
-            **({"account": account} if account else {}),
-            "api_version": version,
-            "created": 0,
-            "data": {"object": render(version)},
-            "livemode": False,
-            "pending_webhooks": pending,
-            "request": {"id": None, "idempotency_key": None},
-            "type": type,
-        },
+        thin_id=sortable_id("evt") if type.startswith(THIN_TWINNED) else None,
+        body={},
     )
+    pending = 1 if state.endpoint_for(event) else 0
+    event.pending_webhooks = pending
+    event.body = {
+        "id": "",
+        "object": "event",
+        **({"account": account} if account else {}),
+        "api_version": version,
+        "created": 0,
+        "data": {"object": render(version)},
+        "livemode": False,
+        "pending_webhooks": pending,
+        "request": {"id": None, "idempotency_key": None},
+        "type": type,
+    }
     event.body["id"] = event.id
     event.body["created"] = event.created
     state.events[event.id] = event
+    if event.thin_id is not None:
+        state.thin_events[event.thin_id] = event.id
     for hook in state.on_events:
         hook([event])
     return event
+
+
+def thin_notification(event: Event) -> dict[str, Any]:
+    """What a thin event destination receives: unversioned, the related object by reference,
+    `context` the connected account (null for the platform's own)."""
+    created = datetime.fromtimestamp(event.created, UTC)
+    return {
+        "id": event.thin_id,
+        "object": "v2.core.event",
+        "type": "v1." + event.type,
+        "created": created.strftime("%Y-%m-%dT%H:%M:%S.") + f"{created.microsecond // 1000:03d}Z",
+        "livemode": False,
+        "context": event.account,
+        "reason": None,
+        "related_object": {
+            "id": event.object_id,
+            "type": "financial_connections.account",
+            "url": f"{objects.ACCOUNTS_URL}/{event.object_id}",
+        },
+    }
+
+
+def thin_event(event: Event) -> dict[str, Any]:
+    """`GET /v2/core/events/{id}`: the notification plus the id of its snapshot twin."""
+    return {**thin_notification(event), "changes": None, "snapshot_event": event.id}
 
 
 def emit_account(state: SimState, type: str, account: Account) -> Event:

@@ -18,6 +18,7 @@ from sim.errors import (
     parameter_unknown,
     parameters_exclusive,
 )
+from sim.events import thin_event
 from sim.ids import new_id, now
 from sim.pagination import paginate
 from sim.scenarios import get_account, get_authorization, get_session, resolve_holder
@@ -475,6 +476,14 @@ def retrieve_setup_intent(state: SimState, seti_id: str) -> dict[str, Any]:
 
 
 # events
+
+
+def retrieve_thin_event(state: SimState, event_id: str) -> dict[str, Any]:
+    """`GET /v2/core/events/{id}`: a thin event of the account acting now."""
+    record = state.events.get(state.thin_events.get(event_id, ""))
+    if record is None or record.account != (state.stripe_account or None):
+        raise missing("v2.core.event", event_id)
+    return thin_event(record)
 
 
 def retrieve_event(state: SimState, event_id: str) -> dict[str, Any]:

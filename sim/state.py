@@ -153,6 +153,11 @@ class Event:
     failed: bool = False
     payload: str | None = None
     """The exact webhook body, fixed on first delivery so every attempt is byte-identical."""
+    thin_id: str | None = None
+    """The id of its thin twin (`v2.core.event`, `snapshot_event` naming this one), for the
+    types Stripe also publishes as thin events (`v1.financial_connections.account.*`)."""
+    thin_payload: str | None = None
+    """The exact thin webhook body, fixed like `payload`."""
 
 
 FC_EVENT_TYPES = (
@@ -176,6 +181,9 @@ class WebhookEndpoint:
     created: int = 0
     connect: bool = False
     """A Connect endpoint: events of connected accounts only (Stripe's `connect=true`)."""
+    event_payload: str = "snapshot"
+    """An event destination's `event_payload`: `snapshot` (the v1 event) or `thin` (a
+    `v2.core.event` notification naming the related object; types without one are skipped)."""
 
 
 @dataclass
@@ -278,6 +286,8 @@ class SimState:
             self.stripe_account = ""
             """The account acting now (`Stripe-Account`); '' is the platform."""
             self.events: dict[str, Event] = {}
+            self.thin_events: dict[str, str] = {}
+            """Thin event id → the id of the snapshot event it twins."""
             self.webhook: WebhookEndpoint | None = None
             self.connect_webhook: WebhookEndpoint | None = None
             self.default_api_version = GA_DEFAULT
@@ -337,5 +347,9 @@ class SimState:
         return self.scope.subscriptions
 
     def endpoint_for(self, event: Event) -> WebhookEndpoint | None:
-        """Events of connected accounts go to the Connect endpoint, the platform's to the other."""
-        return self.connect_webhook if event.account else self.webhook
+        """Events of connected accounts go to the Connect endpoint, the platform's to the
+        other; a thin endpoint gets only the events that have a thin twin."""
+        endpoint = self.connect_webhook if event.account else self.webhook
+        if endpoint is not None and endpoint.event_payload == "thin" and event.thin_id is None:
+            return None
+        return endpoint

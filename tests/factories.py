@@ -69,3 +69,28 @@ def signature(body: bytes, secret: str, timestamp: int | None = None) -> str:
     return stripe.WebhookSignature.generate_signature_header(
         body.decode(), secret, timestamp=timestamp if timestamp is not None else int(time.time())
     )
+
+
+def thin_event(
+    type: str = "v1.financial_connections.account.deactivated",
+    account_id: str | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """A thin event notification (`v2.core.event`), as an event destination delivers it."""
+    related = account_id or next_id("fca")
+    evt: dict[str, Any] = {
+        "id": next_id("evt"),
+        "object": "v2.core.event",
+        "type": type,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+        "livemode": False,
+        "context": None,
+        "reason": None,
+        "related_object": {
+            "id": related,
+            "type": "financial_connections.account",
+            "url": f"/v1/financial_connections/accounts/{related}",
+        },
+    }
+    evt.update(overrides)
+    return evt

@@ -24,8 +24,9 @@ from pydantic import SecretStr
 
 from api.errors import Rejected
 from api.webhooks.signature import verify_signature
+from api.webhooks.thin import thin_event_header
 from shared.catalog import HANDLED_EVENT_TYPES
-from shared.inbox import EventHeader, InboxItem, NotAnEvent
+from shared.inbox import THIN_EVENT_OBJECT, EventHeader, InboxItem, NotAnEvent
 from shared.settings import get_settings
 
 MAX_BODY_BYTES = 256 * 1024
@@ -50,11 +51,14 @@ async def read_limited_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def parse_event_header(payload: str) -> EventHeader:
+def parse_event_header(payload: str, signature: str, secret: str, tolerance: int) -> EventHeader:
+    """A snapshot event's header, or a thin event's (verified and parsed by the SDK)."""
     try:
         event: Any = orjson.loads(payload)
     except orjson.JSONDecodeError:
         raise Rejected(400, "body_not_json", "the body is not JSON") from None
+    if isinstance(event, dict) and event.get("object") == THIN_EVENT_OBJECT:
+        return thin_event_header(event, payload, signature, secret, tolerance)
     try:
         return EventHeader.from_event(event, now=time.time())
     except NotAnEvent as exc:
@@ -103,8 +107,9 @@ async def _verified(
         payload = body.decode("utf-8")
     except UnicodeDecodeError:
         raise Rejected(400, "body_not_utf8", "the body is not UTF-8") from None
-    verify_signature(payload, stripe_signature, secrets, settings.webhook_tolerance_seconds)
-    header = parse_event_header(payload)
+    tolerance = settings.webhook_tolerance_seconds
+    secret = verify_signature(payload, stripe_signature, secrets, tolerance)
+    header = parse_event_header(payload, stripe_signature or "", secret, tolerance)
     if header.livemode != settings.livemode:
         mode = "live" if settings.livemode else "test"
         raise Rejected(

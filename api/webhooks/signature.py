@@ -49,8 +49,8 @@ def signed_timestamp(header: str) -> int:
     return int(timestamps[0])
 
 
-def verify_signature(payload: str, header: str | None, secrets: list[str], tolerance: int) -> None:
-    """Raise Rejected unless one secret verifies the header and its timestamp is not ahead."""
+def verify_signature(payload: str, header: str | None, secrets: list[str], tolerance: int) -> str:
+    """The secret that verifies the header (its timestamp not ahead); Rejected if none."""
     if not secrets:
         raise Rejected(503, "no_webhook_secret", "STRIPE_WEBHOOK_SECRETS is not configured")
     if not header:
@@ -68,7 +68,7 @@ def verify_signature(payload: str, header: str | None, secrets: list[str], toler
         else:
             if timestamp > time.time() + tolerance:
                 raise Rejected(400, "timestamp_in_future", "the signature's timestamp is ahead")
-            return
+            return secret
     messages = {
         "malformed_signature_header": "the Stripe-Signature header cannot be parsed",
         "no_v1_signature": "the Stripe-Signature header has no v1 signature",

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import stripe
 
 from sim.testing import SimServer
@@ -175,3 +176,71 @@ def test_no_endpoint_means_no_delivery(sim: SimServer, customer: dict[str, Any])
     time.sleep(0.1)
     assert sim.client.deliveries() == []
     assert event["api_version"] == GA  # the account default
+
+
+def test_a_thin_endpoint_gets_thin_events_the_sdk_parses_and_fetches(
+    sim: SimServer, sdk: SdkFactory, receiver: WebhookReceiver, customer: dict[str, Any]
+) -> None:
+    sim.client.configure_webhooks(receiver.url, SECRET, event_payload="thin")
+    auth = sim.client.create_authorization(holder(customer), n_accounts=1)
+    sim.client.deactivate_account(auth["accounts"][0], cause="access_expired")
+    wait_until(lambda: len(receiver.received) == 2)
+
+    delivered = receiver.received[1]
+    assert set(delivered.event) == {
+        "id", "object", "type", "created", "livemode", "context", "reason", "related_object"
+    }  # fmt: skip
+    client = sdk(PREVIEW)
+    notification = client.parse_event_notification(
+        delivered.body, delivered.headers["Stripe-Signature"], SECRET
+    )
+    assert isinstance(
+        notification, stripe.events.V1FinancialConnectionsAccountDeactivatedEventNotification
+    )
+    assert notification.context is None
+    assert notification.related_object.id == auth["accounts"][0]
+    account = notification.fetch_related_object()
+    assert account.status == "inactive"
+    event = notification.fetch_event()
+    assert event.id == notification.id
+    assert event.related_object.url == f"/v1/financial_connections/accounts/{account.id}"
+    snapshot = client.v1.events.retrieve(event.to_dict()["snapshot_event"])
+    assert snapshot.type == "financial_connections.account.deactivated"
+    assert notification.id != snapshot.id
+
+
+def test_a_thin_endpoint_skips_types_without_a_thin_twin(
+    sim: SimServer, receiver: WebhookReceiver, customer: dict[str, Any]
+) -> None:
+    sim.client.configure_webhooks(receiver.url, SECRET, event_payload="thin")
+    auth = sim.client.create_authorization(holder(customer), n_accounts=1)
+    sim.client.mark_authorization_upcoming_deactivation(auth["id"])
+    sim.client.deactivate_account(auth["accounts"][0])
+    wait_until(lambda: len(receiver.received) == 2)
+    sim.client.wait_idle()
+    types = [r.event["type"] for r in receiver.received]
+    assert types == [
+        "v1.financial_connections.account.created",
+        "v1.financial_connections.account.deactivated",
+    ]
+
+
+def test_thin_events_of_a_connected_account_carry_it_as_context(
+    sim: SimServer, sdk: SdkFactory, receiver: WebhookReceiver
+) -> None:
+    connected = sim.client.create_connected_account("owner@example.com")["id"]
+    on_account = sim.client.on_account(connected)
+    sim.client.configure_webhooks(receiver.url, SECRET, connect=True, event_payload="thin")
+    holder_customer = on_account.create_customer("holder@example.com")
+    auth = on_account.create_authorization(holder(holder_customer), n_accounts=1)
+    wait_until(lambda: len(receiver.received) == 1)
+    notification = sdk(PREVIEW).parse_event_notification(
+        receiver.received[0].body, receiver.received[0].headers["Stripe-Signature"], SECRET
+    )
+    assert str(notification.context) == connected
+    account = notification.fetch_related_object()  # sent with Stripe-Context
+    assert account.id == auth["accounts"][0]
+    assert notification.fetch_event().context == connected
+    with pytest.raises(stripe.InvalidRequestError) as refused:  # not the platform's event
+        sdk(PREVIEW).v2.core.events.retrieve(notification.id)
+    assert refused.value.http_status == 404

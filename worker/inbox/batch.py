@@ -30,6 +30,7 @@ from shared.queue import savepoint
 from worker.cases.repository import lock_up_front
 from worker.errors import PermanentEventError
 from worker.inbox.handlers import HANDLERS, stripe_account_of
+from worker.inbox.thin import hydrate, is_thin
 
 log = structlog.get_logger(__name__)
 
@@ -64,10 +65,10 @@ def process_batch(event_ids: list[str]) -> BatchResult:
                 event = orjson.loads(payload or "")
             except orjson.JSONDecodeError:
                 event = None
-            if isinstance(event, dict):
-                events.append((event_id, event_type, event))
-            else:
+            if not isinstance(event, dict):
                 _fail(session, result, PermanentEventError(event_id, "payload is not JSON"))
+            elif (hydrated := _hydrated(session, result, event_id, event_type, event)) is not None:
+                events.append((event_id, event_type, hydrated))
         lock_up_front(
             session,
             {a for _, _, e in events if (a := _touches(e, "authorization"))},
@@ -78,6 +79,23 @@ def process_batch(event_ids: list[str]) -> BatchResult:
             _run_one(session, result, event_id, event_type, event)
         _mark_done(session, result, received)
     return result
+
+
+def _hydrated(
+    session: Session, result: BatchResult, event_id: str, event_type: str, event: dict[str, Any]
+) -> dict[str, Any] | None:
+    """A handled thin event with its related object fetched (worker/inbox/thin.py), before
+    the locks are taken; None when it failed (permanently, or to be retried alone)."""
+    if event_type not in HANDLERS or not is_thin(event):
+        return event
+    try:
+        return hydrate(event)
+    except PermanentEventError as exc:
+        _fail(session, result, exc)
+    except Exception as exc:  # Stripe unreachable, rate limited: the one-event task retries
+        result.to_retry.append(event_id)
+        log.warning("event_deferred", event_id=event_id, error=type(exc).__name__)
+    return None
 
 
 def _run_one(

@@ -1,6 +1,7 @@
 """One registry from Stripe event type to the function that handles it. The event's
 `data.object` is parsed here, once, into a typed snapshot; a payload that is not the object
-its type promises is a permanent error."""
+its type promises is a permanent error. A thin type (`v1.<type>`) has its snapshot type's
+handler: the worker hands it the event hydrated (worker/inbox/thin.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from shared.catalog import THIN_EVENT_PREFIX, THIN_EVENT_TYPES
 from shared.stripe_objects import AccountSnapshot, AuthorizationSnapshot
 from worker.cases.accounts import apply_account_snapshot
 from worker.cases.deactivation import handle_deactivation
@@ -25,6 +27,8 @@ def handles(*event_types: str) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
         for event_type in event_types:
             HANDLERS[event_type] = handler
+            if THIN_EVENT_PREFIX + event_type in THIN_EVENT_TYPES:
+                HANDLERS[THIN_EVENT_PREFIX + event_type] = handler
         return handler
 
     return register

@@ -17,6 +17,7 @@ from shared.models import EventStatus, WebhookEvent
 from shared.settings import get_settings
 from worker.errors import PermanentEventError
 from worker.inbox.handlers import HANDLERS, stripe_account_of
+from worker.inbox.thin import hydrate
 
 log = structlog.get_logger(__name__)
 
@@ -39,6 +40,7 @@ def process_event(event_id: str) -> str:
                 event = orjson.loads(stored.payload or "")
             except orjson.JSONDecodeError as exc:
                 raise PermanentEventError(event_id, "payload is not JSON") from exc
+            event = hydrate(event)
             with acting_on(stripe_account_of(event)):
                 handler(session, event)
         stored.status = EventStatus.PROCESSED if handler else EventStatus.IGNORED
