@@ -30,7 +30,7 @@ from fastapi.responses import HTMLResponse, Response
 from api.relink_page import outcomes, service, setup
 from api.relink_page.pages import brand_stylesheet, busy, failed, render, render_outcome
 from api.relink_page.sessions import online_acceptance
-from shared.links import LinkError, LinkPayload, read_link
+from shared.links import LinkError, LinkPayload, read_link, read_link_at
 from shared.settings import get_settings
 from shared.settings.page import RelinkUi
 from shared.stripe_client import StripeNotConfigured
@@ -119,17 +119,21 @@ async def guarded(
     """Read the link, then the body and its fields, run one step, and map every domain
     failure to a page. A step of one RELINK_UI (`ui`) is a 404 in the other."""
     try:
-        payload = read_link(token)
+        payload, signed_at = read_link_at(token)
+        expired = False
     except LinkError as exc:
-        if not exc.expired or exc.payload is None:
+        if not exc.expired or exc.payload is None or exc.signed_at is None:
             return render(request, "invalid.html", 400)
+        payload, signed_at, expired = exc.payload, exc.signed_at, True
+    if not well_formed(payload):
+        return render(request, "invalid.html", 400)
+    if await run_in_threadpool(service.link_revoked, payload, signed_at):
+        return render(request, "expired.html", 410, fresh_url=None)
+    if expired:
         fresh = may_ask_fresh(token)
         if not (allow_expired and fresh):
             fresh_url = f"/relink/{token}/fresh" if fresh else None
             return render(request, "expired.html", 410, fresh_url=fresh_url)
-        payload = exc.payload
-    if not well_formed(payload):
-        return render(request, "invalid.html", 400)
     if ui is not None and ui != get_settings().relink_ui:
         return failed(request, token, 404)
     # this request's logs carry the case (each request runs in a context of its own)
