@@ -8,9 +8,12 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Body, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from sqlmodel import Session
 
+from api.bodies import BodyTooLarge, read_body
 from api.platform_api import schemas, service
 from api.platform_api.auth import Caller, require
 from api.platform_api.connect import StripeAccount
@@ -178,6 +181,26 @@ def resend(case_id: CaseId, _caller: Writer, account: StripeAccount) -> schemas.
     return schemas.Resend(case_id=case_id, outcome="queued")
 
 
+# A contact is a few hundred bytes of JSON.
+MAX_CONTACT_BYTES = 4 * 1024
+
+
+async def contact_body(caller: ContactWriter, request: Request) -> tuple[Caller, schemas.ContactIn]:
+    """The caller and its contact: the key is checked first, then the body is read, up to
+    MAX_CONTACT_BYTES (a request without a key, or a larger body, is refused unread)."""
+    try:
+        body = await read_body(request, MAX_CONTACT_BYTES)
+    except BodyTooLarge:
+        raise ApiError(
+            413, "too_large", f"a contact body is at most {MAX_CONTACT_BYTES} bytes"
+        ) from None
+    try:
+        return caller, schemas.ContactIn.model_validate_json(body)
+    except ValidationError as exc:
+        errors = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+        raise RequestValidationError(errors) from None
+
+
 def _subject(subject_type: ContactSubject, subject_id: str) -> None:
     prefix = ID_PREFIXES[subject_type]
     if not subject_id.startswith(prefix):
@@ -187,18 +210,27 @@ def _subject(subject_type: ContactSubject, subject_id: str) -> None:
 @router.put(
     "/contacts/{subject_type}/{subject_id}",
     response_model=schemas.Contact,
-    responses={409: {"model": schemas.ErrorBody, "description": "the account has a holder"}},
+    responses={
+        409: {"model": schemas.ErrorBody, "description": "the account has a holder"},
+        413: {"model": schemas.ErrorBody, "description": "a body over 4 KiB"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": schemas.ContactIn.model_json_schema()}},
+        }
+    },
 )
 def set_contact(
     subject_type: ContactSubject,
     subject_id: StripeId,
-    contact: Annotated[schemas.ContactIn, Body()],
-    caller: ContactWriter,
+    checked: Annotated[tuple[Caller, schemas.ContactIn], Depends(contact_body)],
     account: StripeAccount,
 ) -> schemas.Contact:
     """Who relink writes to for an account holder (customer, account) or for a Financial
     Connections account without one (fc_account): preferred to the address at Stripe. A new
     address revokes the links of the subject's open cases and is logged (`contact_changed`)."""
+    caller, contact = checked
     _subject(subject_type, subject_id)
     with session_scope() as session:
         if subject_type == ContactSubject.FC_ACCOUNT:

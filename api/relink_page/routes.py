@@ -27,6 +27,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
+from api.bodies import BodyTooLarge, read_body
 from api.relink_page import outcomes, service, setup
 from api.relink_page.pages import brand_stylesheet, busy, failed, render, render_outcome
 from api.relink_page.sessions import online_acceptance
@@ -47,26 +48,8 @@ Fields = dict[str, str]
 Step = Callable[..., outcomes.Outcome]
 
 
-class BodyTooLarge(Exception):
-    """A request body over MAX_FORM_BYTES."""
-
-
 def is_stripe_id(value: str, prefix: str) -> bool:
     return value.startswith(prefix + "_") and STRIPE_ID.fullmatch(value) is not None
-
-
-async def read_body(request: Request) -> bytes:
-    """The body, up to MAX_FORM_BYTES: a larger Content-Length is refused unread, and a body
-    without one is cut off as soon as it streams past the limit."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
-        raise BodyTooLarge
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > MAX_FORM_BYTES:
-            raise BodyTooLarge
-    return bytes(body)
 
 
 def parse_fields(body: bytes, content_type: str) -> Fields:
@@ -127,9 +110,9 @@ async def guarded(
         payload, signed_at, expired = exc.payload, exc.signed_at, True
     if not well_formed(payload):
         return render(request, "invalid.html", 400)
-    if await run_in_threadpool(service.link_revoked, payload, signed_at):
-        return render(request, "expired.html", 410, fresh_url=None)
     if expired:
+        if await run_in_threadpool(service.link_revoked, payload, signed_at):
+            return render(request, "expired.html", 410, fresh_url=None)
         fresh = may_ask_fresh(token)
         if not (allow_expired and fresh):
             fresh_url = f"/relink/{token}/fresh" if fresh else None
@@ -143,13 +126,15 @@ async def guarded(
     fields: Fields = {}
     if request.method == "POST":
         try:
-            body = await read_body(request)
+            body = await read_body(request, MAX_FORM_BYTES)
         except BodyTooLarge:
             return failed(request, token, 413, "too_large")
         fields = parse_fields(body, request.headers.get("content-type", ""))
     args = form(fields)
     if args is None:
         return failed(request, token, 400)
+    if not expired and await run_in_threadpool(service.link_revoked, payload, signed_at):
+        return render(request, "expired.html", 410, fresh_url=None)
     try:
         outcome = await run_in_threadpool(step, payload, *args)
     except outcomes.UnknownCase:
