@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import datetime
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
@@ -14,10 +15,18 @@ SALT = "relink.link.v1"
 class LinkError(Exception):
     """A link that cannot be used; `expired` tells the two cases apart."""
 
-    def __init__(self, message: str, *, expired: bool, payload: LinkPayload | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        expired: bool,
+        payload: LinkPayload | None = None,
+        signed_at: datetime | None = None,
+    ) -> None:
         super().__init__(message)
         self.expired = expired
         self.payload = payload  # for an expired link: whose it was (the signature was valid)
+        self.signed_at = signed_at
 
 
 @dataclass(frozen=True)
@@ -62,19 +71,35 @@ def sign_link(
 
 def read_link(token: str, settings: Settings | None = None) -> LinkPayload:
     """The payload of a valid token; LinkError if tampered or older than LINK_MAX_AGE."""
+    return read_link_at(token, settings)[0]
+
+
+def read_link_at(token: str, settings: Settings | None = None) -> tuple[LinkPayload, datetime]:
+    """The payload of a valid token and when it was signed (a revocation is checked against
+    it); LinkError if tampered or older than LINK_MAX_AGE."""
     settings = settings or get_settings()
     serializer = _serializer(settings)
     try:
-        data = serializer.loads(token, max_age=settings.link_max_age)
+        data, signed_at = serializer.loads(
+            token, max_age=settings.link_max_age, return_timestamp=True
+        )
     except SignatureExpired as exc:
         expired = _payload(serializer.load_payload(exc.payload)) if exc.payload else None
-        raise LinkError("the link has expired", expired=True, payload=expired) from None
+        raise LinkError(
+            "the link has expired", expired=True, payload=expired, signed_at=exc.date_signed
+        ) from None
     except BadSignature:
         raise LinkError("the link is not valid", expired=False) from None
     payload = _payload(data)
     if payload is None:
         raise LinkError("the link is not valid", expired=False)
-    return payload
+    return payload, signed_at
+
+
+def revoked(signed_at: datetime, revoked_at: datetime | None) -> bool:
+    """Whether a link signed at `signed_at` predates its case's revocation (links carry whole
+    seconds: one signed in the revocation's own second stays valid)."""
+    return revoked_at is not None and signed_at < revoked_at.replace(microsecond=0)
 
 
 def _payload(data: object) -> LinkPayload | None:

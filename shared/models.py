@@ -153,6 +153,8 @@ class RelinkCase(SQLModel, table=True):
     fresh_link_requested_at: datetime | None = Field(default=None, sa_column=_ts())
     # The first GET of the link's page while the case was open (the dashboard's funnel).
     link_first_opened_at: datetime | None = Field(default=None, sa_column=_ts())
+    # Links signed before this show "expired": set by a contact change or an explicit revoke.
+    links_revoked_at: datetime | None = Field(default=None, sa_column=_ts())
 
 
 class EmailKind(StrEnum):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import structlog
 from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import Session, col, select
 
@@ -17,6 +18,7 @@ from shared.db import utcnow
 from shared.links import LinkPayload, link_url
 from shared.models import (
     OPEN_CASE_STATES,
+    ContactSubject,
     FcAccount,
     FcAuthorization,
     RelinkCase,
@@ -24,6 +26,8 @@ from shared.models import (
 from shared.models import Contact as ContactRow
 from shared.settings import get_settings
 from shared.stripe_objects import AccountStatus, Action
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -268,3 +272,63 @@ def contact_out(contact: ContactRow, *, sees_pii: bool) -> schemas.Contact:
         locale=contact.locale,
         updated_at=contact.updated_at,
     )
+
+
+def open_cases_of(
+    session: Session, subject_type: ContactSubject, subject_id: str, stripe_account: str
+) -> list[RelinkCase]:
+    """The open cases a contact of the subject writes to: its holder's, or (fc_account) its
+    authorization's."""
+    query = select(RelinkCase).where(
+        col(RelinkCase.stripe_account) == stripe_account,
+        col(RelinkCase.state).in_(OPEN_CASE_STATES),
+    )
+    if subject_type == ContactSubject.FC_ACCOUNT:
+        query = query.where(
+            col(RelinkCase.authorization_id).in_(
+                select(FcAccount.authorization_id).where(
+                    col(FcAccount.stripe_account) == stripe_account,
+                    col(FcAccount.id) == subject_id,
+                )
+            )
+        )
+    else:
+        query = query.where(_authorizations_held_by(subject_type, subject_id, stripe_account))
+    return list(session.exec(query.order_by(col(RelinkCase.id))))
+
+
+def revoke_links(session: Session, case: RelinkCase) -> None:
+    """Every link of the case signed so far now reads as expired."""
+    case.links_revoked_at = utcnow()
+    session.add(case)
+
+
+def contact_changed(
+    session: Session,
+    *,
+    key_prefix: str,
+    subject_type: ContactSubject,
+    subject_id: str,
+    stripe_account: str,
+    before: str | None,
+    after: str | None,
+) -> list[int]:
+    """A contact's address changed (set, replaced or deleted): the links of the subject's open
+    cases are revoked (one sent to the old address no longer works) and the change is logged
+    with the key that made it and both addresses masked. Returns the cases' ids."""
+    cases = open_cases_of(session, subject_type, subject_id, stripe_account)
+    for case in cases:
+        revoke_links(session, case)
+    ids = [case.id for case in cases if case.id is not None]
+    log.warning(
+        "contact_changed",
+        key_prefix=key_prefix,
+        subject_type=str(subject_type),
+        subject_id=subject_id,
+        stripe_account=stripe_account or None,
+        address_before=mask_email(before) if before else None,
+        address_after=mask_email(after) if after else None,
+        open_cases=ids,
+        links_revoked=bool(ids),
+    )
+    return ids

@@ -27,10 +27,11 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
+from api.bodies import BodyTooLarge, read_body
 from api.relink_page import outcomes, service, setup
 from api.relink_page.pages import brand_stylesheet, busy, failed, render, render_outcome
 from api.relink_page.sessions import online_acceptance
-from shared.links import LinkError, LinkPayload, read_link
+from shared.links import LinkError, LinkPayload, read_link, read_link_at
 from shared.settings import get_settings
 from shared.settings.page import RelinkUi
 from shared.stripe_client import StripeNotConfigured
@@ -47,26 +48,8 @@ Fields = dict[str, str]
 Step = Callable[..., outcomes.Outcome]
 
 
-class BodyTooLarge(Exception):
-    """A request body over MAX_FORM_BYTES."""
-
-
 def is_stripe_id(value: str, prefix: str) -> bool:
     return value.startswith(prefix + "_") and STRIPE_ID.fullmatch(value) is not None
-
-
-async def read_body(request: Request) -> bytes:
-    """The body, up to MAX_FORM_BYTES: a larger Content-Length is refused unread, and a body
-    without one is cut off as soon as it streams past the limit."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
-        raise BodyTooLarge
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > MAX_FORM_BYTES:
-            raise BodyTooLarge
-    return bytes(body)
 
 
 def parse_fields(body: bytes, content_type: str) -> Fields:
@@ -119,17 +102,21 @@ async def guarded(
     """Read the link, then the body and its fields, run one step, and map every domain
     failure to a page. A step of one RELINK_UI (`ui`) is a 404 in the other."""
     try:
-        payload = read_link(token)
+        payload, signed_at = read_link_at(token)
+        expired = False
     except LinkError as exc:
-        if not exc.expired or exc.payload is None:
+        if not exc.expired or exc.payload is None or exc.signed_at is None:
             return render(request, "invalid.html", 400)
+        payload, signed_at, expired = exc.payload, exc.signed_at, True
+    if not well_formed(payload):
+        return render(request, "invalid.html", 400)
+    if expired:
+        if await run_in_threadpool(service.link_revoked, payload, signed_at):
+            return render(request, "expired.html", 410, fresh_url=None)
         fresh = may_ask_fresh(token)
         if not (allow_expired and fresh):
             fresh_url = f"/relink/{token}/fresh" if fresh else None
             return render(request, "expired.html", 410, fresh_url=fresh_url)
-        payload = exc.payload
-    if not well_formed(payload):
-        return render(request, "invalid.html", 400)
     if ui is not None and ui != get_settings().relink_ui:
         return failed(request, token, 404)
     # this request's logs carry the case (each request runs in a context of its own)
@@ -139,13 +126,15 @@ async def guarded(
     fields: Fields = {}
     if request.method == "POST":
         try:
-            body = await read_body(request)
+            body = await read_body(request, MAX_FORM_BYTES)
         except BodyTooLarge:
             return failed(request, token, 413, "too_large")
         fields = parse_fields(body, request.headers.get("content-type", ""))
     args = form(fields)
     if args is None:
         return failed(request, token, 400)
+    if not expired and await run_in_threadpool(service.link_revoked, payload, signed_at):
+        return render(request, "expired.html", 410, fresh_url=None)
     try:
         outcome = await run_in_threadpool(step, payload, *args)
     except outcomes.UnknownCase:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import stripe
@@ -58,7 +59,7 @@ from api.relink_page.sessions import (
 from shared import metrics, outbox, stripe_client
 from shared.catalog import RECONCILE_AUTHORIZATION
 from shared.db import session_scope, utcnow
-from shared.links import LinkPayload
+from shared.links import LinkPayload, revoked
 from shared.models import FcAccount, RelinkAttempt, RelinkCase
 from shared.queue import publish_after_commit
 from shared.stripe_objects import AccountSnapshot
@@ -75,6 +76,14 @@ def _read(payload: LinkPayload) -> tuple[RelinkCase, FcAccount | None, list[Reli
             db.get(FcAccount, (payload.account_id, payload.stripe_account)),
             attempts_of(db, case.id),
         )
+
+
+def link_revoked(payload: LinkPayload, signed_at: datetime) -> bool:
+    """Whether the link was signed before its case's links were revoked (a contact change or
+    the API's revoke): it then reads as expired, with no fresh link offered."""
+    with session_scope() as db:
+        case = db.get(RelinkCase, payload.case_id)
+        return case is not None and revoked(signed_at, case.links_revoked_at)
 
 
 # GET and HEAD /relink/{token}

@@ -52,12 +52,14 @@ def api(db: None, published: list[Any]) -> Iterator[TestClient]:
 
 @pytest.fixture
 def keys(db: None) -> dict[str, dict[str, str]]:
-    """Authorization headers by name: read, write, pii (read + read:pii), all."""
+    """Authorization headers by name: read, write, contacts (write:contacts), pii (read +
+    read:pii), all."""
     return {
         "read": bearer(make_key("read")),
         "write": bearer(make_key("write")),
+        "contacts": bearer(make_key("write:contacts")),
         "pii": bearer(make_key("read", "read:pii")),
-        "all": bearer(make_key("read", "write", "read:pii")),
+        "all": bearer(make_key("read", "write", "read:pii", "write:contacts")),
     }
 
 

@@ -36,7 +36,7 @@ ADA = {"email": "ada@example.com", "name": "Ada Lovelace", "locale": "en-GB"}
 
 def test_a_holders_contact_is_set_replaced_read_and_deleted(api: TestClient, keys: Keys) -> None:
     path = "/api/v1/contacts/customer/cus_ada"
-    set_ = api.put(path, json=ADA, headers=keys["write"])
+    set_ = api.put(path, json=ADA, headers=keys["contacts"])
     assert set_.status_code == 200
     assert {
         k: set_.json()[k] for k in ("subject_type", "subject_id", "email", "name", "locale")
@@ -54,14 +54,14 @@ def test_a_holders_contact_is_set_replaced_read_and_deleted(api: TestClient, key
     with session_scope() as session:
         assert len(session.exec(select(Contact)).all()) == 1
 
-    assert api.delete(path, headers=keys["write"]).status_code == 204
+    assert api.delete(path, headers=keys["contacts"]).status_code == 204
     assert api.get(path, headers=keys["read"]).status_code == 404
-    assert api.delete(path, headers=keys["write"]).status_code == 404
+    assert api.delete(path, headers=keys["contacts"]).status_code == 404
 
 
 def test_subject_ids_must_match_their_type(api: TestClient, keys: Keys) -> None:
     for path in ("customer/acct_1", "account/cus_1", "fc_account/cus_1", "bank/cus_1"):
-        response = api.put(f"/api/v1/contacts/{path}", json=ADA, headers=keys["write"])
+        response = api.put(f"/api/v1/contacts/{path}", json=ADA, headers=keys["contacts"])
         assert response.status_code == 422, path
         assert response.json()["error"]["code"] == "invalid_request"
 
@@ -71,11 +71,11 @@ def test_an_fc_account_contact_only_for_a_known_account_without_a_holder(
 ) -> None:
     add_case("fcauth_h", holder=("customer", "cus_h"))
     add_case("fcauth_o", holder=None)
-    held = api.put("/api/v1/contacts/fc_account/fca_h1", json=ADA, headers=keys["write"])
+    held = api.put("/api/v1/contacts/fc_account/fca_h1", json=ADA, headers=keys["contacts"])
     assert (held.status_code, held.json()["error"]["code"]) == (409, "has_holder")
-    unknown = api.put("/api/v1/contacts/fc_account/fca_zz", json=ADA, headers=keys["write"])
+    unknown = api.put("/api/v1/contacts/fc_account/fca_zz", json=ADA, headers=keys["contacts"])
     assert unknown.status_code == 404
-    orphan = api.put("/api/v1/contacts/fc_account/fca_o1", json=ADA, headers=keys["write"])
+    orphan = api.put("/api/v1/contacts/fc_account/fca_o1", json=ADA, headers=keys["contacts"])
     assert orphan.status_code == 200
 
 
@@ -105,7 +105,7 @@ def test_the_next_email_for_a_holderless_account_goes_to_the_contact_set_through
         response = api.put(
             f"/api/v1/contacts/fc_account/{with_contact[1]}",
             json={"email": "owner@example.com", "name": "Owner"},
-            headers=bearer(make_key("write")),
+            headers=bearer(make_key("write:contacts")),
         )
     assert response.status_code == 200
     assert outbox.send_outbox(with_contact[0]) == "sent"  # type: ignore[arg-type]
@@ -127,7 +127,7 @@ def test_a_holders_contact_is_preferred_to_the_address_at_stripe(
         response = api.put(
             f"/api/v1/contacts/customer/{customer}",
             json={"email": "billing@example.com"},
-            headers=bearer(make_key("write")),
+            headers=bearer(make_key("write:contacts")),
         )
     assert response.status_code == 200
     assert outbox.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
@@ -183,7 +183,7 @@ def test_a_connected_accounts_contact_is_used_by_its_next_email_not_the_platform
         response = api.put(
             "/api/v1/contacts/fc_account/fca_Same",
             json={"email": "owner@example.com"},
-            headers={**bearer(make_key("write")), "Stripe-Account": connected},
+            headers={**bearer(make_key("write:contacts")), "Stripe-Account": connected},
         )
     assert response.status_code == 200, response.text
     assert outbox.send_outbox(by_account[""]) == "no_contact"  # type: ignore[arg-type]

@@ -22,7 +22,7 @@ def api(db: None) -> Iterator[TestClient]:
 def test_no_full_address_without_read_pii(api: TestClient) -> None:
     case_id = add_case("fcauth_pii")
     add_sent_email(case_id)
-    reader = bearer(make_key("read", "write"))
+    reader = bearer(make_key("read", "write", "write:contacts"))
     other = "grace.hopper@example.org"
     put = api.put("/api/v1/contacts/customer/cus_ada", json={"email": other}, headers=reader)
     assert put.status_code == 200
