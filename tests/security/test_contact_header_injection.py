@@ -38,7 +38,7 @@ HOSTILE = [
 
 
 def test_hostile_addresses_names_and_locales_are_refused(api: TestClient) -> None:
-    writer = bearer(make_key("write"))
+    writer = bearer(make_key("write:contacts"))
     for body in HOSTILE:
         response = api.put("/api/v1/contacts/customer/cus_ada", json=body, headers=writer)
         assert response.status_code == 422, body
