@@ -1,5 +1,5 @@
 """The layout's rules, checked: api imports no worker module, nothing happens at import, the
-worker's handler registry is the catalog the receiver reads, and no module grows past 300
+worker's handler registry is the catalog the receiver reads, and no module grows past 400
 lines."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from shared.catalog import HANDLED_EVENT_TYPES
 from worker.inbox.handlers import HANDLERS
 
 ROOT = Path(__file__).resolve().parent.parent
-MAX_MODULE_LINES = 300
+MAX_MODULE_LINES = 400
 
 
 def test_importing_the_api_loads_no_worker_module_reads_no_setting_and_writes_nothing(
@@ -40,7 +40,7 @@ def test_the_handler_registry_is_the_catalog_the_receiver_reads() -> None:
     assert set(HANDLERS) == HANDLED_EVENT_TYPES
 
 
-def test_no_module_is_over_300_lines() -> None:
+def test_no_module_is_over_400_lines() -> None:
     long = {
         str(path.relative_to(ROOT)): lines
         for package in ("api", "worker", "shared")
