@@ -25,7 +25,13 @@ class NotAnEvent(ValueError):
 
 
 def _short_text(value: object, *, prefix: str = "") -> bool:
-    return isinstance(value, str) and value.startswith(prefix) and 0 < len(value) <= MAX_ID_LENGTH
+    """A non-empty printable string (PostgreSQL text cannot hold NUL) of a Stripe id's size."""
+    return (
+        isinstance(value, str)
+        and value.startswith(prefix)
+        and 0 < len(value) <= MAX_ID_LENGTH
+        and value.isprintable()
+    )
 
 
 def iso_seconds(value: object) -> int | None:

@@ -158,6 +158,8 @@ async def replay(request: Request, event_id: str) -> Response:
     form = await _form(request)
     if form is None or not auth.csrf_matches(operator, form.get("csrf", "")):
         return Response("forbidden: bad or missing CSRF token", 403, HEADERS)
+    if not event_id.isprintable():  # no event id has a control character (NUL fails PostgreSQL)
+        return Response("not found: no such event", 404, HEADERS)
     outcome = await run_in_threadpool(
         reset_for_replay, event_id[:255], force=False, replayable=PROBLEMS
     )

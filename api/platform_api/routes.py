@@ -42,6 +42,9 @@ Writer = Annotated[Caller, Depends(require("write"))]
 # a relink link to another address (then `resend` it).
 ContactWriter = Annotated[Caller, Depends(require("write:contacts"))]
 CaseId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+# PostgreSQL text cannot hold NUL (psycopg raises on it): a filter with a control character
+# matches nothing Stripe names, so it is a 422, not a 500.
+NO_CONTROLS = r"^[^\x00-\x1f\x7f]*$"
 StripeId = Annotated[str, Path(max_length=255, pattern=r"^[a-z]+_[A-Za-z0-9]+$")]
 ID_PREFIXES = {
     ContactSubject.CUSTOMER: "cus_",
@@ -67,17 +70,36 @@ def _open_case(session: Session, case_id: int, stripe_account: str) -> RelinkCas
     return case
 
 
+def _utc(moment: datetime) -> datetime:
+    """`moment` in UTC (naive is UTC); a 422 where UTC falls outside the datetime range."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ApiError(
+            422, "invalid_request", "updated_since: outside the range of dates in UTC"
+        ) from None
+
+
 @router.get("/cases", response_model=schemas.CaseList)
 def list_cases(
     _caller: Reader,
     account: StripeAccount,
     state: CaseState | None = None,
-    customer: Annotated[str | None, Query(max_length=255, description="cus_…")] = None,
-    connected_account: Annotated[
-        str | None, Query(max_length=255, description="acct_…: an account holder")
+    customer: Annotated[
+        str | None, Query(max_length=255, pattern=NO_CONTROLS, description="cus_…")
     ] = None,
-    authorization: Annotated[str | None, Query(max_length=255, description="fcauth_…")] = None,
-    institution: Annotated[str | None, Query(max_length=255, description="the bank's name")] = None,
+    connected_account: Annotated[
+        str | None,
+        Query(max_length=255, pattern=NO_CONTROLS, description="acct_…: an account holder"),
+    ] = None,
+    authorization: Annotated[
+        str | None, Query(max_length=255, pattern=NO_CONTROLS, description="fcauth_…")
+    ] = None,
+    institution: Annotated[
+        str | None, Query(max_length=255, pattern=NO_CONTROLS, description="the bank's name")
+    ] = None,
     updated_since: Annotated[
         datetime | None, Query(description="cases changed at or after this time (ISO 8601)")
     ] = None,
@@ -88,8 +110,8 @@ def list_cases(
 ) -> schemas.CaseList:
     """Cases of the Stripe account (the platform's without `Stripe-Account`), newest first, a
     page at a time (Stripe's `starting_after` cursor); holders are that account's."""
-    if updated_since is not None and updated_since.tzinfo is None:
-        updated_since = updated_since.replace(tzinfo=UTC)
+    if updated_since is not None:
+        updated_since = _utc(updated_since)
     filters = service.CaseFilters(
         stripe_account=account,
         state=state.value if state else None,

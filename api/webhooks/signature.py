@@ -38,6 +38,10 @@ def signed_timestamp(header: str) -> int:
         raise Rejected(
             400, "signature_header_too_large", f"Stripe-Signature exceeds {MAX_HEADER_BYTES} bytes"
         )
+    if not header.isascii():  # Stripe's never is; the SDK's compare_digest raises on it
+        raise Rejected(
+            400, "malformed_signature_header", "the Stripe-Signature header is not ASCII"
+        )
     items = [item.split("=", 2) for item in header.split(",")]
     if sum(1 for item in items if item[0] == "v1") > MAX_V1_SIGNATURES:
         raise Rejected(400, "too_many_signatures", f"more than {MAX_V1_SIGNATURES} v1 signatures")

@@ -154,6 +154,14 @@ def test_the_replay_button_replays_a_dead_event_once(
     assert after.url.params["days"] == "30"
 
 
+def test_a_replay_of_an_id_with_a_nul_is_404_not_a_500(
+    client: TestClient, published: list[Any]
+) -> None:
+    answer = client.post("/ops/events/evt_%00/replay", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert answer.status_code == 404
+    assert published == []
+
+
 def test_a_bearer_client_replays_without_a_csrf_token(
     client: TestClient, published: list[Any]
 ) -> None:

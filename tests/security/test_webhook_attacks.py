@@ -17,6 +17,7 @@ from api.webhooks import inbox_writer
 from shared.db import session_scope
 from shared.inbox import EventHeader, InboxItem
 from shared.models import WebhookEvent
+from shared.settings import get_settings
 from tests.conftest import WEBHOOK_SECRET
 from tests.factories import body_of, event, signature
 
@@ -94,6 +95,43 @@ def test_a_signed_event_with_an_out_of_range_field_is_refused(
     receiver: TestClient, overrides: dict[str, Any], field: str
 ) -> None:
     body = body_of(event(**overrides))
+    response = deliver(receiver, body, signature(body, WEBHOOK_SECRET))
+    assert response.status_code == 400
+    assert field in response.json()["error"]["message"]
+    assert stored_ids() == []
+
+
+@pytest.mark.parametrize("url", [URL, "/webhooks/stripe/connect"])
+def test_a_non_ascii_v1_signature_is_a_400_not_a_500(
+    receiver: TestClient, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    """The SDK's compare_digest raises TypeError on a non-ASCII str: refused before it."""
+    monkeypatch.setenv("STRIPE_CONNECT", "true")
+    monkeypatch.setenv("STRIPE_CONNECT_WEBHOOK_SECRETS", WEBHOOK_SECRET)
+    get_settings.cache_clear()
+    body = body_of(event(account="acct_1Connected000001"))
+    forged = signature(body, WEBHOOK_SECRET).split(",v1=")[0] + ",v1=" + "é" * 64
+    response = receiver.post(
+        url,
+        content=body,
+        headers={"Content-Type": "application/json", "Stripe-Signature": forged.encode()},
+    )
+    assert (response.status_code, response.json()["error"]["check"]) == (
+        400,
+        "malformed_signature_header",
+    )
+    assert stored_ids() == []
+
+
+@pytest.mark.parametrize("field", ["id", "type", "account"])
+def test_a_signed_event_with_a_nul_in_a_field_is_refused(receiver: TestClient, field: str) -> None:
+    """PostgreSQL text cannot hold NUL: refused as a bad field, not a 500 Stripe retries."""
+    value = {
+        "id": "evt_1\x00x",
+        "type": "financial_connections.account.\x00",
+        "account": "acct_\x00",
+    }
+    body = body_of(event(**{field: value[field]}))
     response = deliver(receiver, body, signature(body, WEBHOOK_SECRET))
     assert response.status_code == 400
     assert field in response.json()["error"]["message"]
