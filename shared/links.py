@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_decode, base64_encode
 
 from shared.settings import Settings, get_settings
 
 SALT = "relink.link.v1"
+# payload.timestamp.signature, each unpadded URL-safe base64 (a compressed payload starts
+# with a dot).
+TOKEN_SHAPE = re.compile(r"\.?[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
 class LinkError(Exception):
@@ -78,6 +83,8 @@ def read_link_at(token: str, settings: Settings | None = None) -> tuple[LinkPayl
     """The payload of a valid token and when it was signed (a revocation is checked against
     it); LinkError if tampered or older than LINK_MAX_AGE."""
     settings = settings or get_settings()
+    if not _canonical(token):
+        raise LinkError("the link is not valid", expired=False)
     serializer = _serializer(settings)
     try:
         data, signed_at = serializer.loads(
@@ -94,6 +101,17 @@ def read_link_at(token: str, settings: Settings | None = None) -> tuple[LinkPayl
     if payload is None:
         raise LinkError("the link is not valid", expired=False)
     return payload, signed_at
+
+
+def _canonical(token: str) -> bool:
+    """Whether `token` is the one spelling of its bytes. itsdangerous decodes base64 leniently
+    (characters outside the alphabet are dropped, a last character's spare bits ignored), so
+    `token + "!!"` would verify too: each variant a new page, a new Stripe session."""
+    if not TOKEN_SHAPE.fullmatch(token):
+        return False
+    return all(
+        base64_encode(base64_decode(part)).decode() == part for part in token.lstrip(".").split(".")
+    )
 
 
 def revoked(signed_at: datetime, revoked_at: datetime | None) -> bool:
