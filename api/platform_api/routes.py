@@ -181,7 +181,10 @@ def revoke_links(case_id: CaseId, caller: Writer, account: StripeAccount) -> Res
     response_model=schemas.Resend,
     status_code=202,
     responses={
-        429: {"model": schemas.ErrorBody, "description": "a fresh link went out too recently"}
+        429: {
+            "model": schemas.ErrorBody,
+            "description": "a fresh link went out too recently, or the day's cap is reached",
+        }
     },
 )
 def resend(case_id: CaseId, _caller: Writer, account: StripeAccount) -> schemas.Resend:
@@ -199,6 +202,14 @@ def resend(case_id: CaseId, _caller: Writer, account: StripeAccount) -> schemas.
             "rate_limited",
             f"case {case_id} got a fresh link less than {interval}s ago",
             {"Retry-After": str(interval)},
+        )
+    if outcome == "daily_cap":
+        cap = get_settings().fresh_link_daily_cap
+        raise ApiError(
+            429,
+            "daily_cap",
+            f"case {case_id} got {cap} fresh links in the last 24 hours (FRESH_LINK_DAILY_CAP)",
+            {"Retry-After": str(24 * 3600)},
         )
     return schemas.Resend(case_id=case_id, outcome="queued")
 

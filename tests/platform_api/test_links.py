@@ -96,3 +96,18 @@ def test_resend_queues_one_fresh_link_email_within_the_interval(
     assert (refused.status_code, refused.json()["error"]["code"]) == (404, "not_found")
     assert fresh_rows(closed) == []
     assert api.post("/api/v1/cases/424242/resend", headers=keys["write"]).status_code == 404
+
+
+def test_resend_past_the_daily_cap_is_429_with_nothing_queued(
+    api: TestClient, keys: Keys, published: list[Any], monkeypatch: Any
+) -> None:
+    """L8: it answered 202 "queued" though the cap had stopped the email."""
+    monkeypatch.setenv("FRESH_LINK_DAILY_CAP", "1")
+    get_settings.cache_clear()
+    case_id = add_case("fcauth_cap")
+    assert api.post(f"/api/v1/cases/{case_id}/resend", headers=keys["write"]).status_code == 202
+    refused = api.post(f"/api/v1/cases/{case_id}/resend", headers=keys["write"])
+    assert (refused.status_code, refused.json()["error"]["code"]) == (429, "daily_cap")
+    assert "FRESH_LINK_DAILY_CAP" in refused.json()["error"]["message"]
+    assert len(fresh_rows(case_id)) == 1
+    assert len(published) == 1
