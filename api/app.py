@@ -9,6 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from api import health, metrics
 from api.errors import Rejected, rejected_handler
 from api.ops import routes as ops
+from api.ops.settings import ops_settings
 from api.platform_api import errors as platform_errors
 from api.platform_api import routes as platform_api
 from api.relink_page import routes as relink
@@ -26,6 +27,7 @@ def create_app() -> FastAPI:
     settings = get_settings()  # fails at start-up, naming the bad variable
     require_shared_limiter(settings)
     settings.signing_keys()  # a missing LINK_SIGNING_KEYS stops start-up here
+    ops_settings()  # and a short OPS_TOKEN
     if not settings.stripe_webhook_secrets:
         log.error("STRIPE_WEBHOOK_SECRETS is not set: /webhooks/stripe answers 503")
     docs = settings.expose_docs  # the schema maps every route: shown only when asked for

@@ -198,7 +198,7 @@ def run_once(
             "STRIPE_WEBHOOK_SECRETS": SECRET,
             "STRIPE_API_KEY": sim.api_key,
             "STRIPE_API_BASE": sim.base_url,
-            "LINK_SIGNING_KEYS": "burst-link-key",
+            "LINK_SIGNING_KEYS": "burst-test-link-key",
             "PUBLIC_BASE_URL": base_url,
             "EMAIL_URL": smtp.url,
             "EMAIL_FROM": "relink <relink@example.com>",

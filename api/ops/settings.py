@@ -5,8 +5,10 @@ request, so a new token takes effect (and ends every session) without a restart.
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.settings.core import MIN_SECRET_LENGTH
 
 
 class OpsSettings(BaseSettings):
@@ -17,6 +19,16 @@ class OpsSettings(BaseSettings):
     ops_auth_attempts_per_minute: float = Field(
         default=10.0, gt=0, description="logins and bearer-token requests per client address"
     )
+
+    @field_validator("ops_token")
+    @classmethod
+    def _long_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and 0 < len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"OPS_TOKEN must be at least {MIN_SECRET_LENGTH} characters (a short one is "
+                "guessed, or tested offline against a session cookie)"
+            )
+        return value
 
 
 def ops_settings() -> OpsSettings:

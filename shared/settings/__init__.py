@@ -6,9 +6,11 @@ of the same name in a later base would silently replace the other."""
 from __future__ import annotations
 
 from functools import lru_cache
+from ipaddress import ip_address
 from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import ValidationError
+from pydantic import ValidationError, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings.branding import BrandingSettings
@@ -37,8 +39,30 @@ class Settings(
 ):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
 
+    @model_validator(mode="after")
+    def _live_links_over_https(self) -> Settings:
+        """Platform webhooks carry live relink links: in live mode only over https (or to
+        this host)."""
+        url = self.platform_webhook_url
+        if self.livemode and url and url.startswith("http://") and not _loopback(url):
+            raise ValueError("PLATFORM_WEBHOOK_URL must be https:// with a live STRIPE_API_KEY")
+        return self
+
     def __repr_args__(self) -> Any:  # URLs shown without credentials; SecretStr hides the rest
         return [(k, masked_url(v) if isinstance(v, str) else v) for k, v in super().__repr_args__()]
+
+
+def _loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host == "localhost" or (_is_ip(host) and ip_address(host).is_loopback)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def load_settings() -> Settings:

@@ -30,6 +30,11 @@ def split_csv(value: object) -> object:
     return value
 
 
+# Link keys and the ops token: shorter ones are guessed offline (one link or one cookie is
+# enough to test guesses against).
+MIN_SECRET_LENGTH = 16
+
+
 class CoreSettings(BaseSettings):
     database_url: str = "sqlite:///var/relink.db"
     celery_broker_url: str = "filesystem://"
@@ -68,6 +73,24 @@ class CoreSettings(BaseSettings):
     @classmethod
     def _whsec(cls, value: list[SecretStr]) -> list[SecretStr]:
         return webhook_secrets(value)
+
+    @field_validator("link_signing_keys")
+    @classmethod
+    def _long_link_keys(cls, value: list[SecretStr]) -> list[SecretStr]:
+        if any(len(key.get_secret_value()) < MIN_SECRET_LENGTH for key in value):
+            raise ValueError(
+                f"each key must be at least {MIN_SECRET_LENGTH} characters: a short key is "
+                "guessed offline from one link (`openssl rand -hex 32` makes a good one)"
+            )
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        scheme, _, rest = value.partition("://")
+        if scheme not in ("http", "https") or not rest.strip("/"):
+            raise ValueError("must be an http(s) URL with a host, e.g. https://relink.example.com")
+        return value
 
     @field_validator("stripe_api_key")
     @classmethod

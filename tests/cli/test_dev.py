@@ -56,12 +56,12 @@ def test_dev_uses_the_secrets_it_is_given_and_prints_none(
     dev_run: DevRun, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRETS", "whsec_from_stripe_listen")
-    monkeypatch.setenv("LINK_SIGNING_KEYS", "my-own-link-key")
+    monkeypatch.setenv("LINK_SIGNING_KEYS", "my-own-link-key-01")
     result = relink("dev")
     assert result.exit_code == 0, result.output
     assert "whsec_from_stripe_listen" not in result.output
     assert "as set in STRIPE_WEBHOOK_SECRETS" in result.output
-    assert dev_run.served[0].env["LINK_SIGNING_KEYS"] == "my-own-link-key"
+    assert dev_run.served[0].env["LINK_SIGNING_KEYS"] == "my-own-link-key-01"
     assert not DEV_WEBHOOK_SECRET_FILE.exists()
     assert not DEV_LINK_KEY_FILE.exists()
 

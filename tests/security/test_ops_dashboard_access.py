@@ -196,3 +196,10 @@ def test_bearer_tokens_past_the_limit_are_429_and_a_session_cookie_is_not_counte
     assert client.post("/ops/events/evt_x/replay", headers=right).status_code == 429
     for _ in range(5):
         assert client.get("/ops").status_code == 200
+
+
+def test_a_short_ops_token_stops_start_up(db: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """L9: OPS_TOKEN=1 was accepted, and then guessed."""
+    monkeypatch.setenv("OPS_TOKEN", "1")
+    with pytest.raises(ValueError, match="OPS_TOKEN must be at least 16 characters"):
+        create_app()

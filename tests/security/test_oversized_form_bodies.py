@@ -113,7 +113,7 @@ def test_a_300_mb_post_does_not_grow_the_api(tmp_path: Path) -> None:
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path}/relink.db",
-        "LINK_SIGNING_KEYS": "rss-test-key",
+        "LINK_SIGNING_KEYS": "rss-test-link-key",
         "STRIPE_API_KEY": "sk_test_rss",
     }
     api = subprocess.Popen(
@@ -129,7 +129,7 @@ def test_a_300_mb_post_does_not_grow_the_api(tmp_path: Path) -> None:
         )
         token = sign_link(
             LinkPayload(1, "fca_1", "fcauth_1"),
-            Settings(link_signing_keys=[SecretStr("rss-test-key")]),
+            Settings(link_signing_keys=[SecretStr("rss-test-link-key")]),
         )
         for path in ("/relink/x/complete", f"/relink/{token}/complete"):  # warm up, 1 KiB
             post_big(port, path, chunked=False, size=1024)

@@ -46,11 +46,11 @@ def test_token_expires_after_link_max_age(clock: list[float]) -> None:
 
 def test_rotation_newest_signs_older_still_verifies(monkeypatch: pytest.MonkeyPatch) -> None:
     old_token = sign_link(PAYLOAD)
-    monkeypatch.setenv("LINK_SIGNING_KEYS", "brand-new-key,unit-test-link-key")
+    monkeypatch.setenv("LINK_SIGNING_KEYS", "brand-new-link-key,unit-test-link-key")
     get_settings.cache_clear()
     assert read_link(old_token) == PAYLOAD
     new_token = sign_link(PAYLOAD)
-    monkeypatch.setenv("LINK_SIGNING_KEYS", "brand-new-key")
+    monkeypatch.setenv("LINK_SIGNING_KEYS", "brand-new-link-key")
     get_settings.cache_clear()
     assert read_link(new_token) == PAYLOAD
     with pytest.raises(LinkError):

@@ -18,7 +18,7 @@ def test_comma_separated_secrets_are_all_kept(monkeypatch: pytest.MonkeyPatch) -
 def test_secrets_never_appear_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STRIPE_API_KEY", "sk_test_verysecret")
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRETS", "whsec_verysecret")
-    monkeypatch.setenv("LINK_SIGNING_KEYS", "link-verysecret")
+    monkeypatch.setenv("LINK_SIGNING_KEYS", "link-verysecret-0001")
     text = repr(load_settings()) + str(load_settings())
     assert "verysecret" not in text
 
@@ -78,8 +78,8 @@ def test_defaults_match_the_design(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_link_signing_keys_are_kept_newest_first(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LINK_SIGNING_KEYS", "new-key, old-key")
-    assert load_settings().signing_keys() == ["new-key", "old-key"]
+    monkeypatch.setenv("LINK_SIGNING_KEYS", "new-link-key-0001, old-link-key-0001")
+    assert load_settings().signing_keys() == ["new-link-key-0001", "old-link-key-0001"]
 
 
 @pytest.mark.parametrize(
@@ -124,3 +124,37 @@ def test_connect_settings_read_empty_as_none_and_need_secrets_when_on(
     monkeypatch.setenv("STRIPE_CONNECT_WEBHOOK_SECRETS", "not_a_secret")
     with pytest.raises(ConfigError, match="STRIPE_CONNECT_WEBHOOK_SECRETS"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LINK_SIGNING_KEYS", "a"),
+        ("LINK_SIGNING_KEYS", "a-long-enough-key-0001,short"),
+        ("PUBLIC_BASE_URL", "ftp://x"),
+        ("PUBLIC_BASE_URL", "https://"),
+    ],
+)
+def test_weak_or_malformed_settings_are_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    """L9: a 1-character link key is brute-forced offline from one link."""
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=name):
+        load_settings()
+
+
+def test_live_platform_webhooks_need_https_except_to_this_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_live_verysecret")
+    monkeypatch.setenv("PLATFORM_WEBHOOK_SECRETS", "whsec_" + "A" * 32)
+    monkeypatch.setenv("PLATFORM_WEBHOOK_URL", "http://platform.example.com/hooks")
+    with pytest.raises(ConfigError, match="PLATFORM_WEBHOOK_URL must be https"):
+        load_settings()
+    for allowed in ("http://127.0.0.1:9000/hooks", "http://localhost/h", "https://p.example/h"):
+        monkeypatch.setenv("PLATFORM_WEBHOOK_URL", allowed)
+        assert load_settings().platform_webhook_url == allowed
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_verysecret")  # test mode: test links
+    monkeypatch.setenv("PLATFORM_WEBHOOK_URL", "http://platform.example.com/hooks")
+    assert load_settings().platform_webhook_url == "http://platform.example.com/hooks"
