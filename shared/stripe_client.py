@@ -12,6 +12,7 @@ import stripe
 from stripe import RequestOptions
 
 from shared.connect import current_account
+from shared.contacts import EMAIL
 from shared.ratelimit import acquire
 from shared.settings import Settings, get_settings
 
@@ -285,7 +286,9 @@ def retrieve_holder_email(
     if data.get("deleted"):
         return None
     email = data.get("email")
-    return email if isinstance(email, str) and "@" in email else None
+    # One plain address, as a platform contact must be: Stripe stores the field as typed, and
+    # "victim@…, attacker@…" would be two recipients of the link.
+    return email if isinstance(email, str) and EMAIL.fullmatch(email) else None
 
 
 def list_webhook_endpoints(client: stripe.StripeClient) -> list[dict[str, Any]]:

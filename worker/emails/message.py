@@ -28,7 +28,8 @@ def build_message(
     content: EmailContent, *, sender: str, recipient: str, outbox_id: int
 ) -> EmailMessage:
     message = EmailMessage()
-    message["Subject"] = content.subject
+    # A line break from Stripe data (an institution's name) would raise in the header.
+    message["Subject"] = " ".join(content.subject.split())
     message["From"] = sender
     message["To"] = recipient
     message["Date"] = format_datetime(utcnow())
