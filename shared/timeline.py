@@ -44,9 +44,15 @@ def case_timeline(session: Session, case: RelinkCase, account_ids: list[str]) ->
     if case.resolved_at is not None:
         entries.append(Entry(case.resolved_at, "case", case.id, "resolved", case.resolution or ""))
     needles = [case.authorization_id, *account_ids]
+    # The case's own Stripe account only: the same ids on another account are other objects.
+    on_account = (
+        col(WebhookEvent.account) == case.stripe_account
+        if case.stripe_account
+        else col(WebhookEvent.account).is_(None)
+    )
     events = session.exec(
         select(WebhookEvent)
-        .where(or_(*(col(WebhookEvent.payload).contains(f'"{n}"') for n in needles)))
+        .where(on_account, or_(*(col(WebhookEvent.payload).contains(f'"{n}"') for n in needles)))
         .order_by(col(WebhookEvent.received_at))
     )
     entries += [

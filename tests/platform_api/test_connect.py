@@ -5,6 +5,7 @@ error shape."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from shared.db import session_scope
-from shared.models import Contact, FcAccount
+from shared.models import Contact, FcAccount, WebhookEvent
 from tests.platform_api.conftest import add_case
 
 Keys = dict[str, dict[str, str]]
@@ -117,6 +118,33 @@ def test_cases_are_listed_and_read_within_one_stripe_account(api: TestClient, ke
             assert response.json() == {
                 "error": {"code": "not_found", "message": f"no case {case_id}"}
             }
+
+
+def test_a_case_timeline_lists_only_its_own_accounts_events(api: TestClient, keys: Keys) -> None:
+    """L6: acct_A's case listed acct_B's events naming the same ids."""
+    alpha = add_case("fcauth_tl", stripe_account=A)
+    add_case("fcauth_tl", stripe_account=B)
+    mine = add_case("fcauth_tl")
+    with session_scope() as session:
+        for event_id, account in (("evt_a", A), ("evt_b", B), ("evt_p", None)):
+            payload = json.dumps({"id": event_id, "data": {"object": {"id": "fca_tl1"}}})
+            session.add(
+                WebhookEvent(
+                    id=event_id,
+                    type="financial_connections.account.deactivated",
+                    livemode=False,
+                    created=1,
+                    account=account,
+                    payload=payload,
+                )
+            )
+
+    def events(case_id: int, account: str | None) -> list[str]:
+        detail = api.get(f"/api/v1/cases/{case_id}", headers=on(keys, account)).json()
+        return [entry["id"] for entry in detail["timeline"] if entry["kind"] == "event"]
+
+    assert events(alpha, A) == ["evt_a"]
+    assert events(mine, None) == ["evt_p"]
 
 
 def test_an_accounts_standing_is_read_within_one_stripe_account(
