@@ -27,6 +27,7 @@ from api.relink_page import calls
 from api.relink_page.outcomes import (
     Bank,
     Collect,
+    Failed,
     FreshLink,
     NewAccount,
     Outcome,
@@ -273,6 +274,10 @@ def _record_session(
         publish_after_commit(db, RECONCILE_AUTHORIZATION, reconcile_args(case, authorization))
         log.info("relink_succeeded", case_id=case.id, session_id=attempt.session_id)
         return Reconnected(bank)
+    if session.get("status") in OPEN_SESSION_STATUSES:
+        # Not finished at Stripe (an early GET …/return, a prefetch): nothing is recorded, so
+        # the customer's real return still reads the result.
+        return Failed(bank, str(session.get("status") or "pending"))
     reason = result.get("failure_reason") or str(session.get("status") or "other")
     finish(attempt, reason)
     log.info("relink_failed", case_id=case.id, session_id=attempt.session_id, reason=reason)

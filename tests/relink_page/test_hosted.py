@@ -141,6 +141,22 @@ def test_the_query_cannot_claim_a_success_stripe_did_not_report(
     assert published == []
 
 
+def test_an_early_return_records_nothing_and_the_real_one_reads_the_success(
+    hosted: None, client: TestClient, world: World, sim: SimServer, published: list[Any]
+) -> None:
+    """L5: a GET of …/return before the customer finished (a prefetch, a back button) finished
+    the attempt as `pending`; after the real success the customer read "not finished"."""
+    session_id = go_hosted(client, world, sim)
+    early = come_back(client, world)
+    assert "Reconnection not finished" in early.text
+    assert [a.result for a in attempts(world.case_id)] == [None]
+    sim.client.complete_session(session_id, "success")
+    back = come_back(client, world)
+    assert "Your bank is reconnected" in back.text
+    assert [a.result for a in attempts(world.case_id)] == ["account"]
+    assert published == [("relink.reconcile_authorization", [world.authorization])]
+
+
 @pytest.mark.parametrize(
     ("outcome", "heading"),
     [
