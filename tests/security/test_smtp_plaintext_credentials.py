@@ -70,6 +70,28 @@ def test_a_local_sink_without_credentials_stays_plain_smtp(tmp_path: Path) -> No
     assert len(seen.messages) == 1
 
 
+def test_without_credentials_starttls_is_used_when_offered(
+    pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """L10: smtp://host:port never tried STARTTLS, and the link crossed in the clear."""
+    use_settings(monkeypatch, EMAIL_CA_BUNDLE=str(pki.ca))
+    with smtp_server(starttls=pki.server_context(), auth=False) as (port, seen):
+        deliver(a_message(), f"smtp://localhost:{port}", name="relink-outbox-1")  # TLS required
+    assert seen.logins == []
+    assert len(seen.messages) == 1
+
+
+def test_without_credentials_an_untrusted_starttls_certificate_stops_the_send(
+    pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with (
+        smtp_server(starttls=pki.server_context(), auth=False) as (port, seen),
+        pytest.raises(TransportError, match="EMAIL_CA_BUNDLE"),
+    ):
+        deliver(a_message(), f"smtp://localhost:{port}", name="relink-outbox-1")
+    assert seen.messages == []
+
+
 @pytest.mark.parametrize(
     "url", ["smtp://apikey@smtp.example.com:587", "smtp://:secret@smtp.example.com:587"]
 )

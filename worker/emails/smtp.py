@@ -1,6 +1,7 @@
 """An SMTP session as EMAIL_URL asks for it, shared by the transport and `relink doctor`.
 
-- smtp://host:port: plain SMTP without login, for local sinks (Mailpit);
+- smtp://host:port: SMTP without login, for local sinks (Mailpit), over STARTTLS when the
+  server offers it (verified as below), else plain;
 - smtp://user:password@host:587: STARTTLS is required before AUTH; a server that does not
   offer it is refused, so the credentials never cross the network in the clear;
 - smtps://user:password@host:465: TLS from the first byte (implicit TLS).
@@ -65,7 +66,7 @@ def open_session(email_url: str, *, timeout: float, ca_bundle: Path | None) -> s
     """Connected, over TLS and logged in when EMAIL_URL asks; use it as a context manager.
     Raises SmtpFailure for anything before MAIL FROM."""
     server = SmtpServer.parse(email_url)
-    context = tls_context(ca_bundle) if server.implicit_tls or server.user else None
+    context = tls_context(ca_bundle)
     try:
         if server.implicit_tls:
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(
@@ -84,16 +85,24 @@ def open_session(email_url: str, *, timeout: float, ca_bundle: Path | None) -> s
             if not server.implicit_tls:
                 _starttls(smtp, server, context)
             _login(smtp, server, server.user, server.password)
+        elif not server.implicit_tls:
+            _starttls(smtp, server, context, required=False)
     except BaseException:
         smtp.close()
         raise
     return smtp
 
 
-def _starttls(smtp: smtplib.SMTP, server: SmtpServer, context: ssl.SSLContext | None) -> None:
+def _starttls(
+    smtp: smtplib.SMTP, server: SmtpServer, context: ssl.SSLContext, *, required: bool = True
+) -> None:
+    """STARTTLS; a server that does not offer it is refused when `required` (credentials
+    follow), else the session stays plain."""
     try:
         smtp.ehlo()
         if not smtp.has_extn("starttls"):
+            if not required:
+                return
             raise SmtpFailure(
                 f"EMAIL_URL has credentials but SMTP {server.where} does not offer STARTTLS: "
                 "relink never sends them unencrypted (use smtps:// if the server has it)"
