@@ -16,6 +16,8 @@ from starlette.exceptions import HTTPException
 
 PREFIX = "/api/v1"
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+# API answers carry links and addresses: no cache (browser, proxy) keeps them.
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 class ApiError(Exception):
@@ -33,7 +35,7 @@ def error_response(
     status_code: int, code: str, message: str, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
     body = {"error": {"code": code, "message": message}}
-    return JSONResponse(body, status_code=status_code, headers=headers)
+    return JSONResponse(body, status_code=status_code, headers={**NO_STORE, **(headers or {})})
 
 
 async def api_error_handler(_request: Request, exc: Exception) -> Response:

@@ -17,7 +17,7 @@ from api.bodies import BodyTooLarge, read_body
 from api.platform_api import schemas, service
 from api.platform_api.auth import Caller, require
 from api.platform_api.connect import StripeAccount
-from api.platform_api.errors import ApiError
+from api.platform_api.errors import NO_STORE, ApiError
 from shared import contacts, outbox
 from shared.db import session_scope
 from shared.models import OPEN_CASE_STATES, CaseState, ContactSubject, FcAccount, RelinkCase
@@ -33,7 +33,15 @@ ERRORS: dict[int | str, dict[str, object]] = {
         (422, "an invalid parameter or body"),
     )
 }
-router = APIRouter(prefix="/api/v1", tags=["platform"], responses=ERRORS)
+
+
+def _no_store(response: Response) -> None:
+    response.headers.update(NO_STORE)
+
+
+router = APIRouter(
+    prefix="/api/v1", tags=["platform"], responses=ERRORS, dependencies=[Depends(_no_store)]
+)
 log = structlog.get_logger(__name__)
 
 Reader = Annotated[Caller, Depends(require("read"))]
@@ -173,7 +181,7 @@ def revoke_links(case_id: CaseId, caller: Writer, account: StripeAccount) -> Res
     with session_scope() as session:
         service.revoke_links(session, _open_case(session, case_id, account))
     log.warning("links_revoked", key_prefix=caller.prefix, case_id=case_id)
-    return Response(status_code=204)
+    return Response(status_code=204, headers=NO_STORE)
 
 
 @router.post(
@@ -334,4 +342,4 @@ def delete_contact(
             before=before,
             after=None,
         )
-    return Response(status_code=204)
+    return Response(status_code=204, headers=NO_STORE)

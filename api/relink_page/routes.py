@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 import orjson
 import structlog
@@ -29,7 +29,14 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.bodies import BodyTooLarge, read_body
 from api.relink_page import outcomes, service, setup
-from api.relink_page.pages import brand_stylesheet, busy, failed, render, render_outcome
+from api.relink_page.pages import (
+    brand_stylesheet,
+    busy,
+    failed,
+    page_headers,
+    render,
+    render_outcome,
+)
 from api.relink_page.sessions import online_acceptance
 from shared.links import LinkError, LinkPayload, read_link, read_link_at
 from shared.settings import get_settings
@@ -179,6 +186,14 @@ async def relink_page(request: Request, token: str) -> Response:
 
 # HEAD (scanners) is GET without the body; one operation in the OpenAPI schema.
 router.add_api_route("/relink/{token}", relink_page, methods=["HEAD"], include_in_schema=False)
+
+
+@router.get("/relink/{token}/", include_in_schema=False)
+async def relink_page_slash(token: str) -> Response:
+    """A trailing slash: back to the page by a relative, uncached redirect (Starlette's own
+    would be absolute, built from the Host header, and cacheable, with the token in it)."""
+    headers = {**page_headers(get_settings()), "Location": f"/relink/{quote(token, safe='')}"}
+    return Response(status_code=308, headers=headers)
 
 
 @router.post("/relink/{token}/opened", response_class=HTMLResponse)
