@@ -7,6 +7,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import quote
 
 import stripe
 from stripe import RequestOptions
@@ -160,7 +161,7 @@ def retrieve_authorization(client: stripe.StripeClient, authorization_id: str) -
     """The authorization (a preview endpoint the GA SDK does not model), at STRIPE_API_VERSION."""
     response = client.raw_request(
         "get",
-        f"/v1/financial_connections/authorizations/{authorization_id}",
+        f"/v1/financial_connections/authorizations/{quote(authorization_id, safe='')}",
         stripe_version=get_settings().stripe_api_version,
     )
     return dict(client.deserialize(response, api_mode="V1").to_dict())

@@ -4,6 +4,9 @@ was re-claimed every five minutes until it failed."""
 
 from __future__ import annotations
 
+import pytest
+import stripe
+
 from shared import stripe_client
 from sim.testing import SimServer
 from worker.emails.message import build_message
@@ -38,3 +41,16 @@ def test_a_line_break_in_the_subject_is_folded_into_spaces() -> None:
     assert message["Subject"] == "Reconnect your First Bcc: x@evil.example Bank account"
     assert message["Bcc"] is None
     assert message.as_bytes().count(b"\nBcc:") == 0
+
+
+def test_an_authorization_id_stays_one_path_segment(sim: SimServer) -> None:
+    """I5: an id from an event was put in the path unencoded (`../accounts/fca_x` walked)."""
+    client = stripe_client.make_stripe_client()
+    sim.client.clear_requests()
+    with pytest.raises(stripe.InvalidRequestError):
+        stripe_client.retrieve_authorization(client, "../accounts/fca_x?expand[]=y")
+    [request] = sim.client.requests("/v1/")
+    # the simulator logs the decoded path: the whole id in it, `?` and all (no query)
+    assert (
+        request["path"] == "/v1/financial_connections/authorizations/../accounts/fca_x?expand[]=y"
+    )
