@@ -44,8 +44,9 @@ def _fresh_log_context(sender: object = None, **_: object) -> None:
 
 def _serve_metrics(sender: object = None, **_: object) -> None:
     port = os.environ.get("WORKER_METRICS_PORT")
-    if port:
-        start_http_server(int(port), registry=export_registry())
+    if port:  # no auth on it: this host only, unless WORKER_METRICS_HOST opens it (compose)
+        host = os.environ.get("WORKER_METRICS_HOST", "127.0.0.1")
+        start_http_server(int(port), addr=host, registry=export_registry())
 
 
 def _process_gone(sender: object = None, pid: int | None = None, **_: object) -> None:

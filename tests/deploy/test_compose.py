@@ -32,6 +32,7 @@ def test_commands_start_what_the_code_provides() -> None:
 OUTSIDE_SETTINGS = {name.upper() for name in OpsSettings.model_fields} | {
     "PROMETHEUS_MULTIPROC_DIR",  # prometheus_client
     "WORKER_METRICS_PORT",  # worker/celery_app.py
+    "WORKER_METRICS_HOST",
     "LOG_FORMAT",  # shared/logging.py
 }
 

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from shared.settings import get_settings
+from worker import celery_app
 
 AppUnder = Callable[..., TestClient]
 DOCS = ("/docs", "/redoc", "/openapi.json")
@@ -80,3 +81,18 @@ def test_metrics_with_a_token_answer_the_bearer(app_under: AppUnder) -> None:
 def test_a_token_alone_does_not_serve_metrics(app_under: AppUnder) -> None:
     app = app_under(METRICS_TOKEN=TOKEN)
     assert app.get("/metrics/", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 404
+
+
+def test_the_workers_metrics_port_listens_on_this_host_unless_told(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """I6: it listened on 0.0.0.0, without auth."""
+    served: list[tuple[int, str]] = []
+    monkeypatch.setattr(
+        celery_app, "start_http_server", lambda port, addr, registry: served.append((port, addr))
+    )
+    monkeypatch.setenv("WORKER_METRICS_PORT", "9808")
+    celery_app._serve_metrics()
+    monkeypatch.setenv("WORKER_METRICS_HOST", "0.0.0.0")
+    celery_app._serve_metrics()
+    assert served == [(9808, "127.0.0.1"), (9808, "0.0.0.0")]
