@@ -42,7 +42,8 @@ class BrandingSettings(BaseSettings):
     @field_validator("merchant_name")
     @classmethod
     def _brand_merchant_name(cls, value: str | None) -> str | None:
-        if value is not None and any(ord(char) < 32 or ord(char) == 127 for char in value):
+        # isprintable: no control character, nor U+2028/U+2029, which fold a From: header
+        if value is not None and not value.isprintable():
             raise ValueError("must be one line of text")
         return value
 

@@ -47,6 +47,7 @@ def test_secrets_never_appear_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
         ("SUPPORT_EMAIL", "support@example"),
         ("SUPPORT_EMAIL", "Help <help@example.com>"),
         ("MERCHANT_NAME", "Acme\r\nBcc: everyone@example.com"),
+        ("MERCHANT_NAME", "Acme\u2028Bcc: everyone@example.com"),  # I7: folds a From: header
         ("TEMPLATES_DIR", "/no/such/directory"),
     ],
 )
