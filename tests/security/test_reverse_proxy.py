@@ -235,6 +235,13 @@ def test_body_limits_per_route(proxy: Site, stub_api: tuple[int, list[Seen]]) ->
     assert request(proxy, "POST", f"/relink/{TOKEN}/complete", b"x" * 16_000, json) == 200
     assert request(proxy, "POST", f"/relink/{TOKEN}/complete", b"x" * 17_000, json) == 413
     assert len(seen) == 2
+    # I8: the Connect endpoint and the pages' stylesheet are published too, with their limits
+    assert request(proxy, "POST", "/webhooks/stripe/connect", b"x" * 200_000, json) == 200
+    assert request(proxy, "POST", "/webhooks/stripe/connect", b"x" * (256 * 1024 + 1)) == 413
+    assert request(proxy, "GET", "/brand.css") == 200
+    assert request(proxy, "POST", "/brand.css", b"{}", json) == 403
+    assert request(proxy, "POST", "/webhooks/stripe/connected", b"{}", json) == 404
+    assert [s.path for s in seen[2:]] == ["/webhooks/stripe/connect", "/brand.css"]
 
 
 def test_header_limits_and_private_routes(proxy: Site, stub_api: tuple[int, list[Seen]]) -> None:
