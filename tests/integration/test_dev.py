@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import os
@@ -60,4 +61,52 @@ def test_relink_dev_turns_a_deactivation_into_an_email_file(tmp_path: Path) -> N
             assert stat.S_IMODE((tmp_path / "var" / name).stat().st_mode) == 0o600, name
     finally:
         os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == pid:
+            found.append(int(stat_file.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_a_sigterm_to_relink_dev_stops_the_simulator_and_the_worker(tmp_path: Path) -> None:
+    """L11: uvicorn re-raised the SIGTERM under the default handler; the children lived on."""
+    port, sim_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k not in RELINK_VARIABLES}
+    relink = [sys.executable, "-c", "from worker.cli.main import main; main()"]
+    process = subprocess.Popen(
+        [*relink, "dev", "--port", str(port), "--sim-port", str(sim_port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_until(
+            lambda: requests.get(f"http://127.0.0.1:{port}/readyz", timeout=1).ok, 60, "relink dev"
+        )
+        children = children_of(process.pid)
+        assert len(children) == 2  # the simulator, the worker with beat
+        process.send_signal(signal.SIGTERM)  # to relink dev alone, as a supervisor sends it
+        assert process.wait(timeout=30) != 0
+        wait_until(lambda: not any(alive(child) for child in children), 15, "children gone")
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # whatever is left of the group
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=30)

@@ -3,6 +3,8 @@ and `relink migrate`."""
 
 from __future__ import annotations
 
+import signal
+
 import typer
 import uvicorn
 
@@ -41,6 +43,10 @@ def banner(embedded: Embedded, port: int) -> str:
     )
 
 
+def _exit(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def dev(
     host: str = "127.0.0.1",
     port: int = 8000,
@@ -49,6 +55,9 @@ def dev(
     """Run relink on the embedded default: SQLite, a file broker, a worker beside the API,
     emails as files and, without STRIPE_API_KEY, the bundled Stripe simulator."""
     embedded = start_embedded(host, port, sim_port)
+    # uvicorn re-raises a SIGTERM it caught once it has shut down, under the handler it
+    # found: with the default one the process dies before `finally` stops the children.
+    signal.signal(signal.SIGTERM, _exit)
     try:
         typer.echo(banner(embedded, port))
         uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info")
