@@ -1,15 +1,16 @@
 FROM python:3.11-slim
 WORKDIR /app
 # Locked, hash-checked dependencies first (their own layer), then relink itself without deps.
-COPY requirements/runtime.txt requirements/runtime.txt
-RUN pip install --no-cache-dir --require-hashes -r requirements/runtime.txt
+COPY requirements/build.txt requirements/runtime.txt requirements/
+RUN pip install --no-cache-dir --require-hashes -r requirements/build.txt \
+ && pip install --no-cache-dir --require-hashes -r requirements/runtime.txt
 COPY pyproject.toml README.md alembic.ini ./
 COPY api api
 COPY worker worker
 COPY shared shared
 COPY sim sim
 COPY migrations migrations
-RUN pip install --no-cache-dir --no-deps -e . \
+RUN pip install --no-cache-dir --no-deps --no-build-isolation -e . \
  && useradd --create-home relink && mkdir -p var && chown relink var
 USER relink
 EXPOSE 8000

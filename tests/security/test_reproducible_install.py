@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 RUNTIME_LOCK = ROOT / "requirements" / "runtime.txt"
 DEV_LOCK = ROOT / "requirements" / "dev.txt"
+BUILD_LOCK = ROOT / "requirements" / "build.txt"
 
 PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==(?P<version>[^\s;\\]+)")
 
@@ -97,8 +98,23 @@ def test_dev_lock_runs_the_runtime_versions() -> None:
 def test_dockerfile_and_ci_install_from_the_locks() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
+    assert "pip install --no-cache-dir --require-hashes -r requirements/build.txt" in dockerfile
     assert "pip install --no-cache-dir --require-hashes -r requirements/runtime.txt" in dockerfile
-    assert "pip install --no-cache-dir --no-deps -e ." in dockerfile
+    assert "pip install --no-cache-dir --no-deps --no-build-isolation -e ." in dockerfile
+    assert "pip install -q --require-hashes -r requirements/build.txt" in ci
     assert "pip install -q --require-hashes -r requirements/dev.txt" in ci
-    assert "pip install -q --no-deps -e ." in ci
+    assert "pip install -q --no-deps --no-build-isolation -e ." in ci
     assert "pip install -q -e '.[dev]'" not in ci
+    assert "--upgrade pip" not in ci  # pip comes from the build lock, hashed
+
+
+def test_the_build_backend_and_pip_are_pinned_and_hashed() -> None:
+    """L12: `setuptools>=77` came unpinned and unhashed through build isolation, and CI
+    upgraded pip to whatever was newest."""
+    build = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]
+    (backend,) = build["requires"]
+    lock = locked(BUILD_LOCK)
+    assert pins([backend]) == {"setuptools": lock["setuptools"]}
+    assert set(lock) == {"pip", "setuptools"}
+    for entry in lock_entries(BUILD_LOCK):
+        assert re.search(r"--hash=sha256:[0-9a-f]{64}", entry), entry.split()[0]
