@@ -32,6 +32,10 @@ WEBHOOK_TO_EMAIL_SENT = Histogram(
     "From the deactivation webhook's receipt to the case's first email sent",
     buckets=(1, 5, 15, 30, 60, 90, 120, 300, 600, 1800, 3600, 4 * 3600, 86400),
 )
+SMTP_LOGINS_REFUSED = Counter(
+    "relink_smtp_logins_refused",
+    "SMTP logins the server refused (5xx to AUTH); sending then pauses EMAIL_LOGIN_PAUSE_SECONDS",
+)
 _PENDING = "relink_metrics_pending"
 REPAIRED_RESOLUTIONS = ("reactivated", "sweep")
 

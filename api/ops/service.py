@@ -66,6 +66,7 @@ class Dashboard:
     by_institution: list[Row]
     by_cause: list[Row]
     emails: Row
+    smtp_login_refused: Row | None
     inbox_waiting: int
     inbox_lag_seconds: int | None
     problems: list[Row]
@@ -215,6 +216,21 @@ def email_counts(db: Session, since: datetime) -> Row:
     return dict(zip(names, map(int, row), strict=True))
 
 
+def smtp_login_refused(db: Session) -> Row | None:
+    """The latest refused SMTP login still holding an email (the worker's `hold_after_refused_
+    login`): when, and the server's answer (credentials never in it)."""
+    row = db.execute(
+        select(col(EmailOutbox.claimed_at), col(EmailOutbox.last_error))
+        .where(
+            col(EmailOutbox.status) == "pending",
+            col(EmailOutbox.last_error).startswith("LoginRefused:"),
+        )
+        .order_by(col(EmailOutbox.claimed_at).desc())
+        .limit(1)
+    ).first()
+    return None if row is None else {"at": row[0], "error": str(row[1])[:300]}
+
+
 def inbox_lag(db: Session, now: datetime) -> tuple[int, int | None]:
     """Events waiting to be processed, and how long the oldest has waited (seconds)."""
     waiting, oldest = db.execute(
@@ -287,6 +303,7 @@ def dashboard(db: Session, days: int, now: datetime | None = None) -> Dashboard:
         by_institution=results_by(db, since, col(FcAuthorization.institution_name)),
         by_cause=results_by(db, since, col(C.cause)),
         emails=email_counts(db, since),
+        smtp_login_refused=smtp_login_refused(db),
         inbox_waiting=waiting,
         inbox_lag_seconds=lag,
         problems=problem_events(db),

@@ -23,6 +23,9 @@ class EmailSettings(BaseSettings):
     email_sweep_every_seconds: float = Field(default=30.0, gt=0)
     email_claim_timeout_seconds: int = Field(default=300, gt=0)
     max_email_attempts: int = Field(default=8, gt=0)
+    email_login_pause_seconds: float = Field(
+        default=900.0, gt=0, description="no SMTP send this long after a refused login"
+    )
     fresh_link_interval_seconds: int = Field(default=600, gt=0)
     contact_cache_seconds: float = Field(default=300.0, ge=0)
     reconnected_email: bool = Field(default=False, description="email when a case resolves")

@@ -4,18 +4,21 @@ doctor` logs in exactly as the transport does and shows EMAIL_URL masked."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from shared.db import session_scope
+from api.app import create_app
+from shared.db import session_scope, utcnow
 from shared.logging import configure_logging
 from shared.models import EmailOutbox, OutboxStatus, RelinkCase
 from shared.queue import celery_app
 from shared.settings import load_settings
 from shared.urls import masked_url
-from tests.emails.world import deactivated_authorization, handle, simulated_stripe
+from tests.emails.world import due_email, simulated_stripe
 from tests.security.smtp_servers import (
     PASSWORD,
     USER,
@@ -28,18 +31,18 @@ from worker.cli.doctor import check_email
 from worker.emails import tasks as email_tasks
 
 WRONG = "Wr0ng/Pass+word="
+OPS_TOKEN = "ops-token-for-tests-0123456789"
 
 
-class Retry(Exception):
-    pass
-
-
-def test_a_refused_login_fails_the_attempt_without_counting_it_sent(
+def test_a_refused_login_holds_every_email_without_counting_an_attempt(
     db: None, pki: Pki, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """L14: a 535 was retried like a transient error within seconds, two mechanisms a try:
+    ~16 failed logins at the provider in minutes, enough to lock the account. Now one login
+    fails, every pending email is held EMAIL_LOGIN_PAUSE_SECONDS (none failed, no attempt
+    counted), and /ops says so."""
     configure_logging()
     celery_app()  # the app whose task is patched is the one that runs it
-    monkeypatch.setattr(email_tasks.send_email, "retry", lambda *, exc, countdown: Retry(str(exc)))
     with (
         smtp_server(starttls=pki.server_context()) as (port, seen),
         simulated_stripe(
@@ -47,27 +50,34 @@ def test_a_refused_login_fails_the_attempt_without_counting_it_sent(
             EMAIL_URL=smtp_url(port, password=WRONG),
             EMAIL_CA_BUNDLE=str(pki.ca),
             QUIET_PERIOD_SECONDS="0",
+            EMAIL_LOGIN_PAUSE_SECONDS="600",
+            OPS_TOKEN=OPS_TOKEN,
         ) as sim,
     ):
-        _, events = deactivated_authorization(sim, last4s=("1111",))
-        handle(events[0])
-        with session_scope() as session:
-            row = session.exec(select(EmailOutbox)).one()
-        assert row.id is not None
-        with pytest.raises(Retry):
-            email_tasks.send_email.run(row.id)
-    assert set(seen.logins) == {(USER, WRONG)}  # smtplib tries PLAIN, then LOGIN
+        first, second = due_email(sim, "1111"), due_email(sim, "2222")
+        before = utcnow()
+        assert email_tasks.send_email.run(first) == "held"
+        assert email_tasks.send_email.run(second) == "skipped"  # held: no second login
+        assert email_tasks.sweep_outbox.run() == 0
+    assert seen.logins == [(USER, WRONG)]  # one mechanism, once
     assert seen.messages == []
     with session_scope() as session:
-        row = session.exec(select(EmailOutbox)).one()
-        case = session.exec(select(RelinkCase)).one()
-    assert (row.status, row.attempts, row.sent_at) == (OutboxStatus.PENDING, 1, None)
-    assert case.emails_sent == 0
-    error = row.last_error or ""
-    assert "EMAIL_URL" in error
-    assert "refused the login" in error
+        rows = {row.id: row for row in session.exec(select(EmailOutbox))}
+        cases = session.exec(select(RelinkCase)).all()
+    for row in rows.values():
+        assert (row.status, row.attempts, row.sent_at) == (OutboxStatus.PENDING, 0, None)
+        assert row.send_after >= before + timedelta(seconds=599)
+    assert [case.emails_sent for case in cases] == [0, 0]
+    error = rows[first].last_error or ""
+    assert error.startswith("LoginRefused: EMAIL_URL")
+    assert "refused the login (535" in error
+    with TestClient(create_app()) as client:
+        board = client.get("/ops", headers={"Authorization": f"Bearer {OPS_TOKEN}"})
+    assert 'id="smtp-login-refused"' in board.text
+    assert "refused the login (535" in board.text
     captured = capsys.readouterr()
-    for text in (error, captured.out, captured.err):
+    assert "smtp_login_refused" in captured.out + captured.err
+    for text in (error, captured.out, captured.err, board.text):
         for secret in (WRONG, quote(WRONG, safe=""), USER):
             assert secret not in text
 

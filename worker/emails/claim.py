@@ -108,6 +108,35 @@ def release(outbox_id: int, error: Exception, *, retry_in: float) -> bool:
     return final
 
 
+def hold_after_refused_login(outbox_id: int, error: Exception, *, pause: float) -> int:
+    """After a refused SMTP login: give the row back without counting the attempt, and hold
+    it and every other pending row for `pause` seconds, so no worker logs in again with the
+    same credentials meanwhile (the rows wait for the fix; none is failed). Returns how many
+    rows are held."""
+    until = utcnow() + timedelta(seconds=pause)
+    with session_scope() as session:
+        session.execute(
+            update(EmailOutbox)
+            .where(col(EmailOutbox.id) == outbox_id, col(EmailOutbox.status) == "sending")
+            .values(
+                status=OutboxStatus.PENDING,
+                attempts=col(EmailOutbox.attempts) - 1,
+                last_error=f"{type(error).__name__}: {error}"[:2000],
+            )
+            .execution_options(synchronize_session=False)
+        )
+        held = session.execute(
+            update(EmailOutbox)
+            .where(
+                col(EmailOutbox.status) == OutboxStatus.PENDING,
+                col(EmailOutbox.send_after) < until,
+            )
+            .values(send_after=until)
+            .execution_options(synchronize_session=False)
+        )
+    return int(held.rowcount)  # type: ignore[attr-defined]
+
+
 def still_claimed(outbox_id: int, claimed_at: datetime | None) -> bool:
     """Renew this worker's claim just before the send, if it is still this worker's.
 

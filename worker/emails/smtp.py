@@ -23,6 +23,16 @@ class SmtpFailure(Exception):
     """Connecting, TLS or AUTH failed; the message is safe to log and store."""
 
 
+class SmtpLoginRefused(SmtpFailure):
+    """The server refused the credentials (a 5xx to AUTH): trying again with the same ones
+    only counts failed logins at the provider, which may lock the account."""
+
+
+# smtplib's own order; one mechanism per login (smtplib's login() tries every advertised one
+# in turn: two failed logins per attempt at a provider offering PLAIN and LOGIN).
+AUTH_MECHANISMS = ("CRAM-MD5", "PLAIN", "LOGIN")
+
+
 @dataclass(frozen=True)
 class SmtpServer:
     host: str
@@ -123,13 +133,17 @@ def _starttls(
 
 def _login(smtp: smtplib.SMTP, server: SmtpServer, user: str, password: str) -> None:
     try:
-        smtp.login(user, password)
-    except smtplib.SMTPNotSupportedError as exc:
-        raise SmtpFailure(
-            f"EMAIL_URL has credentials but SMTP {server.where} offers no AUTH"
-        ) from exc
+        smtp.ehlo_or_helo_if_needed()
+        offered = smtp.esmtp_features.get("auth", "").upper().split()
+        mechanism = next((m for m in AUTH_MECHANISMS if m in offered), None)
+        if mechanism is None:
+            raise SmtpFailure(f"EMAIL_URL has credentials but SMTP {server.where} offers no AUTH")
+        smtp.user, smtp.password = user, password
+        respond = getattr(smtp, "auth_" + mechanism.lower().replace("-", "_"))
+        smtp.auth(mechanism, respond, initial_response_ok=True)
     except smtplib.SMTPResponseException as exc:
-        raise SmtpFailure(
+        refused = SmtpLoginRefused if 500 <= exc.smtp_code < 600 else SmtpFailure
+        raise refused(
             f"EMAIL_URL: SMTP {server.where} refused the login "
             f"({exc.smtp_code} {server.scrub(_text(exc.smtp_error))})"
         ) from exc

@@ -10,10 +10,12 @@ from celery import Task, shared_task
 
 from shared.catalog import SEND_EMAIL, SWEEP_OUTBOX
 from shared.db import outlasting_outages, session_scope
+from shared.metrics import SMTP_LOGINS_REFUSED
 from shared.models import EmailOutbox
 from shared.queue import publish
+from shared.settings import get_settings
 from worker.emails import claim, outbox
-from worker.emails.transport import TransportError
+from worker.emails.transport import LoginRefused, TransportError
 from worker.errors import BACKOFF_BASE_SECONDS, BACKOFF_CAP_SECONDS, TRANSIENT_ERRORS
 
 log = structlog.get_logger(__name__)
@@ -45,6 +47,12 @@ def send_email(self: Task, outbox_id: int) -> str:
     due again when the retry runs (so the sweep does not jump the backoff)."""
     try:
         return outbox.send_outbox(outbox_id)
+    except LoginRefused as exc:
+        pause = get_settings().email_login_pause_seconds
+        held = claim.hold_after_refused_login(outbox_id, exc, pause=pause)
+        SMTP_LOGINS_REFUSED.inc()
+        log.error("smtp_login_refused", error=str(exc), held=held, pause_seconds=pause)
+        return "held"
     except (TransportError, *TRANSIENT_ERRORS) as exc:
         delay = email_backoff(_attempts(outbox_id, fallback=self.request.retries + 1))
         # Given back even across a database outage: a lost release would park the row in

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from shared.logging import redact_text
 from shared.settings import get_settings
-from worker.emails.smtp import SmtpFailure, open_session
+from worker.emails.smtp import SmtpFailure, SmtpLoginRefused, open_session
 
 SMTP_SCHEMES = ("smtp://", "smtps://")
 _LINK_TOKEN = re.compile(r"(/relink/)[A-Za-z0-9_.\-]+")
@@ -20,6 +20,11 @@ _LINK_TOKEN = re.compile(r"(/relink/)[A-Za-z0-9_.\-]+")
 
 class TransportError(Exception):
     """The message may not have been delivered; sending again is safe (same Message-ID)."""
+
+
+class LoginRefused(TransportError):
+    """The SMTP server refused EMAIL_URL's credentials: nothing was sent, and nothing should
+    be tried again with them for a while (worker/emails/claim.py `hold_after_refused_login`)."""
 
 
 def deliver(message: EmailMessage, email_url: str, *, name: str) -> None:
@@ -42,6 +47,8 @@ def _smtp(message: EmailMessage, email_url: str) -> None:
             email_url, timeout=settings.email_timeout_seconds, ca_bundle=settings.email_ca_bundle
         ) as smtp:
             smtp.send_message(message)
+    except SmtpLoginRefused as exc:
+        raise LoginRefused(str(exc)) from exc
     except SmtpFailure as exc:
         raise TransportError(str(exc)) from exc
     except (smtplib.SMTPException, OSError) as exc:
