@@ -14,6 +14,9 @@ RUN pip install --no-cache-dir --no-deps --no-build-isolation -e . \
  && useradd --create-home relink && mkdir -p var && chown relink var
 USER relink
 EXPOSE 8000
+# uvicorn believes X-Forwarded-For from these addresses only (its own default: any loopback
+# peer); none unless the deployment names its reverse proxy (compose requires it).
+ENV FORWARDED_ALLOW_IPS=""
 # Limits: docs/reverse-proxy/README.md; no access log (it would hold relink tokens).
 CMD ["uvicorn", "api.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", \
      "--http", "httptools", "--limit-concurrency", "200", "--backlog", "1024", \

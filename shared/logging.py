@@ -4,13 +4,16 @@ address reaches a log.
 Exceptions are formatted first, as plain tracebacks (JSON: frames) without local variables
 (structlog's rich tracebacks print locals: payloads, keys, passwords), and the redaction runs
 after, over every value, nested dicts and lists included, so a secret inside an exception
-message is scrubbed too. uvicorn's access log goes through the same scrubbing (its paths carry
-relink tokens). LOG_FORMAT picks console lines or JSON.
+message is scrubbed too. Every stdlib record (uvicorn's access log and its "Exception in ASGI
+application", Celery's task trace, any library's) is scrubbed as it is made, its traceback
+formatted and scrubbed then, whichever handler prints it. LOG_FORMAT picks console lines or
+JSON.
 """
 
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 import re
 from typing import Any
@@ -30,11 +33,20 @@ _PATTERNS = (
         ),
         "[redacted]",
     ),
+    # A relink API key: its prefix names it (as in listings), the rest is the secret.
+    (re.compile(r"\b(rlk_[0-9a-f]{12})_[A-Za-z0-9_-]+"), r"\1_[redacted]"),
+    # A query-string value whose name says secret (`?api_key=…`, `&token=…`).
+    (
+        re.compile(r"([?&][^=&\s]*(?:key|secret|token|password|signature)[^=&\s]*=)[^&\s\"']+"),
+        r"\1[redacted]",
+    ),
+    # SQLAlchemy's error text shows a statement's parameters: any of them may be personal.
+    (re.compile(r"\[parameters: [^\n]*\]"), "[parameters: [redacted]]"),
     # A relink link is a bearer credential for days: keep the path, drop the token.
     (re.compile(r"(/relink/)[A-Za-z0-9_.~%-]{16,}"), r"\1<token>"),
     # The password of a URL (database, broker, SMTP).
     (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+@", re.IGNORECASE), r"\1***@"),
-    (re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"), "[email]"),
+    (re.compile(r"[\w.+-]+(@|%40)[\w-]+(\.[\w-]+)+"), "[email]"),
 )
 _SECRET_KEYS = (
     "secret",
@@ -75,16 +87,56 @@ def redact(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDi
     return redact_value(dict(event_dict))
 
 
-class RedactingFilter(logging.Filter):
-    """For stdlib loggers (uvicorn's access log): scrub the message and its arguments."""
+def _redact_argument(value: Any) -> Any:
+    if value is None or isinstance(value, numbers.Number):  # %d and %.2f keep working
+        return value
+    if isinstance(value, str | dict | list | tuple):
+        return redact_value(value)
+    return redact_text(str(value))  # an exception, a URL object…: as `%s` prints it
 
-    def filter(self, record: logging.LogRecord) -> bool:
+
+_TRACEBACKS = logging.Formatter()
+
+
+def redact_record(record: logging.LogRecord) -> logging.LogRecord:
+    """A stdlib record scrubbed: its arguments one by one (kept apart: uvicorn's access
+    formatter unpacks them), then the message they make (a secret only it shows, such as
+    `"?token=%s"` with the token, makes it the record's whole message); and its traceback,
+    formatted here as every Formatter would and left as the record's `exc_text` alone (a
+    formatter given `exc_info` prints it raw)."""
+    if isinstance(record.args, tuple):
+        record.args = tuple(_redact_argument(arg) for arg in record.args)
+    elif isinstance(record.args, dict):
+        record.args = redact_value(record.args)
+    if not record.args:
         record.msg = redact_text(str(record.msg))
-        if isinstance(record.args, tuple):
-            record.args = tuple(redact_value(arg) for arg in record.args)
-        elif isinstance(record.args, dict):
-            record.args = redact_value(record.args)
-        return True
+    else:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError, KeyError):
+            message = None  # a bad format: logging reports it when a handler formats it
+        if message is not None and redact_text(message) != message:
+            record.msg, record.args = redact_text(message), ()
+    if record.exc_info:
+        record.exc_text = _TRACEBACKS.formatException(record.exc_info)
+        record.exc_info = None
+    if record.exc_text:
+        record.exc_text = redact_text(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redact_text(record.stack_info)
+    return record
+
+
+class _RedactingRecordFactory:
+    """Every stdlib record is scrubbed as it is made: whatever logger, handler or formatter
+    later prints it (a filter on named loggers misses the records of their children and the
+    tracebacks)."""
+
+    def __init__(self, make: Any) -> None:
+        self._make = make
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        return redact_record(self._make(*args, **kwargs))
 
 
 def _json_from_log_format() -> bool:
@@ -126,7 +178,5 @@ def configure_logging(level: int = logging.INFO, *, json: bool | None = None) ->
         wrapper_class=structlog.make_filtering_bound_logger(level),
         cache_logger_on_first_use=True,
     )
-    for name in ("uvicorn.access", "uvicorn.error", "celery", "celery.app.trace"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
-            logger.addFilter(RedactingFilter())
+    if not isinstance(logging.getLogRecordFactory(), _RedactingRecordFactory):
+        logging.setLogRecordFactory(_RedactingRecordFactory(logging.getLogRecordFactory()))

@@ -26,8 +26,11 @@ class PlatformSettings(BaseSettings):
     delivery: Delivery = Field(default="email", description="email, webhook or both")
     platform_webhook_url: str | None = None
     platform_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
-    platform_webhook_timeout_seconds: float = Field(default=10.0, gt=0, description="per attempt")
-    platform_webhook_max_in_flight: int = Field(default=4, gt=0, description="per endpoint")
+    platform_webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="per attempt, wall clock"
+    )
+    # Below the worker processes (compose runs 4): a slow endpoint never holds them all.
+    platform_webhook_max_in_flight: int = Field(default=2, gt=0, description="per endpoint")
     platform_webhook_retry_base_seconds: float = Field(default=10.0, gt=0)
     platform_webhook_retry_cap_seconds: float = Field(default=2 * 3600.0, gt=0)
     platform_webhook_retry_window_seconds: float = Field(

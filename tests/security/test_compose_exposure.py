@@ -1,5 +1,6 @@
-"""docker-compose.yml and the Dockerfile (no Docker engine here): the ops UIs are published on
-this host's loopback only, Flower asks for a password, and uvicorn runs with its limits."""
+"""docker-compose.yml and the Dockerfile (no Docker engine here): every published port (the
+API's too: the reverse proxy is the public face) is on this host's loopback only, Flower asks
+for a password, and uvicorn runs with its limits."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILES = ("docker-compose.yml", "docker-compose.rabbitmq.yml")
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
+LOOPBACK = {"127.0.0.1", "::1"}
 OPS_UIS = ("mailpit", "flower")
 LIMITS = {"--limit-concurrency": "200", "--timeout-keep-alive": "5", "--backlog": "1024"}
 
@@ -63,7 +66,7 @@ def test_ops_uis_are_published_on_loopback_only(name: str) -> None:
     ports = SERVICES[name].get("ports", [])
     assert ports, f"{name} publishes nothing: update this test"
     for port in ports:
-        assert host_ip(port) in {"127.0.0.1", "::1"}, f"{name}: {port!r} is public"
+        assert host_ip(port) in LOOPBACK, f"{name}: {port!r} is public"
 
 
 def test_flower_requires_basic_auth_from_a_required_variable() -> None:
@@ -86,8 +89,23 @@ def test_flower_keeps_the_relink_environment() -> None:
     )
 
 
-def test_the_api_keeps_its_published_port() -> None:
-    assert SERVICES["api"]["ports"] == ["8000:8000"]
+Port = str | int | dict[str, Any]
+
+
+def published_ports() -> list[tuple[str, str, Port]]:
+    """(file, service, port) for every port any compose file publishes."""
+    return [
+        (name, service, port)
+        for name in COMPOSE_FILES
+        for service, spec in yaml.safe_load((ROOT / name).read_text())["services"].items()
+        for port in (spec or {}).get("ports", [])
+    ]
+
+
+def test_every_published_port_is_on_loopback_only() -> None:
+    ports = published_ports()
+    assert [(f, s, p) for f, s, p in ports if host_ip(p) not in LOOPBACK] == []
+    assert ("docker-compose.yml", "api", "127.0.0.1:8000:8000") in ports  # for the proxy
 
 
 @pytest.mark.parametrize("source", ["compose", "Dockerfile"])

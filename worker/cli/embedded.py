@@ -90,6 +90,8 @@ def _fill_environment(host: str, port: int, sim_port: int) -> tuple[str | None, 
     os.environ.setdefault("PUBLIC_BASE_URL", f"http://{host}:{port}")
     os.environ.setdefault("EXPOSE_DOCS", "true")
     os.environ.setdefault("METRICS_ENABLED", "true")
+    # No proxy in front: uvicorn would otherwise believe any loopback peer's X-Forwarded-For.
+    os.environ.setdefault("FORWARDED_ALLOW_IPS", "")
     if "STRIPE_API_KEY" in os.environ:
         return generated_secret, None
     sim_base = f"http://127.0.0.1:{sim_port}"

@@ -19,8 +19,10 @@ _CLAIM_LOCK = 0x72656C696E6B  # "relink"
 
 
 def claim_timeout(settings: Settings) -> timedelta:
-    """A `sending` row older than this was left by a dead worker and may be claimed again."""
-    return timedelta(seconds=settings.platform_webhook_timeout_seconds * 2 + 30)
+    """A `sending` row older than this was left by a dead worker and may be claimed again: an
+    attempt ends PLATFORM_WEBHOOK_TIMEOUT_SECONDS after its claim (a wall-clock deadline),
+    and 30 s cover building its body and recording it."""
+    return timedelta(seconds=settings.platform_webhook_timeout_seconds + 30)
 
 
 def claim(

@@ -1,8 +1,10 @@
 """Deliver one platform event: claim it, POST it signed, record the attempt.
 
 Each step is its own short transaction; none is open while the endpoint answers. The POST
-follows no redirect (a 3xx is a failed attempt), gives up after
-PLATFORM_WEBHOOK_TIMEOUT_SECONDS, and never reads the response body. A failed attempt is
+follows no redirect (a 3xx is a failed attempt), never reads the response body, and gives up
+PLATFORM_WEBHOOK_TIMEOUT_SECONDS after it starts, wall clock: connecting, TLS, sending and the
+status line and headers together (an endpoint trickling a byte per read would hold a
+per-read timeout for ever). A failed attempt is
 tried again after an exponential, jittered delay, with the same `webhook-id` and body and a
 new timestamp and signature, until PLATFORM_WEBHOOK_RETRY_WINDOW_SECONDS have passed since
 the event was written (or replayed): then it is `failed` until an operator replays it.
@@ -10,12 +12,13 @@ the event was written (or replayed): then it is `failed` until an operator repla
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import requests
+import httpx
 import structlog
 from sqlmodel import Session
 from standardwebhooks.webhooks import Webhook
@@ -77,26 +80,38 @@ def headers(row: PlatformEvent, body: str, at: datetime, settings: Settings) -> 
     }
 
 
+async def _status_code(url: str, body: str, sent_headers: dict[str, str], timeout: float) -> int:
+    async with (
+        asyncio.timeout(timeout),  # cancelling closes the connection
+        httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client,
+        client.stream("POST", url, content=body.encode(), headers=sent_headers) as response,
+    ):
+        return response.status_code  # the body is never read: a huge answer costs nothing
+
+
+def error_name(exc: Exception) -> str:
+    """A failed POST's name (its message holds the URL): the names the attempts kept before
+    httpx, so old and new rows read alike."""
+    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+        return "timeout"
+    if isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError):
+        return "ConnectionError"
+    return type(exc).__name__
+
+
 def post(url: str, body: str, sent_headers: dict[str, str], timeout: float) -> Result:
     started = time.monotonic()
+    status: int | None = None
+    error: str | None = None
     try:
-        with requests.post(
-            url,
-            data=body.encode(),
-            headers=sent_headers,
-            timeout=timeout,
-            allow_redirects=False,
-            stream=True,  # the body is never read: a huge answer costs nothing
-        ) as response:
-            status, error = response.status_code, None
-            if 300 <= status < 400:
-                error = f"redirect {status} not followed"
-            elif not 200 <= status < 300:
-                error = f"HTTP {status}"
-    except requests.Timeout:
-        status, error = None, "timeout"
-    except requests.RequestException as exc:  # the message holds the URL: keep the name only
-        status, error = None, type(exc).__name__
+        status = asyncio.run(_status_code(url, body, sent_headers, timeout))
+    except (TimeoutError, httpx.HTTPError) as exc:
+        error = error_name(exc)
+    else:
+        if 300 <= status < 400:
+            error = f"redirect {status} not followed"
+        elif not 200 <= status < 300:
+            error = f"HTTP {status}"
     return Result(status, error, int((time.monotonic() - started) * 1000))
 
 
