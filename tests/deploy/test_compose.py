@@ -33,6 +33,7 @@ OUTSIDE_SETTINGS = {name.upper() for name in OpsSettings.model_fields} | {
     "PROMETHEUS_MULTIPROC_DIR",  # prometheus_client
     "WORKER_METRICS_PORT",  # worker/celery_app.py
     "WORKER_METRICS_HOST",
+    "FORWARDED_ALLOW_IPS",  # uvicorn: the reverse proxy whose X-Forwarded-For is believed
     "LOG_FORMAT",  # shared/logging.py
 }
 
