@@ -32,6 +32,12 @@ WEBHOOK_TO_EMAIL_SENT = Histogram(
     "From the deactivation webhook's receipt to the case's first email sent",
     buckets=(1, 5, 15, 30, 60, 90, 120, 300, 600, 1800, 3600, 4 * 3600, 86400),
 )
+INVOICE_RECOVERIES = Counter(
+    "relink_invoice_recoveries",
+    "Invoices relink paid again after a repair (retried), and how they ended",
+    ["outcome"],
+)
+RECOVERY_OUTCOMES = ("retried", "recovered", "failed", "closed")
 _PENDING = "relink_metrics_pending"
 REPAIRED_RESOLUTIONS = ("reactivated", "sweep")
 
@@ -44,6 +50,11 @@ def after_commit(session: Session, record: Callable[[], None]) -> None:
 def count_step(session: Session, step: str) -> None:
     assert step in FUNNEL_STEPS, step
     after_commit(session, FUNNEL.labels(step=step).inc)
+
+
+def count_recovery(session: Session, outcome: str) -> None:
+    assert outcome in RECOVERY_OUTCOMES, outcome
+    after_commit(session, INVOICE_RECOVERIES.labels(outcome=outcome).inc)
 
 
 def resolution_step(resolution: str, payment_method_id: str | None) -> str | None:
