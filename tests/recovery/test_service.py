@@ -10,19 +10,24 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from sqlmodel import Session, select
 
 from shared.catalog import RECOVER_PAYMENTS
 from shared.db import get_engine, session_scope
-from shared.models import RelinkCase
+from shared.models import FcAccount, RelinkCase
+from shared.payment_models import PaymentMethodSwitch, SwitchStatus
 from shared.platform_models import PlatformEvent
 from shared.recovery_models import PaymentRecovery
 from shared.timeline import case_timeline
 from sim.testing import SimServer
 from tests.payments.conftest import PLATFORM_SECRET, configure
+from tests.payments.pages import save_new_payment_method
 from tests.relink_page.world import World
 from worker.cases.service import resolve_case
 from worker.inbox.handlers import on_invoice_settled
+from worker.payments.service import switch_payment_method
 from worker.recovery import service
 
 PAY = "POST /v1/invoices/{id}/pay"
@@ -69,6 +74,11 @@ def rows(case_id: int) -> dict[str, PaymentRecovery]:
         return {row.invoice_id: row for row in found}
 
 
+def counted(outcome: str) -> float:
+    value = REGISTRY.get_sample_value("relink_invoice_recoveries_total", {"outcome": outcome})
+    return value or 0.0
+
+
 def platform_types() -> list[str]:
     with Session(get_engine()) as db:
         return [
@@ -82,6 +92,7 @@ def test_each_failed_invoice_is_paid_once_and_its_outcome_recorded(
     enable(monkeypatch)
     found = failed_world(sim, world)
     sim.client.clear_requests()
+    before = {outcome: counted(outcome) for outcome in ("retried", "recovered", "failed")}
     assert service.recover_payments(world.case_id) == 2
     sent = pays(sim)
     assert sorted(r["path"] for r in sent) == sorted(
@@ -112,6 +123,11 @@ def test_each_failed_invoice_is_paid_once_and_its_outcome_recorded(
     assert recorded[found["second"]].status == "failed"  # ACH failure: reported
     assert service.recover_payments(world.case_id) == 0  # ... and not retried
     assert len(pays(sim)) == 2
+    assert {o: counted(o) - n for o, n in before.items()} == {
+        "retried": 2,
+        "recovered": 1,
+        "failed": 1,
+    }
     assert sorted(platform_types()) == sorted(
         ["relink.invoice.retried"] * 2 + ["relink.invoice.recovered", "relink.invoice.retry_failed"]
     )
@@ -179,8 +195,6 @@ def test_a_holder_less_account_has_nothing_to_recover(
 ) -> None:
     enable(monkeypatch)
     failed_world(sim, world)
-    from shared.models import FcAccount
-
     with session_scope() as db:
         for account in db.exec(select(FcAccount)):
             account.holder_type, account.holder_id = None, None
@@ -205,3 +219,20 @@ def test_off_by_default_and_a_repair_queues_it_when_on(
         resolve_case(db, case, "reactivated")
     assert (RECOVER_PAYMENTS, [world.case_id, None]) in published
     assert pays(sim) == []
+
+
+def test_a_successful_switch_queues_the_recovery_with_the_new_payment_method(
+    client: TestClient,
+    world: World,
+    sim: SimServer,
+    published: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    enable(monkeypatch, payment_method_switch="customer_default")
+    new = save_new_payment_method(client, world, sim)
+    assert not [t for t, _ in published if t == RECOVER_PAYMENTS]  # the page only asks
+    with Session(get_engine()) as db:
+        switch = db.exec(select(PaymentMethodSwitch)).one()
+    assert switch.id is not None
+    assert switch_payment_method(switch.id) == SwitchStatus.SWITCHED
+    assert (RECOVER_PAYMENTS, [world.case_id, new]) in published
