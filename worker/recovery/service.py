@@ -31,8 +31,11 @@ from worker.recovery import rule
 log = structlog.get_logger(__name__)
 
 SWEEP_BATCH = 100
-ENDED = {"paid": RecoveryStatus.RECOVERED, "void": RecoveryStatus.CLOSED}
-ENDED["uncollectible"] = RecoveryStatus.CLOSED
+ENDED = {  # an invoice in these statuses has nothing left to pay
+    "paid": RecoveryStatus.RECOVERED,
+    "void": RecoveryStatus.CLOSED,
+    "uncollectible": RecoveryStatus.CLOSED,
+}
 
 
 class RecoveryInterrupted(Exception):
@@ -176,7 +179,7 @@ def _pay(client: stripe.StripeClient, recovery_id: int) -> None:
         status = str(
             stripe_payments.pay_invoice(client, invoice_id, pm, idempotency_key=key)["status"]
         )
-    except TRANSIENT_ERRORS:
+    except TRANSIENT_ERRORS:  # some are StripeErrors: the task retries them, same key
         raise
     except stripe.StripeError as exc:  # refused (paid, voided since, ...): not retried
         error = describe(exc)
