@@ -14,18 +14,19 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from sqlmodel import Session, select
 
+from api.platform_api.service import get_case
 from shared.catalog import RECOVER_PAYMENTS
 from shared.db import get_engine, session_scope
 from shared.models import FcAccount, RelinkCase
 from shared.payment_models import PaymentMethodSwitch, SwitchStatus
 from shared.platform_models import PlatformEvent
 from shared.recovery_models import PaymentRecovery
-from shared.timeline import case_timeline
 from sim.testing import SimServer
 from tests.payments.conftest import PLATFORM_SECRET, configure
 from tests.payments.pages import save_new_payment_method
 from tests.relink_page.world import World
 from worker.cases.service import resolve_case
+from worker.cli.cases import case_timeline
 from worker.inbox.handlers import on_invoice_settled
 from worker.payments.service import switch_payment_method
 from worker.recovery import service
@@ -131,13 +132,18 @@ def test_each_failed_invoice_is_paid_once_and_its_outcome_recorded(
     assert sorted(platform_types()) == sorted(
         ["relink.invoice.retried"] * 2 + ["relink.invoice.recovered", "relink.invoice.retry_failed"]
     )
-    with Session(get_engine()) as db:
-        case = db.get(RelinkCase, world.case_id)
-        assert case is not None
-        whats = [e.what for e in case_timeline(db, case, world.accounts) if e.kind == "invoice"]
+    timeline = case_timeline(world.case_id)  # `relink cases show`
+    assert timeline is not None
+    entries = [e for e in timeline["timeline"] if e["kind"] == "invoice"]
+    whats = [e["what"] for e in entries]
+    with Session(get_engine()) as db:  # the platform API reads the same timeline
+        detail = get_case(db, world.case_id, "", sees_pii=False)
         retry_failed = [
             e for e in db.exec(select(PlatformEvent)) if e.type.endswith("retry_failed")
         ]
+    assert detail is not None
+    from_api = [(e.id, e.what) for e in detail.timeline if e.kind == "invoice"]
+    assert from_api == [(e["id"], e["what"]) for e in entries]
     assert Counter(whats) == {
         "invoice retried": 2,
         "invoice recovered": 1,
