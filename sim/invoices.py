@@ -46,7 +46,8 @@ def create_invoice(
     ach_outcome: str = "succeeded",
 ) -> Invoice:
     """An open invoice; `failed_on` a PaymentMethod: its first attempt failed there, as an ACH
-    debit on a deactivated tokenized account number fails."""
+    debit fails on a deactivated tokenized account number (the PaymentMethod `blocked`,
+    `tokenized_account_number_deactivated`)."""
     customer = billing.customer_of(state, customer_id, "customer")
     if ach_outcome not in ("succeeded", "failed"):
         raise invalid(f"Invalid ach_outcome: {ach_outcome}", "ach_outcome")
@@ -64,7 +65,7 @@ def create_invoice(
     if failed_on is not None:
         billing.attached(state, customer, failed_on, "payment_method")
         intent = _new_intent(state, record, failed_on)
-        _fail(state, intent)
+        _fail(state, intent, blocked=True)
     return record
 
 
@@ -84,16 +85,24 @@ def _new_intent(state: SimState, record: Invoice, pm_id: str) -> PaymentIntent:
     return intent
 
 
-def _fail(state: SimState, intent: PaymentIntent) -> None:
+def _fail(state: SimState, intent: PaymentIntent, *, blocked: bool) -> None:
     """The debit was returned: the PaymentIntent asks for another payment method and names the
-    one that failed (in full, as Stripe's `last_payment_error.payment_method`)."""
-    pm = state.payment_methods[intent.payment_method]
+    one that failed (in full, as Stripe's `last_payment_error.payment_method`, as it was then:
+    `blocked` by its deactivated tokenized account number, or a plain return)."""
+    pm = billing.payment_method(state, state.payment_methods[intent.payment_method])
     intent.status = "requires_payment_method"
+    if blocked:
+        pm["us_bank_account"]["status_details"] = {
+            "blocked": {"network_code": None, "reason": "tokenized_account_number_deactivated"}
+        }
+        code, message = BANK_ACCOUNT_UNUSABLE_CODE, BANK_ACCOUNT_UNUSABLE
+    else:
+        code, message = "insufficient_funds", "The customer's account has insufficient funds."
     intent.last_payment_error = {
         "type": "invalid_request_error",
-        "code": BANK_ACCOUNT_UNUSABLE_CODE,
-        "message": BANK_ACCOUNT_UNUSABLE,
-        "payment_method": billing.payment_method(state, pm),
+        "code": code,
+        "message": message,
+        "payment_method": pm,
     }
 
 
@@ -383,7 +392,7 @@ def settle(state: SimState, invoice_id: str) -> Invoice:
         record.status, record.paid_at = "paid", now()
         kind = "invoice.paid"
     else:
-        _fail(state, intent)
+        _fail(state, intent, blocked=False)
         kind = "invoice.payment_failed"
     emit(state, kind, record.id, lambda version: invoice(state, record))
     return record

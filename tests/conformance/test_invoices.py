@@ -58,6 +58,10 @@ def test_invoices_in_every_status_with_their_payment_intents(sim: SimServer, rea
     assert failed["status"] == "open"
     error = failed["payments"]["data"][0]["payment"]["payment_intent"]["last_payment_error"]
     assert error["payment_method"]["id"] == found["pm"]
+    assert error["code"] == "insufficient_funds"  # the retried debit: a plain return
+    first = failed["payments"]["data"][1]["payment"]["payment_intent"]["last_payment_error"]
+    blocked = first["payment_method"]["us_bank_account"]["status_details"]["blocked"]
+    assert blocked["reason"] == "tokenized_account_number_deactivated"
     for version in (GA, "2026-09-30.preview"):
         page = read(
             "GET",
