@@ -24,7 +24,10 @@ THIN_EVENT_TYPES = frozenset(
     for event_type in SNAPSHOT_EVENT_TYPES
     if event_type.startswith("financial_connections.account.")
 )
-HANDLED_EVENT_TYPES = SNAPSHOT_EVENT_TYPES | THIN_EVENT_TYPES
+# An invoice paid again after a repair settles later (ACH): relink reads its outcome from
+# these when the endpoint sends them (RECOVER_FAILED_PAYMENTS), or from a sweep.
+INVOICE_EVENT_TYPES = frozenset({"invoice.paid", "invoice.payment_failed"})
+HANDLED_EVENT_TYPES = SNAPSHOT_EVENT_TYPES | THIN_EVENT_TYPES | INVOICE_EVENT_TYPES
 
 PROCESS_EVENT = "relink.process_event"
 PROCESS_EVENTS = "relink.process_events"
@@ -39,6 +42,8 @@ DELIVER_PLATFORM_EVENT = "relink.deliver_platform_event"
 SWEEP_PLATFORM_EVENTS = "relink.sweep_platform_events"
 SWITCH_PAYMENT_METHOD = "relink.switch_payment_method"
 SWEEP_PAYMENT_SWITCHES = "relink.sweep_payment_switches"
+RECOVER_PAYMENTS = "relink.recover_payments"
+SWEEP_PAYMENT_RECOVERIES = "relink.sweep_payment_recoveries"
 
 TASK_MODULES = (
     "worker.inbox.tasks",
@@ -46,4 +51,5 @@ TASK_MODULES = (
     "worker.cases.tasks",
     "worker.platform_webhooks.tasks",
     "worker.payments.tasks",
+    "worker.recovery.tasks",
 )

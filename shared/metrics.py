@@ -36,6 +36,12 @@ SMTP_LOGINS_REFUSED = Counter(
     "relink_smtp_logins_refused",
     "SMTP logins the server refused (5xx to AUTH); sending then pauses EMAIL_LOGIN_PAUSE_SECONDS",
 )
+INVOICE_RECOVERIES = Counter(
+    "relink_invoice_recoveries",
+    "Invoices relink paid again after a repair (retried), and how they ended",
+    ["outcome"],
+)
+RECOVERY_OUTCOMES = ("retried", "recovered", "failed", "closed")
 _PENDING = "relink_metrics_pending"
 REPAIRED_RESOLUTIONS = ("reactivated", "sweep")
 
@@ -48,6 +54,11 @@ def after_commit(session: Session, record: Callable[[], None]) -> None:
 def count_step(session: Session, step: str) -> None:
     assert step in FUNNEL_STEPS, step
     after_commit(session, FUNNEL.labels(step=step).inc)
+
+
+def count_recovery(session: Session, outcome: str) -> None:
+    assert outcome in RECOVERY_OUTCOMES, outcome
+    after_commit(session, INVOICE_RECOVERIES.labels(outcome=outcome).inc)
 
 
 def resolution_step(resolution: str, payment_method_id: str | None) -> str | None:

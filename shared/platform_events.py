@@ -26,6 +26,7 @@ from shared.models import OPEN_CASE_STATES, FcAccount, FcAuthorization, RelinkAt
 from shared.payment_models import STEPS, PaymentMethodSwitch
 from shared.platform_models import PlatformEvent, PlatformSequence
 from shared.queue import publish_after_commit
+from shared.recovery_models import PaymentRecovery, RecoveryStatus
 from shared.settings import Settings, get_settings
 
 CASE_OPENED = "relink.case.opened"
@@ -35,6 +36,9 @@ CASE_UNREPAIRABLE = "relink.case.unrepairable"
 ACCOUNT_STATUS_CHANGED = "relink.account.status_changed"
 PAYMENT_METHOD_CREATED = "relink.payment_method.created"
 PAYMENT_METHOD_SWITCHED = "relink.payment_method.switched"
+INVOICE_RETRIED = "relink.invoice.retried"
+INVOICE_RECOVERED = "relink.invoice.recovered"
+INVOICE_RETRY_FAILED = "relink.invoice.retry_failed"
 TEST = "relink.test"
 EVENT_TYPES = (
     CASE_OPENED,
@@ -44,6 +48,9 @@ EVENT_TYPES = (
     ACCOUNT_STATUS_CHANGED,
     PAYMENT_METHOD_CREATED,
     PAYMENT_METHOD_SWITCHED,
+    INVOICE_RETRIED,
+    INVOICE_RECOVERED,
+    INVOICE_RETRY_FAILED,
     TEST,
 )
 WITH_LINK = (CASE_OPENED, CASE_REMINDER_DUE)
@@ -108,6 +115,35 @@ def record_payment_method_switched(
         subscriptions=done["subscription"],
         detached=done["detach"],
         replaces={"account": switch.old_account_id, "case": case.id},
+    )
+
+
+def record_invoice(
+    session: Session, case: RelinkCase, recovery: PaymentRecovery
+) -> PlatformEvent | None:
+    """relink paid again an invoice that failed on the broken account (`retried`: the payment
+    is under way, ACH settles later), or the payment ended: `recovered` (paid) or
+    `retry_failed` (failed, or voided or marked uncollectible meanwhile: `reason`)."""
+    event_type = {
+        RecoveryStatus.RECOVERED: INVOICE_RECOVERED,
+        RecoveryStatus.FAILED: INVOICE_RETRY_FAILED,
+        RecoveryStatus.CLOSED: INVOICE_RETRY_FAILED,
+    }.get(RecoveryStatus(recovery.status), INVOICE_RETRIED)
+    failed = event_type == INVOICE_RETRY_FAILED
+    return record_case_event(
+        session,
+        event_type,
+        case,
+        invoice={
+            "id": recovery.invoice_id,
+            "customer": recovery.customer_id,
+            "amount_due": recovery.amount_due,
+            "currency": recovery.currency,
+        },
+        payment_method=recovery.payment_method_id,
+        failed_payment_method=recovery.failed_payment_method_id,
+        status=recovery.status,
+        **({"reason": recovery.last_error} if failed else {}),
     )
 
 

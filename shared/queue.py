@@ -86,6 +86,10 @@ def make_celery(settings: Settings) -> Celery:
                 "task": catalog.SWEEP_PAYMENT_SWITCHES,
                 "schedule": settings.payment_method_switch_sweep_every_seconds,
             },
+            "sweep-payment-recoveries": {
+                "task": catalog.SWEEP_PAYMENT_RECOVERIES,
+                "schedule": settings.recovery_sweep_every_seconds,
+            },
         },
     )
     return celery

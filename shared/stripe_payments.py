@@ -69,3 +69,34 @@ def detach_payment_method(
     client.v1.payment_methods.detach(
         payment_method_id, options={"idempotency_key": idempotency_key}
     )
+
+
+# recovering the invoices that failed on the broken account (worker/recovery)
+
+INVOICE_ATTEMPTS = "payments.data.payment.payment_intent"
+"""An invoice's attempts: from API version 2025-03-31 an Invoice names its PaymentIntents
+only in `payments`, an includable list; expanded to the PaymentIntent, its
+`last_payment_error.payment_method` is the PaymentMethod the attempt failed on."""
+
+
+def list_open_invoices(client: stripe.StripeClient, customer_id: str) -> list[dict[str, Any]]:
+    """The customer's open invoices (all pages), without their attempts."""
+    page = client.v1.invoices.list(params={"customer": customer_id, "status": "open", "limit": 100})
+    return [invoice.to_dict() for invoice in page.auto_paging_iter()]
+
+
+def retrieve_invoice(client: stripe.StripeClient, invoice_id: str) -> dict[str, Any]:
+    """The invoice as it is now, with its attempts' PaymentIntents."""
+    return client.v1.invoices.retrieve(invoice_id, params={"expand": [INVOICE_ATTEMPTS]}).to_dict()
+
+
+def pay_invoice(
+    client: stripe.StripeClient, invoice_id: str, payment_method_id: str, *, idempotency_key: str
+) -> dict[str, Any]:
+    """Attempt the invoice's payment now on `payment_method_id` (an ACH debit stays
+    `processing` and the invoice `open` until it settles)."""
+    return client.v1.invoices.pay(
+        invoice_id,
+        params={"payment_method": payment_method_id},
+        options={"idempotency_key": idempotency_key},
+    ).to_dict()

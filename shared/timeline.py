@@ -1,8 +1,8 @@
 """A case's timeline, oldest first: the case opened and resolved, the inbox events naming
 its authorization or accounts (while retention keeps their payloads), its emails, its relink
-sessions and its payment method switch. `relink cases show` (worker/cli/cases.py) and the
-platform API (api/platform_api/service.py) both read it; each decides how to show an email's
-address. Helpers here never commit."""
+sessions, its payment method switch and the invoices it paid again. `relink cases show`
+(worker/cli/cases.py) and the platform API (api/platform_api/service.py) both read it; each
+decides how to show an email's address. Helpers here never commit."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from shared.models import EmailOutbox, RelinkAttempt, RelinkCase, WebhookEvent
 from shared.payment_models import PaymentMethodSwitch, SwitchStatus
+from shared.recovery_models import OUTCOMES, PaymentRecovery, RecoveryStatus
 
 NO_CUSTOMER = "nothing to switch: the account holder is not a Customer"
 STEP_WORDS = {
@@ -28,7 +29,7 @@ STEP_WORDS = {
 @dataclass(frozen=True)
 class Entry:
     at: datetime
-    kind: str  # case, event, email, attempt or payment_method
+    kind: str  # case, event, email, attempt, payment_method or invoice
     id: str | int
     what: str
     detail: str
@@ -104,6 +105,7 @@ def case_timeline(session: Session, case: RelinkCase, account_ids: list[str]) ->
         for a in attempts
     ]
     entries += _switch_entries(session, case.id)
+    entries += _recovery_entries(session, case.id)
     return sorted(entries, key=lambda entry: entry.at)
 
 
@@ -135,4 +137,34 @@ def _switch_entries(session: Session, case_id: int) -> list[Entry]:
                 detail,
             )
         )
+    return entries
+
+
+RECOVERY_WORDS = {
+    RecoveryStatus.RECOVERED: "invoice recovered",
+    RecoveryStatus.FAILED: "invoice retry failed",
+    RecoveryStatus.CLOSED: "invoice retry failed (closed meanwhile)",
+}
+
+
+def _recovery_entries(session: Session, case_id: int) -> list[Entry]:
+    """Each invoice paid again (RECOVER_FAILED_PAYMENTS), and how its payment ended."""
+    entries: list[Entry] = []
+    rows = session.exec(
+        select(PaymentRecovery)
+        .where(col(PaymentRecovery.case_id) == case_id)
+        .order_by(col(PaymentRecovery.id))
+    )
+    for row in rows:
+        amount = f"{row.amount_due} {row.currency} on {row.payment_method_id}"
+        extra = {"status": row.status, "amount_due": row.amount_due, "currency": row.currency}
+        at = row.attempted_at or row.created_at
+        entries.append(Entry(at, "invoice", row.invoice_id, "invoice retried", amount, extra=extra))
+        status = RecoveryStatus(row.status)
+        if status in OUTCOMES and row.finished_at is not None:
+            detail = row.last_error or amount
+            what = RECOVERY_WORDS[status]
+            entries.append(
+                Entry(row.finished_at, "invoice", row.invoice_id, what, detail, extra=extra)
+            )
     return entries

@@ -17,7 +17,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sim import billing, resources
+from sim import billing, invoices, resources
 from sim.errors import StripeError, unrecognized_url
 from sim.events import list_events
 from sim.forms import FormError, decode
@@ -88,6 +88,9 @@ ROUTES: list[Route] = [
         "/v1/subscriptions/{id}",
         lambda s, p, v, a: billing.update_subscription(s, p, a["id"]),
     ),
+    Route("GET", "/v1/invoices", lambda s, p, v, a: invoices.list_invoices(s, p)),
+    Route("GET", "/v1/invoices/{id}", lambda s, p, v, a: invoices.retrieve_invoice(s, p, a["id"])),
+    Route("POST", "/v1/invoices/{id}/pay", lambda s, p, v, a: invoices.pay_invoice(s, p, a["id"])),
     Route(
         "GET",
         "/v1/accounts/{id}",

@@ -27,20 +27,20 @@ SUBSCRIPTION_STATUSES = (
 COMMON = {"expand"}
 
 
-def _only(params: dict[str, Any], allowed: set[str]) -> None:
+def only(params: dict[str, Any], allowed: set[str]) -> None:
     for key in params:
         if key not in allowed | COMMON:
             raise parameter_unknown(key)
 
 
-def _customer(state: SimState, customer_id: str, param: str = "id") -> Customer:
+def customer_of(state: SimState, customer_id: str, param: str = "id") -> Customer:
     record = state.customers.get(customer_id)
     if record is None:
         raise missing("customer", customer_id, param)
     return record
 
 
-def _attached(state: SimState, customer: Customer, pm_id: str, param: str) -> PaymentMethod:
+def attached(state: SimState, customer: Customer, pm_id: str, param: str) -> PaymentMethod:
     """A PaymentMethod the customer may use: unknown → resource_missing, another
     customer's (or nobody's) → Stripe's "must be attached" error."""
     record = state.payment_methods.get(pm_id)
@@ -124,13 +124,13 @@ def list_payment_methods(
 ) -> dict[str, Any]:
     """GET /v1/payment_methods (`customer`, `type`) and /v1/customers/{id}/payment_methods."""
     allowed = {"type", "limit", "starting_after", "ending_before", "allow_redisplay"}
-    _only(params, allowed if customer_id else allowed | {"customer"})
+    only(params, allowed if customer_id else allowed | {"customer"})
     url = PAYMENT_METHODS_URL
     if customer_id is not None:
-        _customer(state, customer_id)
+        customer_of(state, customer_id)
         url = f"/v1/customers/{customer_id}/payment_methods"
     elif "customer" in params:
-        customer_id = _customer(state, str(params["customer"]), "customer").id
+        customer_id = customer_of(state, str(params["customer"]), "customer").id
     kind = params.get("type")
     if kind is not None and kind not in ("us_bank_account", "card", "sepa_debit", "link"):
         raise invalid(f"Invalid type: {kind}", "type")
@@ -150,7 +150,7 @@ def list_payment_methods(
 
 
 def detach_payment_method(state: SimState, params: dict[str, Any], pm_id: str) -> dict[str, Any]:
-    _only(params, set())
+    only(params, set())
     record = state.payment_methods.get(pm_id)
     if record is None:
         raise missing("payment_method", pm_id, "payment_method")
@@ -177,8 +177,8 @@ def detach_payment_method(state: SimState, params: dict[str, Any], pm_id: str) -
 
 def update_customer(state: SimState, params: dict[str, Any], customer_id: str) -> dict[str, Any]:
     """POST /v1/customers/{id}: only `invoice_settings[default_payment_method]` here."""
-    _only(params, {"invoice_settings", "metadata", "email", "name", "description"})
-    record = _customer(state, customer_id)
+    only(params, {"invoice_settings", "metadata", "email", "name", "description"})
+    record = customer_of(state, customer_id)
     settings = params.get("invoice_settings")
     if settings is not None:
         if not isinstance(settings, dict):
@@ -192,7 +192,7 @@ def update_customer(state: SimState, params: dict[str, Any], customer_id: str) -
                 record.default_payment_method = None
             else:
                 param = "invoice_settings[default_payment_method]"
-                record.default_payment_method = _attached(state, record, pm_id, param).id
+                record.default_payment_method = attached(state, record, pm_id, param).id
     return objects.customer(record)
 
 
@@ -202,11 +202,11 @@ def update_customer(state: SimState, params: dict[str, Any], customer_id: str) -
 def create_subscription(
     state: SimState, customer_id: str, status: str, default_payment_method: str | None
 ) -> Subscription:
-    customer = _customer(state, customer_id, "customer")
+    customer = customer_of(state, customer_id, "customer")
     if status not in SUBSCRIPTION_STATUSES:
         raise invalid(f"Invalid status: {status}", "status")
     if default_payment_method is not None:
-        _attached(state, customer, default_payment_method, "default_payment_method")
+        attached(state, customer, default_payment_method, "default_payment_method")
     record = Subscription(
         id=new_id("sub"),
         created=now(),
@@ -285,10 +285,10 @@ def subscription(record: Subscription) -> dict[str, Any]:
 def list_subscriptions(state: SimState, params: dict[str, Any]) -> dict[str, Any]:
     """`customer`, `status` (default: every status but canceled, as Stripe; `all`; `ended`:
     canceled and incomplete_expired)."""
-    _only(params, {"customer", "status", "limit", "starting_after", "ending_before", "price"})
+    only(params, {"customer", "status", "limit", "starting_after", "ending_before", "price"})
     records = list(state.subscriptions.values())
     if "customer" in params:
-        customer_id = _customer(state, str(params["customer"]), "customer").id
+        customer_id = customer_of(state, str(params["customer"]), "customer").id
         records = [s for s in records if s.customer == customer_id]
     status = params.get("status")
     if status is None:
@@ -311,7 +311,7 @@ def update_subscription(
     state: SimState, params: dict[str, Any], subscription_id: str
 ) -> dict[str, Any]:
     """POST /v1/subscriptions/{id}: only `default_payment_method` (and `metadata`) here."""
-    _only(params, {"default_payment_method", "metadata", "description"})
+    only(params, {"default_payment_method", "metadata", "description"})
     record = state.subscriptions.get(subscription_id)
     if record is None:
         raise missing("subscription", subscription_id)
@@ -327,5 +327,5 @@ def update_subscription(
         else:
             customer = state.customers[record.customer]
             param = "default_payment_method"
-            record.default_payment_method = _attached(state, customer, pm_id, param).id
+            record.default_payment_method = attached(state, customer, pm_id, param).id
     return subscription(record)

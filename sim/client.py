@@ -104,6 +104,37 @@ class SimClient:
         }
         return dict(self._call("POST", "/_sim/subscriptions", body))
 
+    def create_invoice(
+        self,
+        customer: str,
+        amount_due: int,
+        *,
+        failed_on: str | None = None,
+        age_days: float = 0,
+        ach_outcome: str = "succeeded",
+        currency: str = "usd",
+    ) -> dict[str, Any]:
+        """An open invoice; `failed_on`: its first attempt failed on that PaymentMethod."""
+        body = {
+            "customer": customer,
+            "amount_due": amount_due,
+            "failed_on": failed_on,
+            "age_days": age_days,
+            "ach_outcome": ach_outcome,
+            "currency": currency,
+        }
+        return dict(self._call("POST", "/_sim/invoices", body))
+
+    def invoice(self, invoice: str) -> dict[str, Any]:
+        """The invoice with its payments and their PaymentIntents expanded."""
+        return dict(self._call("GET", f"/_sim/invoices/{invoice}"))
+
+    def settle_invoice(self, invoice: str) -> dict[str, Any]:
+        return dict(self._call("POST", f"/_sim/invoices/{invoice}/settle", {}))
+
+    def close_invoice(self, invoice: str, status: str) -> dict[str, Any]:
+        return dict(self._call("POST", f"/_sim/invoices/{invoice}/close", {"status": status}))
+
     def customer(self, customer: str) -> dict[str, Any]:
         return dict(self._call("GET", f"/_sim/customers/{customer}"))
 

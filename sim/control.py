@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sim import billing, objects, resources, scenarios
+from sim import billing, invoices, objects, resources, scenarios
 from sim.delivery import Deliverer
 from sim.errors import StripeError, invalid
 from sim.ids import new_id, now
@@ -152,6 +152,42 @@ class Control:
                 body.get("default_payment_method"),
             )
             return billing.subscription(record)
+
+    def create_invoice(self, body: Body) -> Body:
+        """An open invoice of `customer` for `amount_due`, `age_days` old; `failed_on` a
+        PaymentMethod its first attempt failed on; `ach_outcome` what its next ACH debit
+        ends as (`succeeded`, `failed`)."""
+        with self.state.lock:
+            created = now() - int(float(body.get("age_days") or 0) * 86400)
+            record = invoices.create_invoice(
+                self.state,
+                _req(body, "customer"),
+                int(_req(body, "amount_due")),
+                currency=body.get("currency") or "usd",
+                created=created,
+                subscription=body.get("subscription"),
+                failed_on=body.get("failed_on"),
+                ach_outcome=body.get("ach_outcome") or "succeeded",
+            )
+            return invoices.invoice(self.state, record, [invoices.EXPAND_PAYMENT_INTENTS])
+
+    def get_invoice(self, body: Body, invoice_id: str) -> Body:
+        with self.state.lock:
+            return invoices.retrieve_invoice(
+                self.state, {"expand": [invoices.EXPAND_PAYMENT_INTENTS]}, invoice_id
+            )
+
+    def settle_invoice(self, body: Body, invoice_id: str) -> Body:
+        """End the invoice's processing ACH debit (its `ach_outcome`), emitting its event."""
+        with self.state.lock:
+            record = invoices.settle(self.state, invoice_id)
+            return invoices.invoice(self.state, record, [invoices.EXPAND_PAYMENT_INTENTS])
+
+    def close_invoice(self, body: Body, invoice_id: str) -> Body:
+        """`status`: void or uncollectible."""
+        with self.state.lock:
+            record = invoices.close(self.state, invoice_id, _req(body, "status"))
+            return invoices.invoice(self.state, record)
 
     def get_customer(self, body: Body, customer_id: str) -> Body:
         with self.state.lock:
@@ -426,6 +462,16 @@ def routes(control: Control) -> list[Route]:
             "/_sim/subscriptions/{id}",
             _endpoint(c.state, c.get_subscription, "id"),
             methods=["GET"],
+        ),
+        Route("/_sim/invoices", _endpoint(c.state, c.create_invoice), methods=["POST"]),
+        Route("/_sim/invoices/{id}", _endpoint(c.state, c.get_invoice, "id"), methods=["GET"]),
+        Route(
+            "/_sim/invoices/{id}/settle",
+            _endpoint(c.state, c.settle_invoice, "id"),
+            methods=["POST"],
+        ),
+        Route(
+            "/_sim/invoices/{id}/close", _endpoint(c.state, c.close_invoice, "id"), methods=["POST"]
         ),
         Route("/_sim/sessions/{id}", _endpoint(c.state, c.get_session, "id"), methods=["GET"]),
         Route(

@@ -139,6 +139,42 @@ class Subscription:
 
 
 @dataclass
+class PaymentIntent:
+    """One payment attempt of an invoice: on `payment_method`, `processing` while an ACH
+    debit settles, then `succeeded`, or `requires_payment_method` with `last_payment_error`."""
+
+    id: str
+    created: int
+    amount: int
+    currency: str
+    customer: str
+    invoice: str
+    payment_method: str
+    status: str
+    last_payment_error: dict[str, Any] | None = None
+
+
+@dataclass
+class Invoice:
+    """A charge_automatically invoice: `open` (its attempts failed, or one is processing),
+    `paid`, `void` or `uncollectible`; `payment_intents` are its attempts, oldest first."""
+
+    id: str
+    created: int
+    customer: str
+    amount_due: int
+    currency: str
+    status: str
+    subscription: str | None = None
+    payment_intents: list[str] = field(default_factory=list)
+    paid_at: int | None = None
+    voided_at: int | None = None
+    marked_uncollectible_at: int | None = None
+    ach_outcome: str = "succeeded"
+    """What a processing ACH debit of this invoice ends as (`succeeded` or `failed`)."""
+
+
+@dataclass
 class Event:
     id: str
     type: str
@@ -266,6 +302,8 @@ class Scope:
     setup_intents: dict[str, SetupIntent] = field(default_factory=dict)
     payment_methods: dict[str, PaymentMethod] = field(default_factory=dict)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    invoices: dict[str, Invoice] = field(default_factory=dict)
+    payment_intents: dict[str, PaymentIntent] = field(default_factory=dict)
 
 
 class SimState:
@@ -345,6 +383,14 @@ class SimState:
     @property
     def subscriptions(self) -> dict[str, Subscription]:
         return self.scope.subscriptions
+
+    @property
+    def invoices(self) -> dict[str, Invoice]:
+        return self.scope.invoices
+
+    @property
+    def payment_intents(self) -> dict[str, PaymentIntent]:
+        return self.scope.payment_intents
 
     def endpoint_for(self, event: Event) -> WebhookEndpoint | None:
         """Events of connected accounts go to the Connect endpoint, the platform's to the

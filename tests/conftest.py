@@ -9,7 +9,8 @@ import pytest
 from sqlmodel import SQLModel
 
 import shared.payment_models  # registers the payment method switch table
-import shared.platform_models  # noqa: F401  (registers the platform outbox tables)
+import shared.platform_models  # registers the platform outbox tables
+import shared.recovery_models  # noqa: F401  (registers the payment recovery table)
 from shared import catalog, queue
 from shared.db import get_engine
 from shared.queue import celery_app

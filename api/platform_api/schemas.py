@@ -78,7 +78,7 @@ class Account(BaseModel):
 
 class TimelineEntry(BaseModel):
     at: datetime
-    kind: str = Field(description="case, event, email, attempt or payment_method")
+    kind: str = Field(description="case, event, email, attempt, payment_method or invoice")
     id: str
     what: str
     detail: str

@@ -1,5 +1,6 @@
 """Switching the platform's payments to the new PaymentMethod (worker/payments): what to
-switch (PAYMENT_METHOD_SWITCH) and whether to detach the old ones."""
+switch (PAYMENT_METHOD_SWITCH) and whether to detach the old ones; and paying again the
+invoices that failed on the broken account (RECOVER_FAILED_PAYMENTS, worker/recovery)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,17 @@ class PaymentSettings(BaseSettings):
     detach_old_payment_method: bool = False
     payment_method_switch_sweep_every_seconds: float = Field(
         default=300.0, gt=0, description="a switch pending this long is queued again"
+    )
+
+    recover_failed_payments: bool = False
+    recovery_max_invoices: int = Field(
+        default=3, gt=0, description="invoices paid again per case, at most"
+    )
+    recovery_max_age_days: float = Field(
+        default=30.0, gt=0, description="an invoice created longer ago is left to the platform"
+    )
+    recovery_sweep_every_seconds: float = Field(
+        default=300.0, gt=0, description="a recovery without its outcome this long is read back"
     )
 
     @field_validator("payment_method_switch", mode="before")

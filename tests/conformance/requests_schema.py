@@ -31,6 +31,9 @@ ROUTES: dict[str, dict[str, Any]] = {
     "POST /v1/payment_methods/{id}/detach": params_schema(p.PaymentMethodDetachParams),
     "GET /v1/subscriptions": params_schema(p.SubscriptionListParams),
     "POST /v1/subscriptions/{id}": params_schema(p.SubscriptionUpdateParams),
+    "GET /v1/invoices": params_schema(p.InvoiceListParams),
+    "GET /v1/invoices/{id}": params_schema(p.InvoiceRetrieveParams),
+    "POST /v1/invoices/{id}/pay": params_schema(p.InvoicePayParams),
     "GET /v1/events": params_schema(p.EventListParams),
     "GET /v1/webhook_endpoints": params_schema(p.WebhookEndpointListParams),
 }

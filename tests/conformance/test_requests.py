@@ -95,6 +95,11 @@ def test_every_call_relink_makes_is_spec_valid(sim: SimServer, client: stripe.St
         client, subscription, new_pm, idempotency_key="s"
     )
     stripe_payments.clear_subscription_payment_method(client, subscription, idempotency_key="c")
+    old_pm = sim.client.create_payment_method(stored.id, customer)["id"]
+    failed = sim.client.create_invoice(customer, 1000, failed_on=old_pm)["id"]
+    stripe_payments.list_open_invoices(client, customer)
+    stripe_payments.retrieve_invoice(client, failed)
+    stripe_payments.pay_invoice(client, failed, old_pm, idempotency_key="p")
     stripe_payments.detach_payment_method(client, new_pm, idempotency_key="x")
 
     assert all(r["status"] == 200 for r in logged(sim)), [

@@ -16,6 +16,7 @@ from shared import metrics, platform_events
 from shared.db import utcnow
 from shared.models import CaseState, EmailKind, EmailOutbox, OutboxStatus, RelinkCase
 from shared.outbox import add_email
+from shared.payment_recovery import request_recovery
 from shared.settings import get_settings
 from worker.cases.classification import Deactivation
 from worker.cases.repository import insert_case, open_case_of, unrepairable_case_of
@@ -113,6 +114,8 @@ def resolve_case(
     platform_events.record_case_event(session, platform_events.CASE_RESOLVED, case)
     if (step := metrics.resolution_step(resolution, case.payment_method_id)) is not None:
         metrics.count_step(session, step)
+    if resolution in metrics.REPAIRED_RESOLUTIONS:  # its accounts work again
+        request_recovery(session, case)
     log.info(
         "case_resolved",
         case_id=case.id,

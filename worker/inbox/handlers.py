@@ -18,6 +18,7 @@ from worker.cases.disconnection import handle_disconnection
 from worker.cases.proactive import handle_account_warning, handle_authorization_warning
 from worker.cases.reactivation import handle_reactivation
 from worker.errors import PermanentEventError
+from worker.recovery.service import settle_from_event
 
 Handler = Callable[[Session, dict[str, Any]], None]
 HANDLERS: dict[str, Handler] = {}
@@ -102,3 +103,12 @@ def on_account_warning(session: Session, event: dict[str, Any]) -> None:
 )
 def on_authorization_warning(session: Session, event: dict[str, Any]) -> None:
     handle_authorization_warning(session, event, authorization_of(event))
+
+
+@handles("invoice.paid", "invoice.payment_failed")
+def on_invoice_settled(session: Session, event: dict[str, Any]) -> None:
+    """An invoice relink paid again settled (RECOVER_FAILED_PAYMENTS); any other invoice's
+    event changes nothing."""
+    invoice = _data_object(event, "invoice")
+    paid = event["type"] == "invoice.paid"
+    settle_from_event(session, invoice, paid, stripe_account_of(event))

@@ -25,6 +25,7 @@ from shared import platform_events, stripe_payments
 from shared.db import session_scope, utcnow
 from shared.models import RelinkCase
 from shared.payment_models import PaymentMethodSwitch, SwitchStatus
+from shared.payment_recovery import request_recovery
 from shared.settings import Settings, get_settings
 from shared.stripe_client import make_stripe_client
 from worker.errors import TRANSIENT_ERRORS
@@ -82,6 +83,7 @@ def switch_payment_method(
             row.last_error = None
             _finish(row, SwitchStatus.SWITCHED)
             platform_events.record_payment_method_switched(session, case, row)
+            request_recovery(session, case, row.payment_method_id)
         log.info(
             "payment_method_switch",
             case_id=case.id,
