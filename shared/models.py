@@ -214,6 +214,16 @@ class RelinkAttempt(SQLModel, table=True):
     completed_at: datetime | None = Field(default=None, sa_column=_ts())
 
 
+class OpsSessionEnd(SQLModel, table=True):
+    """An /ops login session its operator logged out of: its signed cookie no longer opens
+    the dashboard (kept until the cookie would have expired anyway)."""
+
+    __tablename__ = "ops_session_end"  # pyright: ignore[reportAssignmentType]
+
+    session_id: str = Field(primary_key=True, max_length=64)
+    ended_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
 class ApiKey(SQLModel, table=True):
     """A platform API key: only its sha256 is kept; `prefix` is its visible, unique start."""
 

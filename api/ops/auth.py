@@ -4,7 +4,8 @@ token is compared in constant time and never travels in a URL.
 
 The cookie holds a random session id signed (itsdangerous, keyed by the token, so a new token
 ends every session) with its issue time; a form that changes something carries a CSRF token,
-an HMAC of that session id. A bearer-token client sends no cookie, so it needs none. Logins
+an HMAC of that session id. Logging out records the session id as ended, so a copy of the
+cookie opens nothing either. A bearer-token client sends no cookie, so it needs none. Logins
 and bearer tokens are rate-limited per client address (`attempt_allowed`).
 """
 
@@ -14,12 +15,17 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from fastapi import Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import delete
+from sqlmodel import col
 
 from api import limits
 from api.ops.settings import ops_settings
+from shared.db import session_scope, utcnow
+from shared.models import OpsSessionEnd
 from shared.settings import get_settings
 
 COOKIE = "relink_ops"
@@ -100,10 +106,26 @@ def operator_of(request: Request) -> Operator | None:
         return None
     max_age = int(ops_settings().ops_session_hours * 3600)
     try:
-        session_id = _signer(token).loads(cookie, max_age=max_age)
+        session_id = str(_signer(token).loads(cookie, max_age=max_age))
     except BadSignature:
         return None
-    return Operator(str(session_id))
+    with session_scope() as db:
+        if db.get(OpsSessionEnd, session_id) is not None:
+            return None  # logged out
+    return Operator(session_id)
+
+
+def end_session(operator: Operator) -> None:
+    """Log the operator's cookie session out for good (a copy of the cookie opens nothing);
+    ends older than any cookie's lifetime are forgotten meanwhile."""
+    if operator.session_id is None:
+        return
+    now = utcnow()
+    forget_before = now - timedelta(hours=ops_settings().ops_session_hours)
+    with session_scope() as db:
+        db.execute(delete(OpsSessionEnd).where(col(OpsSessionEnd.ended_at) < forget_before))
+        if db.get(OpsSessionEnd, operator.session_id) is None:
+            db.add(OpsSessionEnd(session_id=operator.session_id, ended_at=now))
 
 
 def cookie_is_secure(request: Request) -> bool:

@@ -142,6 +142,10 @@ async def login(request: Request) -> Response:
 
 @router.post("/ops/logout")
 async def logout(request: Request) -> Response:
+    """The session ends on the server too: the old cookie, copied or replayed, is refused."""
+    operator = auth.operator_of(request)
+    if operator is not None:
+        await run_in_threadpool(auth.end_session, operator)
     response = RedirectResponse("/ops/login", 303, headers=HEADERS)
     response.delete_cookie(auth.COOKIE, path="/ops")
     return response

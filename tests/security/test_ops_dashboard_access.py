@@ -203,3 +203,15 @@ def test_a_short_ops_token_stops_start_up(db: None, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("OPS_TOKEN", "1")
     with pytest.raises(ValueError, match="OPS_TOKEN must be at least 16 characters"):
         create_app()
+
+
+def test_after_logout_a_copy_of_the_session_cookie_opens_nothing(client: TestClient) -> None:
+    """L13: logout only deleted the browser's cookie; a copy stayed valid OPS_SESSION_HOURS."""
+    login(client)
+    stolen = client.cookies.get("relink_ops")
+    assert stolen
+    assert client.post("/ops/logout").status_code == 303
+    client.cookies.set("relink_ops", stolen, path="/ops")
+    assert client.get("/ops").status_code == 303  # back to the login form
+    login(client)  # a new login is a new session
+    assert client.get("/ops").status_code == 200
