@@ -29,6 +29,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.bodies import BodyTooLarge, read_body
 from api.relink_page import outcomes, service, setup
+from api.relink_page.language import page_locale
 from api.relink_page.pages import brand_stylesheet, busy, failed, render, render_outcome
 from api.relink_page.sessions import online_acceptance
 from shared.links import LinkError, LinkPayload, read_link, read_link_at
@@ -110,6 +111,7 @@ async def guarded(
         payload, signed_at, expired = exc.payload, exc.signed_at, True
     if not well_formed(payload):
         return render(request, "invalid.html", 400)
+    request.state.locale = await run_in_threadpool(page_locale, payload)
     if expired:
         if await run_in_threadpool(service.link_revoked, payload, signed_at):
             return render(request, "expired.html", 410, fresh_url=None)
