@@ -111,8 +111,8 @@ async def guarded(
         payload, signed_at, expired = exc.payload, exc.signed_at, True
     if not well_formed(payload):
         return render(request, "invalid.html", 400)
-    request.state.locale = await run_in_threadpool(page_locale, payload)
     if expired:
+        request.state.locale = await run_in_threadpool(page_locale, payload)
         if await run_in_threadpool(service.link_revoked, payload, signed_at):
             return render(request, "expired.html", 410, fresh_url=None)
         fresh = may_ask_fresh(token)
@@ -135,6 +135,10 @@ async def guarded(
     args = form(fields)
     if args is None:
         return failed(request, token, 400)
+    # The customer's language; the pages above (a bad body) come before any database read
+    # and speak DEFAULT_LOCALE.
+    if not expired:
+        request.state.locale = await run_in_threadpool(page_locale, payload)
     if not expired and await run_in_threadpool(service.link_revoked, payload, signed_at):
         return render(request, "expired.html", 410, fresh_url=None)
     try:

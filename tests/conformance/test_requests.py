@@ -109,6 +109,7 @@ def test_a_connected_accounts_email_lookup_is_spec_valid(
 ) -> None:
     account = sim.client.create_connected_account("owner@example.com")["id"]
     assert stripe_client.retrieve_holder(client, "account", account).email == "owner@example.com"
+    assert stripe_client.retrieve_holder(client, "account", account).preferred_locales == ()
     assert assert_requests_conform(sim) == {"GET /v1/accounts/{id}"}
 
 

@@ -34,7 +34,7 @@ def build_message(
     message["Date"] = format_datetime(utcnow())
     message["Message-ID"] = message_id_header(outbox_id, sender)
     message["Auto-Submitted"] = "auto-generated"
-    message["Content-Language"] = content.locale
     message.set_content(content.text)
     message.add_alternative(content.html, subtype="html")
+    message["Content-Language"] = content.locale  # after set_content, which drops Content-*
     return message
