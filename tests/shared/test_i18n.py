@@ -84,3 +84,14 @@ def test_dates_are_written_as_each_locale_writes_them() -> None:
     assert long_date(moment, "en") == "December 3, 2026"
     assert long_date(moment, "es") == "3 de diciembre de 2026"
     assert long_datetime_utc(moment, "es") == "3 de diciembre de 2026 a las 2:30\u202fp.m. UTC"
+
+
+def test_the_spanish_mandate_is_marked_for_counsel() -> None:
+    """Every entry of the ACH mandate (its template's translator comment) says, in the
+    catalog, that the Spanish is relink's translation for the operator's counsel to check."""
+    with (LOCALES_DIR / "es" / "LC_MESSAGES" / "messages.po").open("rb") as po:
+        catalog = read_po(po, locale="es")
+    mandate = [m for m in catalog if any("ACH mandate" in c for c in m.auto_comments)]
+    assert len(mandate) == 6  # two paragraphs, with or without a name and a contact
+    for message in mandate:
+        assert any("counsel must check" in c for c in message.user_comments), message.id
