@@ -127,10 +127,7 @@ def test_a_customer_preferring_spanish_gets_a_spanish_email(
     assert case.locale == "es"  # its page speaks Spanish too
 
 
-def test_the_platforms_contact_locale_comes_before_the_customers(
-    sim: SimServer, outbox_dir: Path
-) -> None:
-    row = due_email(sim, preferred_locales=["es"])
+def contact_for_the_holder(locale: str | None) -> None:
     with session_scope() as db:
         [case] = cases()
         account = db.get(FcAccount, (case.account_id, ""))
@@ -141,13 +138,32 @@ def test_the_platforms_contact_locale_comes_before_the_customers(
             ContactSubject.CUSTOMER,
             account.holder_id,
             stripe_account="",
-            email="ada@example.com",
+            email="grace@example.com",
             name=None,
-            locale="en-US",
+            locale=locale,
         )
+
+
+def test_the_platforms_contact_locale_comes_before_the_customers(
+    sim: SimServer, outbox_dir: Path
+) -> None:
+    row = due_email(sim, preferred_locales=["es"])
+    contact_for_the_holder("en-US")
     assert outbox.send_outbox(row) == "sent"
     [message] = sent_files(outbox_dir)
     assert (message["Subject"], message["Content-Language"]) == (
         "Reconnect your StripeBank account",
         "en",
     )
+    assert message["To"] == "grace@example.com"
+
+
+@pytest.mark.parametrize("locale", [None, "fr"])
+def test_a_contact_without_a_supported_locale_gets_the_customers(
+    sim: SimServer, outbox_dir: Path, locale: str | None
+) -> None:
+    row = due_email(sim, preferred_locales=["es"])
+    contact_for_the_holder(locale)
+    assert outbox.send_outbox(row) == "sent"
+    [message] = sent_files(outbox_dir)
+    assert (message["To"], message["Content-Language"]) == ("grace@example.com", "es")
