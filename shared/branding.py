@@ -1,6 +1,7 @@
 """The merchant's branding (MERCHANT_NAME, SUPPORT_EMAIL, SUPPORT_URL, BRAND_LOGO_URL,
 BRAND_COLOR) as the page and email templates read it, and the one template loader both
-renderers use: TEMPLATES_DIR/<group>/ first, the package's built-in templates second."""
+renderers use: TEMPLATES_DIR/<locale>/<group>/ first, TEMPLATES_DIR/<group>/ second, the
+package's built-in templates last."""
 
 from __future__ import annotations
 
@@ -65,10 +66,14 @@ def _luminance(color: str) -> float:
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
-def template_loader(package: str, group: str, templates_dir: Path | None) -> BaseLoader:
-    """`package`'s templates/, behind TEMPLATES_DIR/`group`/ when TEMPLATES_DIR is set: a
-    file there replaces the built-in of the same name, any other name falls back."""
+def template_loader(
+    package: str, group: str, templates_dir: Path | None, locale: str
+) -> BaseLoader:
+    """`package`'s templates/, behind TEMPLATES_DIR/`locale`/`group`/ and then
+    TEMPLATES_DIR/`group`/ when TEMPLATES_DIR is set: a file there replaces the built-in of
+    the same name (the locale's first), any other name falls back."""
     builtin = PackageLoader(package, "templates")
     if templates_dir is None:
         return builtin
-    return ChoiceLoader([FileSystemLoader(templates_dir / group), builtin])
+    overrides = [templates_dir / locale / group, templates_dir / group]
+    return ChoiceLoader([FileSystemLoader(overrides), builtin])

@@ -66,15 +66,15 @@ def delete_contact(
     return True
 
 
-def stored_email(
+def stored_contact(
     session: Session,
     holder_type: str | None,
     holder_id: str | None,
     account_id: str | None,
     *,
     stripe_account: str,
-) -> str | None:
-    """The platform's address for an account living on `stripe_account`: its holder's
+) -> Contact | None:
+    """The platform's contact for an account living on `stripe_account`: its holder's
     contact, else (for an account without a holder) the account's own — only contacts set
     for that Stripe account (one set for acct_A never reaches acct_B's same-id subject, nor
     the platform's)."""
@@ -85,11 +85,9 @@ def stored_email(
     ):
         contact = get_contact(session, holder_type, holder_id, stripe_account=stripe_account)
         if contact is not None:
-            return contact.email
+            return contact
     if account_id:
-        contact = get_contact(
+        return get_contact(
             session, ContactSubject.FC_ACCOUNT, account_id, stripe_account=stripe_account
         )
-        if contact is not None:
-            return contact.email
     return None

@@ -155,6 +155,8 @@ class RelinkCase(SQLModel, table=True):
     link_first_opened_at: datetime | None = Field(default=None, sa_column=_ts())
     # Links signed before this show "expired": set by a contact change or an explicit revoke.
     links_revoked_at: datetime | None = Field(default=None, sa_column=_ts())
+    # The language of the case's last email (shared/i18n.py): the page speaks it too.
+    locale: str | None = Field(default=None, max_length=35)
 
 
 class EmailKind(StrEnum):

@@ -6,6 +6,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -269,11 +270,15 @@ def retrieve_customer_name(client: stripe.StripeClient, customer_id: str) -> str
     return name if isinstance(name, str) and name else None
 
 
-def retrieve_holder_email(
-    client: stripe.StripeClient, holder_type: str, holder_id: str
-) -> str | None:
-    """The email address on a Customer (`customer`) or a connected account (`account`); None
-    when the object is gone, deleted or has no address."""
+@dataclass(frozen=True)
+class Holder:
+    email: str | None
+    preferred_locales: tuple[str, ...] = ()  # a Customer's; a connected account has none
+
+
+def retrieve_holder(client: stripe.StripeClient, holder_type: str, holder_id: str) -> Holder:
+    """The email address on a Customer (`customer`) or a connected account (`account`), and a
+    Customer's `preferred_locales`; no address when the object is gone, deleted or has none."""
     try:
         if holder_type == "customer":
             found: Any = client.v1.customers.retrieve(holder_id)
@@ -281,15 +286,19 @@ def retrieve_holder_email(
             found = client.v1.accounts.retrieve(holder_id)
     except stripe.InvalidRequestError as exc:
         if exc.http_status == 404:
-            return None
+            return Holder(None)
         raise
     data = found.to_dict()
     if data.get("deleted"):
-        return None
+        return Holder(None)
     email = data.get("email")
+    locales = data.get("preferred_locales") or []
     # One plain address, as a platform contact must be: Stripe stores the field as typed, and
     # "victim@…, attacker@…" would be two recipients of the link.
-    return email if isinstance(email, str) and EMAIL.fullmatch(email) else None
+    return Holder(
+        email if isinstance(email, str) and EMAIL.fullmatch(email) else None,
+        tuple(tag for tag in locales if isinstance(tag, str)),
+    )
 
 
 def list_webhook_endpoints(client: stripe.StripeClient) -> list[dict[str, Any]]:

@@ -55,8 +55,11 @@ class SimClient:
     def reset(self) -> None:
         self._call("POST", "/_sim/reset")
 
-    def create_customer(self, email: str | None = None) -> dict[str, Any]:
-        return dict(self._call("POST", "/_sim/customers", {"email": email}))
+    def create_customer(
+        self, email: str | None = None, preferred_locales: list[str] | None = None
+    ) -> dict[str, Any]:
+        body = {"email": email, "preferred_locales": preferred_locales or []}
+        return dict(self._call("POST", "/_sim/customers", body))
 
     def create_connected_account(self, email: str | None = None) -> dict[str, Any]:
         return dict(self._call("POST", "/_sim/connected_accounts", {"email": email}))

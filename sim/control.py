@@ -50,7 +50,11 @@ class Control:
 
     def create_customer(self, body: Body) -> Body:
         with self.state.lock:
-            return objects.customer(scenarios.create_customer(self.state, body.get("email")))
+            locales = body.get("preferred_locales") or []
+            if not isinstance(locales, list) or not all(isinstance(t, str) for t in locales):
+                raise invalid("preferred_locales must be a list of strings", "preferred_locales")
+            record = scenarios.create_customer(self.state, body.get("email"), locales)
+            return objects.customer(record)
 
     def create_connected_account(self, body: Body) -> Body:
         with self.state.lock:

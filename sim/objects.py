@@ -201,7 +201,7 @@ def customer(record: Customer) -> dict[str, Any]:
         "name": None,
         "next_invoice_sequence": 1,
         "phone": None,
-        "preferred_locales": [],
+        "preferred_locales": list(record.preferred_locales),
         "shipping": None,
         "tax_exempt": "none",
         "test_clock": None,

@@ -42,8 +42,15 @@ SUBCATEGORY_CATEGORY = {
 DEFAULT_PERMISSIONS = ["payment_method", "balances"]
 
 
-def create_customer(state: SimState, email: str | None) -> Customer:
-    record = Customer(id=new_id("cus", 14), email=email, created=now())
+def create_customer(
+    state: SimState, email: str | None, preferred_locales: list[str] | None = None
+) -> Customer:
+    record = Customer(
+        id=new_id("cus", 14),
+        email=email,
+        created=now(),
+        preferred_locales=list(preferred_locales or []),
+    )
     state.customers[record.id] = record
     return record
 

@@ -18,6 +18,8 @@ class Customer:
     created: int
     default_payment_method: str | None = None
     """`invoice_settings.default_payment_method`."""
+    preferred_locales: list[str] = field(default_factory=list)
+    """The customer's languages, most preferred first (Stripe's IETF tags)."""
 
 
 @dataclass

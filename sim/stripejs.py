@@ -1,4 +1,5 @@
-"""A fake Stripe.js: `Stripe(pk[, {stripeAccount}])` with `collectFinancialConnectionsAccounts` and
+"""A fake Stripe.js: `Stripe(pk[, {stripeAccount, locale}])` (its requests carry the locale,
+for a test to read) with `collectFinancialConnectionsAccounts` and
 `confirmUsBankAccountSetup`, backed by the simulator so a real browser can relink."""
 
 from __future__ import annotations
@@ -36,15 +37,17 @@ SCRIPT = r"""(function () {
       throw new Error("Invalid value for Stripe(): apiKey should be a publishable key.");
     }
     var account = (options && options.stripeAccount) || null;
+    var locale = (options && options.locale) || "auto";
     return {
       collectFinancialConnectionsAccounts: function (options) {
         return post("/_sim/stripejs/collect", {
-          client_secret: options && options.clientSecret, stripe_account: account
+          client_secret: options && options.clientSecret, stripe_account: account,
+          locale: locale
         });
       },
       confirmUsBankAccountSetup: function (clientSecret, data) {
         return post("/_sim/stripejs/confirm_setup", {
-          client_secret: clientSecret, stripe_account: account
+          client_secret: clientSecret, stripe_account: account, locale: locale
         });
       }
     };

@@ -15,11 +15,12 @@ from urllib.parse import urlsplit
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, select_autoescape
+from jinja2 import select_autoescape
 from prometheus_client import Counter
 
 from api.relink_page import outcomes as o
 from shared.branding import template_loader
+from shared.i18n import i18n_environment
 from shared.settings import Settings, get_settings
 
 PAGES = Counter("relink_pages", "Relink pages served", ["page"])
@@ -66,11 +67,12 @@ def content_security_policy(settings: Settings) -> str:
     return "; ".join(f"{name} {' '.join(values)}" for name, values in directives.items())
 
 
-@lru_cache(maxsize=4)
-def templates(templates_dir: Path | None) -> Jinja2Templates:
-    """The page's templates: TEMPLATES_DIR/relink_page/ first, the built-ins second."""
-    loader = template_loader("api.relink_page", "relink_page", templates_dir)
-    return Jinja2Templates(env=Environment(loader=loader, autoescape=select_autoescape()))
+@lru_cache(maxsize=8)
+def templates(templates_dir: Path | None, locale: str) -> Jinja2Templates:
+    """The page's templates in `locale`: TEMPLATES_DIR/`locale`/relink_page/, then
+    TEMPLATES_DIR/relink_page/, then the built-ins."""
+    loader = template_loader("api.relink_page", "relink_page", templates_dir, locale)
+    return Jinja2Templates(env=i18n_environment(loader, locale, autoescape=select_autoescape()))
 
 
 def brand_stylesheet(settings: Settings) -> str:
@@ -102,7 +104,9 @@ def render(
 ) -> HTMLResponse:
     settings = get_settings()
     PAGES.labels(page=template.removesuffix(".html")).inc()
-    return templates(settings.templates_dir).TemplateResponse(
+    # The link's customer's language (routes.guarded), DEFAULT_LOCALE before a link is read.
+    locale = getattr(request.state, "locale", settings.default_locale)
+    return templates(settings.templates_dir, locale).TemplateResponse(
         request,
         template,
         {
@@ -112,7 +116,7 @@ def render(
             **context,
         },
         status_code=status_code,
-        headers={**page_headers(settings), **(headers or {})},
+        headers={**page_headers(settings), "Content-Language": locale, **(headers or {})},
     )
 
 

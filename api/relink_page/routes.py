@@ -29,6 +29,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.bodies import BodyTooLarge, read_body
 from api.relink_page import outcomes, service, setup
+from api.relink_page.language import page_locale
 from api.relink_page.pages import (
     brand_stylesheet,
     busy,
@@ -118,6 +119,7 @@ async def guarded(
     if not well_formed(payload):
         return render(request, "invalid.html", 400)
     if expired:
+        request.state.locale = await run_in_threadpool(page_locale, payload)
         if await run_in_threadpool(service.link_revoked, payload, signed_at):
             return render(request, "expired.html", 410, fresh_url=None)
         fresh = may_ask_fresh(token)
@@ -140,6 +142,10 @@ async def guarded(
     args = form(fields)
     if args is None:
         return failed(request, token, 400)
+    # The customer's language; the pages above (a bad body) come before any database read
+    # and speak DEFAULT_LOCALE.
+    if not expired:
+        request.state.locale = await run_in_threadpool(page_locale, payload)
     if not expired and await run_in_threadpool(service.link_revoked, payload, signed_at):
         return render(request, "expired.html", 410, fresh_url=None)
     try:

@@ -1,7 +1,7 @@
 """ops logout: a session an operator logged out of is refused, not only its cookie deleted
 
 Revision ID: 0022_ops_logout
-Revises: 0014_payment_recovery
+Revises: 0018_case_locale
 Create Date: 2026-12-03 13:20:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0022_ops_logout"
-down_revision: str | None = "0014_payment_recovery"
+down_revision: str | None = "0018_case_locale"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

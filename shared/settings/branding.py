@@ -1,4 +1,5 @@
-"""Branding (the relink page, the emails, the ACH mandate) and template overrides."""
+"""Branding (the relink page, the emails, the ACH mandate), template overrides and the
+customers' default language."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pydantic import DirectoryPath, Field, field_validator
 from pydantic_settings import BaseSettings
 
 from shared.branding import Brand
+from shared.i18n import SOURCE_LOCALE, SUPPORTED_LOCALES
 from shared.urls import checked_web_url
 
 EMAIL_ADDRESS = re.compile(r"[^@\s<>\"'(),;:\\\[\]]+@[a-z0-9]([a-z0-9.-]*[a-z0-9])?\.[a-z]{2,}")
@@ -21,7 +23,11 @@ class BrandingSettings(BaseSettings):
     brand_logo_url: str | None = None
     brand_color: str | None = Field(default=None, description="#rrggbb")
     templates_dir: DirectoryPath | None = Field(
-        default=None, description="overrides: relink_page/ and emails/ beside the built-ins"
+        default=None,
+        description="overrides: [<locale>/]relink_page/ and [<locale>/]emails/ over the built-ins",
+    )
+    default_locale: str = Field(
+        default=SOURCE_LOCALE, description="the customer's language when nothing names one"
     )
 
     @field_validator(
@@ -65,6 +71,13 @@ class BrandingSettings(BaseSettings):
         if value is not None and not COLOR.fullmatch(value.lower()):
             raise ValueError("must be a colour as #rrggbb, such as #0a5cff")
         return None if value is None else value.lower()
+
+    @field_validator("default_locale")
+    @classmethod
+    def _brand_default_locale(cls, value: str) -> str:
+        if value not in SUPPORTED_LOCALES:
+            raise ValueError(f"must be one of {', '.join(SUPPORTED_LOCALES)}")
+        return value
 
     @property
     def brand(self) -> Brand:

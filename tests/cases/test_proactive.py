@@ -36,7 +36,7 @@ def test_an_account_warning_opens_a_proactive_case_with_one_dated_email(
 ) -> None:
     auth = new_authorization(sim, n_accounts=2)
     seen: set[str] = set()
-    expected = 1798761600  # 1 January 2027
+    expected = 1798761600  # January 1, 2027
     sim.client.mark_upcoming_deactivation(auth.accounts[0], expected_deactivation_date=expected)
     feed_new(sim, seen, auth)
     [case] = cases()
@@ -45,7 +45,7 @@ def test_an_account_warning_opens_a_proactive_case_with_one_dated_email(
 
     assert outbox.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
     assert sent_subjects(tmp_path) == [
-        "Reconnect your First Platypus Bank account before 1 January 2027"
+        "Reconnect your First Platypus Bank account before January 1, 2027"  # en_US, by Babel
     ]
     assert [r.kind for r in outbox_rows()] == ["proactive", "reminder", "reminder"]
 

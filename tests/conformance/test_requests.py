@@ -60,7 +60,7 @@ def test_every_call_relink_makes_is_spec_valid(sim: SimServer, client: stripe.St
     stripe_client.list_events_page(client, created_gte=0, starting_after=events[0]["id"], limit=10)
     stripe_client.list_webhook_endpoints(client)
     stripe_client.retrieve_customer_name(client, customer)
-    stripe_client.retrieve_holder_email(client, "customer", customer)
+    stripe_client.retrieve_holder(client, "customer", customer)
 
     sessions = [
         relink_session_params(payload, live, stored),
@@ -113,7 +113,8 @@ def test_a_connected_accounts_email_lookup_is_spec_valid(
     sim: SimServer, client: stripe.StripeClient
 ) -> None:
     account = sim.client.create_connected_account("owner@example.com")["id"]
-    assert stripe_client.retrieve_holder_email(client, "account", account) == "owner@example.com"
+    assert stripe_client.retrieve_holder(client, "account", account).email == "owner@example.com"
+    assert stripe_client.retrieve_holder(client, "account", account).preferred_locales == ()
     assert assert_requests_conform(sim) == {"GET /v1/accounts/{id}"}
 
 

@@ -148,6 +148,13 @@ def billing(sim: SimServer, read: Read) -> dict[str, Any]:
     return {**found, "pm": pm, "subscriptions": subs}
 
 
+def test_a_customer_with_preferred_locales_is_spec_valid(sim: SimServer, read: Read) -> None:
+    customer = sim.client.create_customer("ana@example.com", ["es-419", "en"])["id"]
+    found = read("GET", f"/v1/customers/{customer}")
+    assert_valid("customer", found)
+    assert found["preferred_locales"] == ["es-419", "en"]
+
+
 def test_billing_objects_have_every_required_field(sim: SimServer, read: Read) -> None:
     found = billing(sim, read)
     customer = found["customer"]

@@ -41,7 +41,7 @@ def test_relink_email_names_institution_accounts_link_and_expiry(
         assert "1111" in body
         assert "2222" in body
         assert LINK in body
-        assert "3 December 2026 at 14:30 UTC" in body
+        assert "December 3, 2026 at 2:30\u202fPM UTC" in body  # CLDR: a narrow no-break space
     assert f'href="{LINK}"' in content.html
 
 

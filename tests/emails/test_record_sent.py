@@ -14,6 +14,7 @@ from shared import db as database
 from shared.db import session_scope, utcnow
 from shared.models import CaseState, EmailKind, EmailOutbox, OutboxStatus, RelinkCase
 from worker.emails import outbox
+from worker.emails.contacts import Recipient
 
 
 def test_a_failed_sent_mark_is_retried_until_the_database_answers(
@@ -25,7 +26,7 @@ def test_a_failed_sent_mark_is_retried_until_the_database_answers(
     def scope() -> Iterator[None]:
         yield None
 
-    def mark(_session: Any, _plan: Any, recipient: str) -> None:
+    def mark(_session: Any, _plan: Any, recipient: Recipient) -> None:
         calls.append(recipient)
         if len(calls) < 3:
             raise OperationalError("UPDATE", {}, Exception("connection refused"))
@@ -34,8 +35,9 @@ def test_a_failed_sent_mark_is_retried_until_the_database_answers(
     monkeypatch.setattr(outbox, "_mark_sent", mark)
     monkeypatch.setattr(database.time, "sleep", lambda _s: None)
     plan: Any = type("P", (), {"outbox_id": 7})()
-    outbox.record_sent(plan, "ada@example.com")
-    assert calls == ["ada@example.com"] * 3
+    ada = Recipient("ada@example.com", "en")
+    outbox.record_sent(plan, ada)
+    assert calls == [ada] * 3
 
 
 def test_a_sent_mark_committed_before_the_connection_dropped_counts_once(db: None) -> None:
@@ -64,10 +66,11 @@ def test_a_sent_mark_committed_before_the_connection_dropped_counts_once(db: Non
         )()
     for _ in range(2):
         with session_scope() as session:
-            outbox._mark_sent(session, plan, "ada@example.com")
+            outbox._mark_sent(session, plan, Recipient("ada@example.com", "es"))
     with session_scope() as session:
         stored = session.get(RelinkCase, plan.case_id)
         sent = session.get(EmailOutbox, plan.outbox_id)
         assert stored is not None
         assert sent is not None
         assert (stored.emails_sent, sent.status) == (1, OutboxStatus.SENT)
+        assert stored.locale == "es"  # the page speaks the email's language

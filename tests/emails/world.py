@@ -50,9 +50,10 @@ def deactivated_authorization(
     action: str = "relink_required",
     email: str | None = "ada@example.com",
     institution: str = "StripeBank",
+    preferred_locales: list[str] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """An authorization whose accounts were deactivated; its `deactivated` events."""
-    customer = sim.client.create_customer(email)["id"]
+    customer = sim.client.create_customer(email, preferred_locales)["id"]
     auth = sim.client.create_authorization(
         {"type": "customer", "customer": customer},
         institution=institution,

@@ -15,7 +15,7 @@ from sqlmodel import Session
 from api.app import create_app
 from api.relink_page import limits
 from shared import ratelimit
-from shared.db import get_engine
+from shared.db import get_engine, session_scope
 from shared.links import sign_link
 from shared.models import RelinkCase
 from shared.settings import get_settings
@@ -312,3 +312,37 @@ def test_a_newer_link_does_not_reuse_a_session_that_returns_to_an_older_one(
     assert second != first
     returns_to = sim.client.session(second)["return_url"]
     assert returns_to == f"{get_settings().public_base_url}/relink/{newer}/return"
+
+
+def test_the_hosted_new_account_path_and_its_mandate_in_spanish(
+    hosted: None, client: TestClient, world: World, sim: SimServer
+) -> None:
+    with session_scope() as db:
+        case = db.get(RelinkCase, world.case_id)
+        assert case is not None
+        case.locale = "es"  # the language its email was written in
+        db.add(case)
+    start = client.get(f"/relink/{world.token()}")
+    assert '<html lang="es">' in start.text
+    assert ">Volver a conectar StripeBank</button>" in start.text
+    first = go_hosted(client, world, sim)
+    sim.client.complete_session(first, "no_account")
+    offer = come_back(client, world)
+    assert "Vincule cualquier cuenta de cheques o de ahorros en StripeBank" in offer.text
+    second = go_hosted(client, world, sim)
+    sim.client.complete_session(
+        second, "new_account", new_accounts=[{"subcategory": "savings", "last4": "1111"}]
+    )
+    form = come_back(client, world)
+    assert form.headers["content-language"] == "es"
+    assert "Autorización para debitar su cuenta" in form.text
+    assert "Acepto la autorización anterior</label>" in form.text
+    assert ">Aceptar y confirmar</button>" in form.text
+    assert "authorize" not in form.text
+    saved = client.post(
+        f"/relink/{world.token()}/hosted/setup",
+        data={"session_id": second, "name": "Ana Pérez", "accept": "yes"},
+        headers={"User-Agent": "Mozilla/5.0 (relink test)"},
+    )
+    assert saved.status_code == 200, saved.text
+    assert "Su nueva cuenta bancaria está guardada" in saved.text

@@ -21,16 +21,17 @@ def test_a_customer_email_of_two_addresses_is_no_address(sim: SimServer) -> None
         "Victim <attacker@evil.example>",
     ):
         customer = sim.client.create_customer(hostile)["id"]
-        assert stripe_client.retrieve_holder_email(client, "customer", customer) is None, hostile
+        assert stripe_client.retrieve_holder(client, "customer", customer).email is None, hostile
     plain = sim.client.create_customer("ada.o'brien+bank@mail.example.co.uk")["id"]
     assert (
-        stripe_client.retrieve_holder_email(client, "customer", plain)
+        stripe_client.retrieve_holder(client, "customer", plain).email
         == "ada.o'brien+bank@mail.example.co.uk"
     )
 
 
 def test_a_line_break_in_the_subject_is_folded_into_spaces() -> None:
     content = EmailContent(
+        locale="en",
         subject="Reconnect your First\r\nBcc: x@evil.example\u2028Bank account",
         text="t",
         html="<p>h</p>",

@@ -60,3 +60,9 @@ def test_text_on_the_brand_colour_is_whichever_reads_better(
 ) -> None:
     monkeypatch.setenv("BRAND_COLOR", color)
     assert load_settings().brand.on_color == text
+
+
+def test_default_locale_is_english_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().default_locale == "en"
+    monkeypatch.setenv("DEFAULT_LOCALE", "es")
+    assert load_settings().default_locale == "es"

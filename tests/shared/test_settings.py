@@ -36,6 +36,8 @@ def test_secrets_never_appear_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
         ("BRAND_COLOR", "#fff"),
         ("BRAND_COLOR", "#12345g"),
         ("BRAND_COLOR", "#123456;}body{display:none"),
+        ("DEFAULT_LOCALE", "fr"),
+        ("DEFAULT_LOCALE", "es-MX"),
         ("BRAND_LOGO_URL", "http://cdn.example.com/logo.png"),
         ("BRAND_LOGO_URL", "javascript:alert(1)"),
         ("BRAND_LOGO_URL", "https://user:pw@cdn.example.com/logo.png"),

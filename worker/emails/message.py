@@ -37,4 +37,5 @@ def build_message(
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(content.text)
     message.add_alternative(content.html, subtype="html")
+    message["Content-Language"] = content.locale  # after set_content, which drops Content-*
     return message

@@ -46,7 +46,7 @@ from worker.cases.classification import CauseFamily
 from worker.cases.reconcile import OUTBOX, Trigger, reconcile_locked
 from worker.cases.repository import lock_authorization
 from worker.emails.claim import claim, still_claimed
-from worker.emails.contacts import resolve_recipient
+from worker.emails.contacts import Recipient, resolve_recipient
 from worker.emails.message import build_message, sender_address
 from worker.emails.plan import Plan, plan_email, render_plan, still_needed
 from worker.emails.reminders import refresh_next_reminder, schedule_reminders
@@ -116,9 +116,9 @@ def _send_outbox(outbox_id: int, client: stripe.StripeClient | None) -> str:
         log.info("email_not_sent", outbox_id=outbox_id, case_id=plan.case_id, outcome="no_contact")
         return "no_contact"
     message = build_message(
-        render_plan(plan, settings),
+        render_plan(plan, settings, recipient.locale),
         sender=sender_address(settings),
-        recipient=recipient,
+        recipient=recipient.email,
         outbox_id=outbox_id,
     )
     take_smtp_token(outbox_id, settings)
@@ -153,7 +153,7 @@ def take_smtp_token(outbox_id: int, settings: Settings) -> None:
         raise SmtpRateLimited(str(exc)) from exc
 
 
-def record_sent(plan: Plan, recipient: str | None) -> None:
+def record_sent(plan: Plan, recipient: Recipient | None) -> None:
     """The message is gone: record it, waiting out a database blip (tests/faults cut
     PostgreSQL for 5 s) instead of raising, which would release the row and send it twice."""
 
@@ -209,7 +209,7 @@ def _finish_unsent(session: Session, plan: Plan, status: OutboxStatus) -> None:
         session.add(case)
 
 
-def _mark_sent(session: Session, plan: Plan, recipient: str | None) -> None:
+def _mark_sent(session: Session, plan: Plan, recipient: Recipient | None) -> None:
     """Idempotent: a commit whose acknowledgement an outage swallowed is not counted twice.
     No recipient: handed to the platform (DELIVERY=webhook), no email counted. A reminder or
     fresh link is a `relink.case.reminder_due` for the platform either way."""
@@ -223,10 +223,11 @@ def _mark_sent(session: Session, plan: Plan, recipient: str | None) -> None:
     if row is not None:
         row.status = OutboxStatus.SENT
         row.sent_at = now
-        row.recipient = recipient
+        row.recipient = recipient.email if recipient else None
         row.last_error = None
         session.add(row)
     if recipient is not None:
+        case.locale = recipient.locale  # the page speaks the email's language
         case.emails_sent += 1
         if plan.kind in FIRST_EMAILS:
             _count_first_email(session, case, plan.kind, now)

@@ -133,7 +133,7 @@ def still_needed(plan: Plan, live: AccountSnapshot) -> bool:
     return live.status != AccountStatus.ACTIVE
 
 
-def render_plan(plan: Plan, settings: Settings) -> EmailContent:
+def render_plan(plan: Plan, settings: Settings, locale: str) -> EmailContent:
     link = expires_at = None
     if plan.family not in (CauseFamily.UNREPAIRABLE, CauseFamily.RECONNECTED):
         payload = LinkPayload(
@@ -149,4 +149,5 @@ def render_plan(plan: Plan, settings: Settings) -> EmailContent:
         link=link,
         expires_at=expires_at,
         deadline=plan.deadline,
+        locale=locale,
     )

@@ -1,5 +1,6 @@
 """Text and HTML bodies from Jinja2 templates (worker/emails/templates, behind
-TEMPLATES_DIR/emails/), one per cause family, with the merchant's branding."""
+TEMPLATES_DIR/emails/), one per cause family, with the merchant's branding, in the
+customer's language (shared/i18n.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,13 @@ from pathlib import Path
 from jinja2 import Environment, StrictUndefined, select_autoescape
 
 from shared.branding import template_loader
+from shared.i18n import (
+    SOURCE_LOCALE,
+    i18n_environment,
+    long_date,
+    long_datetime_utc,
+    translations,
+)
 from shared.models import EmailKind
 from shared.settings import get_settings
 from worker.cases.classification import CauseFamily
@@ -24,15 +32,17 @@ class AccountLine:
 
 @dataclass(frozen=True)
 class EmailContent:
+    locale: str  # its Content-Language
     subject: str
     text: str
     html: str
 
 
-@lru_cache(maxsize=4)
-def environment(templates_dir: Path | None) -> Environment:
-    return Environment(
-        loader=template_loader("worker.emails", "emails", templates_dir),
+@lru_cache(maxsize=8)
+def environment(templates_dir: Path | None, locale: str) -> Environment:
+    return i18n_environment(
+        template_loader("worker.emails", "emails", templates_dir, locale),
+        locale,
         autoescape=select_autoescape(enabled_extensions=("html",), default=False),
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -42,29 +52,33 @@ def environment(templates_dir: Path | None) -> Environment:
 
 
 def _subject(
-    family: CauseFamily, kind: EmailKind, institution: str, deadline: datetime | None = None
+    family: CauseFamily, kind: EmailKind, institution: str, deadline: str | None, locale: str
 ) -> str:
+    _ = translations(locale).gettext
+    names = {"institution": institution, "deadline": deadline}
     if family is CauseFamily.UNREPAIRABLE:
-        return f"Your {institution} account can no longer be used: please set up a new one"
-    if family is CauseFamily.RECONNECTED:
-        return f"Your {institution} account is reconnected"
-    if family is CauseFamily.PROACTIVE:
-        prefix = "Reminder: r" if kind == EmailKind.REMINDER else "R"
-        when = f" before {format_date(deadline)}" if deadline else " soon"
-        return f"{prefix}econnect your {institution} account{when}"
-    if kind == EmailKind.REMINDER:
-        return f"Reminder: reconnect your {institution} account"
-    if kind == EmailKind.FRESH_LINK:
-        return f"Your new link to reconnect your {institution} account"
-    return f"Reconnect your {institution} account"
-
-
-def format_expiry(expires_at: datetime) -> str:
-    return expires_at.strftime("%-d %B %Y at %H:%M UTC")
-
-
-def format_date(day: datetime) -> str:
-    return day.strftime("%-d %B %Y")
+        subject = _("Your %(institution)s account can no longer be used: please set up a new one")
+    elif family is CauseFamily.RECONNECTED:
+        subject = _("Your %(institution)s account is reconnected")
+    elif family is CauseFamily.PROACTIVE and kind == EmailKind.REMINDER:
+        subject = (
+            _("Reminder: reconnect your %(institution)s account before %(deadline)s")
+            if deadline
+            else _("Reminder: reconnect your %(institution)s account soon")
+        )
+    elif family is CauseFamily.PROACTIVE:
+        subject = (
+            _("Reconnect your %(institution)s account before %(deadline)s")
+            if deadline
+            else _("Reconnect your %(institution)s account soon")
+        )
+    elif kind == EmailKind.REMINDER:
+        subject = _("Reminder: reconnect your %(institution)s account")
+    elif kind == EmailKind.FRESH_LINK:
+        subject = _("Your new link to reconnect your %(institution)s account")
+    else:
+        subject = _("Reconnect your %(institution)s account")
+    return subject % names
 
 
 def render_email(
@@ -76,22 +90,26 @@ def render_email(
     link: str | None,
     expires_at: datetime | None,
     deadline: datetime | None = None,
+    locale: str = SOURCE_LOCALE,
 ) -> EmailContent:
-    """Render the email; `link` and `expires_at` are None for the unrepairable and
-    reconnected families; `deadline` is a proactive email's expected deactivation date."""
+    """Render the email in `locale` (a supported one); `link` and `expires_at` are None for
+    the unrepairable and reconnected families; `deadline` is a proactive email's expected
+    deactivation date."""
     settings = get_settings()
+    day = long_date(deadline, locale) if deadline else None
     context = {
         "brand": settings.brand,
         "kind": kind.value,
         "institution": institution,
         "accounts": accounts,
         "link": link,
-        "expires": format_expiry(expires_at) if expires_at else None,
-        "deadline": format_date(deadline) if deadline else None,
+        "expires": long_datetime_utc(expires_at, locale) if expires_at else None,
+        "deadline": day,
     }
-    env = environment(settings.templates_dir)
+    env = environment(settings.templates_dir, locale)
     return EmailContent(
-        subject=_subject(family, kind, institution, deadline),
+        locale=locale,
+        subject=_subject(family, kind, institution, day, locale),
         text=env.get_template(f"{family.value}.txt").render(context),
         html=env.get_template(f"{family.value}.html").render(context),
     )

@@ -24,6 +24,10 @@
     }
     var sessionSecret = root.getAttribute("data-client-secret");
     var setupSecret = root.getAttribute("data-setup-secret");
+    // The page's words come translated in its data-msg-* attributes (the customer's locale).
+    function text(name) {
+      return root.getAttribute("data-msg-" + name) || "";
+    }
 
     function say(text, isError) {
       status.textContent = text;
@@ -31,34 +35,37 @@
     }
 
     if (typeof window.Stripe !== "function") {
-      say("We couldn't load the secure connection to your bank. Please reload the page.", true);
+      say(text("load"), true);
       return;
     }
     var stripe;
     try {
-      // A connected account's case: Stripe.js acts on that account (its `stripeAccount`).
+      // Stripe.js speaks the customer's locale; a connected account's case acts on that
+      // account (its `stripeAccount`).
+      var options = {locale: root.getAttribute("data-locale") || "auto"};
       var account = root.getAttribute("data-stripe-account");
-      var key = root.getAttribute("data-publishable-key");
-      stripe = account ? window.Stripe(key, {stripeAccount: account}) : window.Stripe(key);
+      if (account) {
+        options.stripeAccount = account;
+      }
+      stripe = window.Stripe(root.getAttribute("data-publishable-key"), options);
     } catch (err) {
-      say("We couldn't start the secure connection to your bank. Please try again later.", true);
+      say(text("start"), true);
       return;
     }
 
     function failed(result) {
       button.disabled = false;
       var message = result && result.error && result.error.message;
-      say((message ? message + " " : "") + "Please try again.", true);
+      say((message ? message + " " : "") + text("retry"), true);
     }
 
     function run() {
       button.disabled = true;
       var step;
+      say(text("working"));
       if (setupSecret) {
-        say("Confirming your account…");
         step = stripe.confirmUsBankAccountSetup(setupSecret);
       } else {
-        say("Connecting to your bank…");
         step = stripe.collectFinancialConnectionsAccounts({clientSecret: sessionSecret});
       }
       step.then(function (result) {
@@ -66,7 +73,7 @@
           failed(result);
           return;
         }
-        say("Checking with your bank…");
+        say(text("checking"));
         done.submit();
       }, failed);
     }

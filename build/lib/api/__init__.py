@@ -1,0 +1,1 @@
+"""FastAPI app: the Stripe webhook receiver, health checks and the relink page."""

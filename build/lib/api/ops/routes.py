@@ -1,0 +1,166 @@
+"""The operations dashboard: /ops (the numbers, api.ops.service), its login and logout, and the
+replay button for a dead or failed event (shared.replay, as `relink events replay` does).
+
+Without OPS_TOKEN every /ops route answers 404. A browser without a session is sent to the
+login form; a wrong Authorization header gets 401; logins and bearer tokens past
+OPS_AUTH_ATTEMPTS_PER_MINUTE for the client's address get 429. Every page is no-store, framed
+by nobody, and runs only its own scripts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from api.ops import auth, service
+from api.ops.formatting import FILTERS
+from api.ops.settings import ops_settings
+from shared.db import session_scope
+from shared.models import EventStatus
+from shared.replay import reset_for_replay
+
+router = APIRouter(include_in_schema=False)  # operators only: not in the public schema
+STATIC_DIR = Path(__file__).parent / "static"
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates.env.filters.update(FILTERS)
+MAX_FORM_BYTES = 4096
+PROBLEMS = (EventStatus.DEAD, EventStatus.FAILED)
+HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+}
+
+
+class NotFound(Exception):
+    """/ops without OPS_TOKEN."""
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
+    return templates.TemplateResponse(
+        request, template, context, status_code=status_code, headers=HEADERS
+    )
+
+
+def _too_many() -> Response:
+    return Response("too many attempts", 429, {"Retry-After": "60", **HEADERS})
+
+
+def _throttled(request: Request) -> Response | None:
+    """429 for a request that presents a bearer token once its address has no attempt left."""
+    if auth.bearer(request) is None or auth.attempt_allowed(request):
+        return None
+    return _too_many()
+
+
+def _refused(request: Request) -> Response:
+    """401 for a wrong Authorization header; otherwise the login form."""
+    if auth.bearer(request) is not None:
+        return Response("unauthorized", 401, {"WWW-Authenticate": "Bearer", **HEADERS})
+    return RedirectResponse("/ops/login", 303, headers=HEADERS)
+
+
+async def _form(request: Request) -> dict[str, str] | None:
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > MAX_FORM_BYTES:
+            return None
+    parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return {key: values[0] for key, values in parsed.items()}
+
+
+def _window(days: str | None) -> int:
+    return int(days) if days and days.isdigit() and int(days) in service.WINDOWS else 7
+
+
+def _not_configured() -> Response | None:
+    return None if auth.configured_token() else Response("not found", 404, HEADERS)
+
+
+@router.get("/ops", response_class=HTMLResponse)
+async def dashboard(request: Request) -> Response:
+    if (missing := _not_configured() or _throttled(request)) is not None:
+        return missing
+    operator = auth.operator_of(request)
+    if operator is None:
+        return _refused(request)
+    days = _window(request.query_params.get("days"))
+
+    def compute() -> service.Dashboard:
+        with session_scope() as db:
+            return service.dashboard(db, days)
+
+    board = await run_in_threadpool(compute)
+    return render(
+        request,
+        "dashboard.html",
+        board=board,
+        windows=service.WINDOWS,
+        csrf=operator.csrf,
+        replayed=request.query_params.get("replayed", "")[:300],
+    )
+
+
+@router.get("/ops/login", response_class=HTMLResponse)
+async def login_form(request: Request) -> Response:
+    return _not_configured() or render(request, "login.html")
+
+
+@router.post("/ops/login", response_class=HTMLResponse)
+async def login(request: Request) -> Response:
+    if (missing := _not_configured()) is not None:
+        return missing
+    if not auth.attempt_allowed(request):
+        return _too_many()
+    form = await _form(request)
+    if form is None or not auth.token_matches(form.get("token", "")):
+        return render(request, "login.html", 401, error=True)
+    response = RedirectResponse("/ops", 303, headers=HEADERS)
+    response.set_cookie(
+        auth.COOKIE,
+        auth.new_session_cookie(),
+        max_age=int(ops_settings().ops_session_hours * 3600),
+        path="/ops",
+        httponly=True,
+        samesite="strict",
+        secure=auth.cookie_is_secure(request),
+    )
+    return response
+
+
+@router.post("/ops/logout")
+async def logout(request: Request) -> Response:
+    response = RedirectResponse("/ops/login", 303, headers=HEADERS)
+    response.delete_cookie(auth.COOKIE, path="/ops")
+    return response
+
+
+@router.post("/ops/events/{event_id}/replay")
+async def replay(request: Request, event_id: str) -> Response:
+    """The replay button: the event back to `received` and queued, once per press."""
+    if (missing := _not_configured() or _throttled(request)) is not None:
+        return missing
+    operator = auth.operator_of(request)
+    if operator is None:
+        return _refused(request)
+    form = await _form(request)
+    if form is None or not auth.csrf_matches(operator, form.get("csrf", "")):
+        return Response("forbidden: bad or missing CSRF token", 403, HEADERS)
+    outcome = await run_in_threadpool(
+        reset_for_replay, event_id[:255], force=False, replayable=PROBLEMS
+    )
+    days = _window(form.get("days"))
+    query = urlencode({"days": days, "replayed": f"{outcome.id}: {outcome.outcome}"})
+    return RedirectResponse(f"/ops?{query}", 303, headers=HEADERS)

@@ -1,0 +1,1 @@
+"""The platform JSON API under /api/v1."""

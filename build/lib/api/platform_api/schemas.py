@@ -1,0 +1,122 @@
+"""The API's response and request bodies (pydantic models, in the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from shared.contacts import EMAIL, LOCALE
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable, machine-readable: unauthorized, forbidden, not_found…")
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class Holder(BaseModel):
+    type: str = Field(description="customer or account")
+    id: str
+
+
+class Case(BaseModel):
+    object: Literal["relink_case"] = "relink_case"
+    id: int
+    state: str = Field(description="open, proactive, no_contact, unrepairable or resolved")
+    authorization_id: str
+    account_id: str | None = Field(description="the account whose deactivation opened it")
+    stripe_account: str | None = Field(
+        default=None, description="the connected account its objects live on (Connect); null: yours"
+    )
+    holder: Holder | None
+    institution: str | None
+    cause: str | None
+    action: str | None
+    opened_at: datetime
+    last_heard_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
+    resolution: str | None
+    emails_sent: int
+    next_reminder_at: datetime | None
+    payment_method_id: str | None = Field(description="saved from a newly linked account")
+
+
+class CaseList(BaseModel):
+    object: Literal["list"] = "list"
+    url: str
+    data: list[Case]
+    has_more: bool
+
+
+class Account(BaseModel):
+    """A Financial Connections account as relink last saw it, and what it means."""
+
+    object: Literal["fc_account"] = "fc_account"
+    id: str
+    authorization_id: str | None
+    holder: Holder | None
+    institution: str | None
+    display_name: str | None
+    last4: str | None
+    subcategory: str | None
+    status: str = Field(description="Stripe's: active, inactive or disconnected")
+    standing: str = Field(description="relink's view: active, warned, inactive or disconnected")
+    inactive_cause: str | None
+    inactive_action: str | None
+    active_action: str | None
+    expected_deactivation_at: datetime | None
+    needs_relink: bool
+    open_case_id: int | None
+    updated_at: datetime
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    kind: str = Field(description="case, event, email, attempt or payment_method")
+    id: str
+    what: str
+    detail: str
+    recipient: str | None = Field(
+        default=None, description="an email's address: masked unless the key has read:pii"
+    )
+
+
+class CaseDetail(Case):
+    accounts: list[Account]
+    timeline: list[TimelineEntry]
+
+
+class Link(BaseModel):
+    object: Literal["relink_link"] = "relink_link"
+    case_id: int
+    account_id: str
+    url: str = Field(description="the signed relink page link; treat it as a credential")
+    expires_at: datetime
+
+
+class Resend(BaseModel):
+    object: Literal["relink_resend"] = "relink_resend"
+    case_id: int
+    outcome: Literal["queued"]
+
+
+class ContactIn(BaseModel):
+    email: str = Field(max_length=320, pattern=f"^{EMAIL.pattern}$")
+    name: str | None = Field(default=None, max_length=255, pattern=r"^[^\x00-\x1f\x7f]*$")
+    locale: str | None = Field(default=None, max_length=35, pattern=f"^{LOCALE.pattern}$")
+
+
+class Contact(BaseModel):
+    object: Literal["contact"] = "contact"
+    subject_type: str
+    subject_id: str
+    email: str = Field(description="masked unless the key has read:pii")
+    name: str | None
+    locale: str | None
+    updated_at: datetime

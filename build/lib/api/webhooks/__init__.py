@@ -1,0 +1,1 @@
+"""Receiving Stripe webhooks: verify the signature, record in the inbox, enqueue."""

@@ -1,0 +1,1 @@
+"""What the api and the worker both use: settings, database, models, Stripe client, inbox."""

@@ -1,0 +1,88 @@
+"""Prometheus metrics the api and the worker share: the repair funnel's steps, webhook →
+processed and webhook → email-sent latencies.
+
+Each is counted after the commit that made it true (a rolled-back transaction counts
+nothing, a retried one counts once). With PROMETHEUS_MULTIPROC_DIR set (prefork workers,
+several api processes) every process writes its own files there and `export_registry()` sums
+them; the api's /metrics/ and the worker's WORKER_METRICS_PORT serve that sum.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import datetime
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, multiprocess
+from sqlalchemy import event
+from sqlmodel import Session
+
+FUNNEL_STEPS = (
+    "deactivated", "emailed", "link_opened", "session_started",
+    "relinked", "new_account_saved", "gave_up", "unrepairable",
+)  # fmt: skip
+FUNNEL = Counter("relink_funnel", "Cases reaching a step of the repair funnel", ["step"])
+WEBHOOK_TO_PROCESSED = Histogram(
+    "relink_webhook_to_processed_seconds",
+    "From a webhook's receipt to its event processed",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800),
+)
+WEBHOOK_TO_EMAIL_SENT = Histogram(
+    "relink_webhook_to_email_sent_seconds",
+    "From the deactivation webhook's receipt to the case's first email sent",
+    buckets=(1, 5, 15, 30, 60, 90, 120, 300, 600, 1800, 3600, 4 * 3600, 86400),
+)
+_PENDING = "relink_metrics_pending"
+REPAIRED_RESOLUTIONS = ("reactivated", "sweep")
+
+
+def after_commit(session: Session, record: Callable[[], None]) -> None:
+    """Run `record` when `session` commits; forget it if the session rolls back."""
+    session.info.setdefault(_PENDING, []).append(record)
+
+
+def count_step(session: Session, step: str) -> None:
+    assert step in FUNNEL_STEPS, step
+    after_commit(session, FUNNEL.labels(step=step).inc)
+
+
+def resolution_step(resolution: str, payment_method_id: str | None) -> str | None:
+    """The funnel step a case's resolution is: its accounts back (relinked), closed without a
+    repair (gave up), or none (a proactive warning cleared; a saved new account is counted
+    where it is saved)."""
+    if payment_method_id is not None or resolution == "warning_cleared":
+        return None
+    return "relinked" if resolution in REPAIRED_RESOLUTIONS else "gave_up"
+
+
+def observe_since(session: Session, histogram: Histogram, start: datetime, end: datetime) -> None:
+    seconds = max(0.0, (end - start).total_seconds())
+    after_commit(session, lambda: histogram.observe(seconds))
+
+
+def _record_pending(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint released: the commit is still to come
+        return
+    for record in session.info.pop(_PENDING, []):
+        record()
+
+
+def _discard_pending(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint rolled back: see shared.queue.savepoint
+        return
+    session.info.pop(_PENDING, None)
+
+
+# Registered once, at import: a listener added lazily while another thread commits mutates
+# the deque SQLAlchemy is iterating ("deque mutated during iteration" in the receiver).
+event.listen(Session, "after_commit", _record_pending)
+event.listen(Session, "after_rollback", _discard_pending)
+
+
+def export_registry() -> CollectorRegistry:
+    """What /metrics/ serves: this process's registry, or every process's files summed."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry

@@ -1,0 +1,234 @@
+"""Writing platform webhooks (issue 12): one `platform_event` row in the transaction of the
+change that causes it, its delivery task published after the commit. The worker's cases and
+emails and the relink page all write here; worker/platform_webhooks delivers the rows.
+
+A payload is `{"type", "timestamp", "data"}`; `data.sequence` numbers one case's events (one
+account's, for `relink.account.*`) without gaps, so a receiver can order them. The relink link
+of `relink.case.opened` and `relink.case.reminder_due` is not stored: `body` signs it at
+delivery as of the event's creation, the same bytes on every retry.
+
+Helpers here never commit. Nothing is written while PLATFORM_WEBHOOK_URL is unset."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from shared.catalog import DELIVER_PLATFORM_EVENT
+from shared.db import utcnow
+from shared.links import LinkPayload, link_url
+from shared.models import OPEN_CASE_STATES, FcAccount, FcAuthorization, RelinkAttempt, RelinkCase
+from shared.payment_models import STEPS, PaymentMethodSwitch
+from shared.platform_models import PlatformEvent, PlatformSequence
+from shared.queue import publish_after_commit
+from shared.settings import Settings, get_settings
+
+CASE_OPENED = "relink.case.opened"
+CASE_REMINDER_DUE = "relink.case.reminder_due"
+CASE_RESOLVED = "relink.case.resolved"
+CASE_UNREPAIRABLE = "relink.case.unrepairable"
+ACCOUNT_STATUS_CHANGED = "relink.account.status_changed"
+PAYMENT_METHOD_CREATED = "relink.payment_method.created"
+PAYMENT_METHOD_SWITCHED = "relink.payment_method.switched"
+TEST = "relink.test"
+EVENT_TYPES = (
+    CASE_OPENED,
+    CASE_REMINDER_DUE,
+    CASE_RESOLVED,
+    CASE_UNREPAIRABLE,
+    ACCOUNT_STATUS_CHANGED,
+    PAYMENT_METHOD_CREATED,
+    PAYMENT_METHOD_SWITCHED,
+    TEST,
+)
+WITH_LINK = (CASE_OPENED, CASE_REMINDER_DUE)
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def enabled() -> bool:
+    """Whether platform webhooks are written (PLATFORM_WEBHOOK_URL is set)."""
+    return get_settings().platform_webhooks
+
+
+def record_case_event(
+    session: Session, event_type: str, case: RelinkCase, **data: Any
+) -> PlatformEvent | None:
+    """A case event: the case as it now is, its account holder, and `data`."""
+    assert case.id is not None
+    if not enabled():
+        return None
+    authorization = session.get(FcAuthorization, (case.authorization_id, case.stripe_account))
+    view = {
+        "case": case_view(case),
+        "account_holder": _holder(authorization.holder_type, authorization.holder_id)
+        if authorization
+        else None,
+        **data,
+    }
+    return record(session, event_type, f"case:{case.id}", view, case_id=case.id)
+
+
+def record_payment_method(
+    session: Session, case: RelinkCase, attempt: RelinkAttempt
+) -> PlatformEvent | None:
+    """The customer saved a new PaymentMethod from an account linked on the relink page
+    (the `no_account` path): Stripe does not update existing payment methods, the platform
+    has to switch to this one."""
+    return record_case_event(
+        session,
+        PAYMENT_METHOD_CREATED,
+        case,
+        payment_method=attempt.payment_method_id,
+        fc_account=attempt.linked_account_id,
+        replaces={"account": attempt.account_id, "case": case.id},
+    )
+
+
+def record_payment_method_switched(
+    session: Session, case: RelinkCase, switch: PaymentMethodSwitch
+) -> PlatformEvent | None:
+    """relink made the new PaymentMethod the customer's default (PAYMENT_METHOD_SWITCH)
+    and moved the subscriptions and detached the old PaymentMethods it lists."""
+    done = {kind: [s["target"] for s in switch.steps if s["step"] == kind] for kind in STEPS}
+    return record_case_event(
+        session,
+        PAYMENT_METHOD_SWITCHED,
+        case,
+        payment_method=switch.payment_method_id,
+        customer=switch.customer_id,
+        customer_default="default" in {s["step"] for s in switch.steps},
+        subscriptions=done["subscription"],
+        detached=done["detach"],
+        replaces={"account": switch.old_account_id, "case": case.id},
+    )
+
+
+def record_account_status(
+    session: Session, account: FcAccount, previous: str | None, case: RelinkCase | None
+) -> PlatformEvent | None:
+    """relink's view of an account changed: active, inactive (cause, action) or
+    disconnected; `as_of` is the Stripe time of the snapshot that says so."""
+    inactive = (
+        {"cause": account.inactive_cause, "action": account.inactive_action}
+        if account.status == "inactive"
+        else None
+    )
+    connected = {"stripe_account": account.stripe_account} if account.stripe_account else {}
+    view = {
+        "account": {
+            **connected,
+            "id": account.id,
+            "authorization": account.authorization_id,
+            "status": account.status,
+            "previous_status": previous,
+            "inactive": inactive,
+            "institution_name": account.institution_name,
+            "last4": account.last4,
+            "as_of": account.state_at,
+        },
+        "account_holder": _holder(account.holder_type, account.holder_id),
+        "case_id": case.id if case is not None else None,
+    }
+    # a connected account's own sequence: the same id on another account is another account
+    key = ":".join(["account", *connected.values(), account.id])
+    return record(session, ACCOUNT_STATUS_CHANGED, key, view, account_id=account.id)
+
+
+def record(
+    session: Session,
+    event_type: str,
+    sequence_key: str,
+    data: dict[str, Any],
+    *,
+    case_id: int | None = None,
+    account_id: str | None = None,
+    now: datetime | None = None,
+) -> PlatformEvent | None:
+    """Write the event with the next number of `sequence_key`; deliver it after the commit.
+    None (nothing written) while PLATFORM_WEBHOOK_URL is unset."""
+    if not enabled():
+        return None
+    now = now or utcnow()
+    sequence = next_sequence(session, sequence_key)
+    payload = {"type": event_type, "timestamp": iso(now), "data": {"sequence": sequence, **data}}
+    row = PlatformEvent(
+        webhook_id=f"msg_{secrets.token_hex(16)}",
+        type=event_type,
+        case_id=case_id,
+        account_id=account_id,
+        sequence_key=sequence_key,
+        sequence=sequence,
+        payload=json.dumps(payload, separators=(",", ":"), sort_keys=True),
+        next_attempt_at=now,
+        retrying_since=now,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    publish_after_commit(session, DELIVER_PLATFORM_EVENT, [row.id])
+    return row
+
+
+def next_sequence(session: Session, key: str) -> int:
+    """The next number for `key`, taken under the counter row's lock (an upsert), so one
+    case's events are numbered in commit order; a rollback gives the number back."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    table = PlatformSequence.__table__  # pyright: ignore[reportAttributeAccessIssue]
+    statement = (
+        dialect.insert(table)
+        .values(key=key, last=1)
+        .on_conflict_do_update(index_elements=["key"], set_={"last": table.c.last + 1})
+        .returning(table.c.last)
+    )
+    return int(session.execute(statement).scalar_one())
+
+
+def case_view(case: RelinkCase) -> dict[str, Any]:
+    """The case as the platform sees it; a connected account's case names the account."""
+    connected = {"stripe_account": case.stripe_account} if case.stripe_account else {}
+    return {
+        **connected,
+        "id": case.id,
+        "state": case.state,
+        "authorization": case.authorization_id,
+        "account": case.account_id,
+        "cause": case.cause,
+        "action": case.action,
+        "opened_at": iso(case.opened_at),
+        "resolved_at": iso(case.resolved_at),
+        "resolution": case.resolution,
+    }
+
+
+def _holder(holder_type: str | None, holder_id: str | None) -> dict[str, str] | None:
+    return {"type": holder_type, "id": holder_id} if holder_type and holder_id else None
+
+
+def body(row: PlatformEvent, settings: Settings | None = None) -> str:
+    """The bytes to POST: the stored payload, plus the case's relink link (signed as of the
+    event's creation) for an open case's `opened` and `reminder_due`."""
+    if row.type not in WITH_LINK:
+        return row.payload
+    settings = settings or get_settings()
+    payload = json.loads(row.payload)
+    case = payload["data"].get("case") or {}
+    if case.get("state") in OPEN_CASE_STATES and case.get("account"):
+        at = int(row.created_at.timestamp())
+        link = LinkPayload(
+            int(case["id"]),
+            str(case["account"]),
+            str(case["authorization"]),
+            str(case.get("stripe_account") or ""),
+        )
+        payload["data"]["link"] = link_url(link, settings, at=at)
+        expires = row.created_at + timedelta(seconds=settings.link_max_age)
+        payload["data"]["link_expires_at"] = iso(expires)
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True)

@@ -1,0 +1,80 @@
+"""Tables of the platform webhooks outbox (issue 12): one row per event relink tells the
+platform, its delivery attempts, and the per-case (per-account) sequence counters.
+
+The row keeps the event's JSON without the relink link; the link is signed at delivery, as
+of the event's creation, so every retry sends the same bytes and no usable link sits in the
+database (shared/platform_events.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from shared.db import AwareDateTime, utcnow
+
+
+def _ts(*, nullable: bool = True) -> Column:  # type: ignore[type-arg]
+    return Column(AwareDateTime(), nullable=nullable)
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # to be delivered at `next_attempt_at`
+    SENDING = "sending"  # claimed by one worker (claimed_at); reclaimable when stale
+    DELIVERED = "delivered"  # the endpoint answered 2xx
+    FAILED = "failed"  # failing for PLATFORM_WEBHOOK_RETRY_WINDOW_SECONDS; replayable
+
+
+class PlatformEvent(SQLModel, table=True):
+    """One event for the platform; `webhook_id` is its Standard Webhooks id, the same on
+    every attempt and replay."""
+
+    __tablename__ = "platform_event"  # pyright: ignore[reportAssignmentType]
+    __table_args__ = (
+        Index("ix_platform_event_status_next_attempt", "status", "next_attempt_at"),
+        UniqueConstraint("sequence_key", "sequence", name="uq_platform_event_sequence"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    webhook_id: str = Field(max_length=64, unique=True)
+    type: str = Field(max_length=64)
+    case_id: int | None = Field(default=None, index=True)
+    account_id: str | None = Field(default=None, max_length=255)
+    sequence_key: str = Field(max_length=300, description="case:<id> or account:<id>")
+    sequence: int
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default=DeliveryStatus.PENDING, max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    retrying_since: datetime = Field(
+        default_factory=utcnow, sa_column=_ts(nullable=False), description="created or replayed"
+    )
+    claimed_at: datetime | None = Field(default=None, sa_column=_ts())
+    delivered_at: datetime | None = Field(default=None, sa_column=_ts())
+    last_error: str | None = Field(default=None, max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class PlatformAttempt(SQLModel, table=True):
+    """One POST of an event: when, how long, and what came back (never the body)."""
+
+    __tablename__ = "platform_event_attempt"  # pyright: ignore[reportAssignmentType]
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="platform_event.id", index=True)
+    started_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    duration_ms: int = 0
+    status_code: int | None = None
+    error: str | None = Field(default=None, max_length=255)
+
+
+class PlatformSequence(SQLModel, table=True):
+    """The last sequence number given out per case (or account): the row's lock orders one
+    case's events, and a rolled-back event gives its number back, so there are no gaps."""
+
+    __tablename__ = "platform_sequence"  # pyright: ignore[reportAssignmentType]
+
+    key: str = Field(primary_key=True, max_length=300)
+    last: int = 0

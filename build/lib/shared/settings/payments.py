@@ -1,0 +1,49 @@
+"""Switching the platform's payments to the new PaymentMethod (worker/payments): what to
+switch (PAYMENT_METHOD_SWITCH) and whether to detach the old ones."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode
+
+from shared.settings.core import split_csv
+
+SwitchTarget = Literal["customer_default", "subscriptions"]
+
+
+class PaymentSettings(BaseSettings):
+    payment_method_switch: Annotated[list[SwitchTarget], NoDecode] = Field(
+        default_factory=list,
+        description="none, customer_default or customer_default,subscriptions",
+    )
+    detach_old_payment_method: bool = False
+    payment_method_switch_sweep_every_seconds: float = Field(
+        default=300.0, gt=0, description="a switch pending this long is queued again"
+    )
+
+    @field_validator("payment_method_switch", mode="before")
+    @classmethod
+    def _switch_csv(cls, value: object) -> object:
+        parts = split_csv(value if value is not None else "")  # None: an empty variable
+        return [] if parts in (["none"], "none") else parts
+
+    @field_validator("payment_method_switch")
+    @classmethod
+    def _switch_targets(cls, value: list[SwitchTarget]) -> list[SwitchTarget]:
+        if "subscriptions" in value and "customer_default" not in value:
+            raise ValueError(
+                "subscriptions needs customer_default (customer_default,subscriptions): "
+                "invoices the subscriptions do not pay would still use the old account"
+            )
+        return sorted(set(value))  # type: ignore[return-value]
+
+    @property
+    def switches_payment_method(self) -> bool:
+        """Whether a saved PaymentMethod becomes the customer's default (and more)."""
+        return bool(self.payment_method_switch)
+
+    @property
+    def switches_subscriptions(self) -> bool:
+        return "subscriptions" in self.payment_method_switch

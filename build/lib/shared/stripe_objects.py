@@ -1,0 +1,180 @@
+"""Stripe objects as relink reads them: an account or authorization payload is parsed once,
+where it enters (an event, an API read), into a typed, immutable snapshot.
+
+Stripe's enums are open: a value Stripe adds later is kept as the plain string it is
+(`AccountStatus | str`), never refused or mapped to something else. The members are
+`StrEnum`s, so they compare equal to Stripe's strings and store as them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, TypeVar
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class AccountStatus(StrEnum):
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    DISCONNECTED = "disconnected"
+
+
+class InactiveCause(StrEnum):
+    ACCESS_EXPIRED = "access_expired"
+    ACCESS_DENIED = "access_denied"
+    INSTITUTION_REQUIREMENT = "institution_requirement"
+    UNSPECIFIED = "unspecified"
+
+
+class Action(StrEnum):
+    """`status_details.{inactive,active}.action`."""
+
+    RELINK_REQUIRED = "relink_required"
+    NONE = "none"
+
+
+HOLDER_TYPES = ("customer", "account")
+
+
+def open_enum(enum: type[E], value: object) -> E | str | None:
+    """The member for a known value, the string itself for one Stripe added later."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return enum(value)
+    except ValueError:
+        return value
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+@dataclass(frozen=True)
+class Holder:
+    """`account_holder`: a Customer (`cus_…`) or a connected account (`acct_…`)."""
+
+    type: str
+    id: str
+
+    @classmethod
+    def parse(cls, value: object) -> Holder | None:
+        holder = _mapping(value)
+        kind = holder.get("type")
+        if kind not in HOLDER_TYPES:
+            return None
+        holder_id = holder.get(kind)
+        if isinstance(holder_id, Mapping):  # expanded
+            holder_id = holder_id.get("id")
+        return cls(kind, holder_id) if isinstance(holder_id, str) and holder_id else None
+
+    def as_param(self) -> dict[str, str]:
+        """As Stripe's `account_holder` request parameter."""
+        return {"type": self.type, self.type: self.id}
+
+
+@dataclass(frozen=True)
+class ActiveDetails:
+    """`status_details.active` (preview): a working link that will need a relink."""
+
+    action: Action | str | None = None
+    expected_deactivation_date: int | None = None
+
+    @classmethod
+    def parse(cls, value: object) -> ActiveDetails:
+        active = _mapping(value)
+        date = active.get("expected_deactivation_date")
+        return cls(
+            open_enum(Action, active.get("action")),
+            date if isinstance(date, int) and not isinstance(date, bool) else None,
+        )
+
+
+@dataclass(frozen=True)
+class AccountSnapshot:
+    """A `financial_connections.account` as of one moment."""
+
+    id: str
+    status: AccountStatus | str
+    authorization: str | None = None
+    holder: Holder | None = None
+    institution_name: str | None = None
+    display_name: str | None = None
+    last4: str | None = None
+    subcategory: str | None = None
+    inactive_cause: InactiveCause | str | None = None
+    inactive_action: Action | str | None = None
+    active: ActiveDetails = ActiveDetails()
+    permissions: tuple[str, ...] = ()
+    has_inactive_details: bool = False
+    has_authorization_key: bool = False  # preview versions render it, null or not
+
+    @classmethod
+    def parse(cls, account: Mapping[str, Any]) -> AccountSnapshot:
+        """Raises ValueError when the payload has no id or status (it is not an account)."""
+        account_id, status = account.get("id"), open_enum(AccountStatus, account.get("status"))
+        if not isinstance(account_id, str) or status is None:
+            raise ValueError("a financial_connections.account needs an id and a status")
+        details = _mapping(account.get("status_details"))
+        inactive = _mapping(details.get("inactive"))
+        permissions = account.get("permissions")
+        return cls(
+            id=account_id,
+            status=status,
+            authorization=_text(account.get("authorization")),
+            holder=Holder.parse(account.get("account_holder")),
+            institution_name=_text(account.get("institution_name")),
+            display_name=_text(account.get("display_name")),
+            last4=_text(account.get("last4")),
+            subcategory=_text(account.get("subcategory")),
+            inactive_cause=open_enum(InactiveCause, inactive.get("cause")),
+            inactive_action=open_enum(Action, inactive.get("action")),
+            active=ActiveDetails.parse(details.get("active")),
+            permissions=tuple(p for p in permissions or () if isinstance(p, str)),
+            has_inactive_details=bool(inactive),
+            has_authorization_key="authorization" in account,
+        )
+
+    @property
+    def lacks_preview_fields(self) -> bool:
+        """A GA-version payload: no `authorization` key, or inactive without its details. A
+        preview payload's null `authorization` is an account without one, not a GA payload."""
+        return (self.authorization is None and not self.has_authorization_key) or (
+            self.status == AccountStatus.INACTIVE and not self.has_inactive_details
+        )
+
+    @property
+    def needs_relink(self) -> bool:
+        """Not working now, or working but flagged for a relink ahead of breakage."""
+        return self.status != AccountStatus.ACTIVE or self.active.action == Action.RELINK_REQUIRED
+
+
+@dataclass(frozen=True)
+class AuthorizationSnapshot:
+    """A `financial_connections.authorization` (preview) as of one moment."""
+
+    id: str
+    status: AccountStatus | str | None
+    holder: Holder | None = None
+    institution_name: str | None = None
+    active: ActiveDetails = ActiveDetails()
+
+    @classmethod
+    def parse(cls, authorization: Mapping[str, Any]) -> AuthorizationSnapshot:
+        authorization_id = authorization.get("id")
+        if not isinstance(authorization_id, str):
+            raise ValueError("a financial_connections.authorization needs an id")
+        return cls(
+            id=authorization_id,
+            status=open_enum(AccountStatus, authorization.get("status")),
+            holder=Holder.parse(authorization.get("account_holder")),
+            institution_name=_text(authorization.get("institution_name")),
+            active=ActiveDetails.parse(_mapping(authorization.get("status_details")).get("active")),
+        )

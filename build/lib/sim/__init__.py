@@ -1,0 +1,1 @@
+"""A stateful, in-memory simulator of the Stripe Financial Connections API surface relink uses."""

@@ -1,0 +1,1 @@
+"""Relink cases: accounts, deactivation, reactivation, reconciliation and sweeps."""

@@ -1,0 +1,139 @@
+"""Stored state of Financial Connections accounts and authorizations, newest snapshot wins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import stripe
+import structlog
+from sqlmodel import Session
+
+from shared import platform_events
+from shared.connect import current_account
+from shared.db import utcnow
+from shared.models import FcAccount, FcAuthorization
+from shared.stripe_client import make_stripe_client, retrieve_account
+from shared.stripe_objects import AccountSnapshot
+from worker.cases.repository import lock_account, open_case_of
+
+log = structlog.get_logger(__name__)
+
+# The "event id" of a snapshot read from the API rather than from an event. It sorts after
+# every `evt_` id, so an API read wins the tie with the events of its own second; an event of
+# that second whose status differs is then settled by asking Stripe (apply_event_snapshot).
+API_SNAPSHOT = "~api"
+
+
+def is_newer(created: int, event_id: str, state_at: int, state_event_id: str | None) -> bool:
+    """Stripe's clock orders snapshots; the event id breaks ties so replays agree."""
+    return (created, event_id) > (state_at, state_event_id or "")
+
+
+def is_api_snapshot(account: FcAccount) -> bool:
+    return account.state_event_id == API_SNAPSHOT
+
+
+def apply_account_snapshot(
+    session: Session,
+    account: AccountSnapshot,
+    *,
+    created: int,
+    event_id: str,
+    replace_equal: bool = False,
+) -> FcAccount | None:
+    """Store the account as of Stripe time `created`; return it, or None if the stored state
+    is newer (an older event arriving late changes nothing). With `replace_equal` a snapshot
+    of the same time and id replaces the stored one (a later API read of the same second)."""
+    stored = lock_account(session, account.id)
+    if stored is not None and not is_newer(
+        created, event_id, stored.state_at, stored.state_event_id
+    ):
+        same = (created, event_id) == (stored.state_at, stored.state_event_id)
+        if not (replace_equal and same):
+            return None
+    before = _standing_of(stored)
+    stored = stored or FcAccount(id=account.id, status=account.status)
+    stored.authorization_id = account.authorization or stored.authorization_id
+    stored.holder_type = account.holder.type if account.holder else None
+    stored.holder_id = account.holder.id if account.holder else None
+    stored.institution_name = account.institution_name
+    stored.display_name = account.display_name
+    stored.last4 = account.last4
+    stored.subcategory = account.subcategory
+    stored.status = account.status
+    stored.inactive_cause = account.inactive_cause
+    stored.inactive_action = account.inactive_action
+    stored.active_action = account.active.action
+    stored.expected_deactivation_date = account.active.expected_deactivation_date
+    stored.permissions = list(account.permissions)
+    stored.state_at, stored.state_event_id = created, event_id
+    stored.updated_at = utcnow()
+    session.add(stored)
+    if stored.authorization_id:
+        _ensure_authorization(session, stored)
+    changed = _standing_of(stored) != before and (before is not None or stored.status != "active")
+    if changed and platform_events.enabled():
+        case = open_case_of(session, stored.authorization_id) if stored.authorization_id else None
+        platform_events.record_account_status(session, stored, before and before[0], case)
+    return stored
+
+
+def _standing_of(account: FcAccount | None) -> tuple[str, str | None, str | None] | None:
+    """relink's view of an account: its status, and why and what to do when inactive (a
+    change of it is a `relink.account.status_changed`; a first sighting of a working account
+    is not)."""
+    if account is None:
+        return None
+    if account.status != "inactive":
+        return account.status, None, None
+    return account.status, account.inactive_cause, account.inactive_action
+
+
+def apply_event_snapshot(
+    session: Session,
+    account: AccountSnapshot,
+    event: dict[str, Any],
+    *,
+    client: stripe.StripeClient | None = None,
+) -> FcAccount | None:
+    """Store an event's account snapshot if it is newer; return the stored account if it was
+    written, else None. An event of the same second as the stored API read whose status
+    differs cannot be ordered by time: Stripe is asked, and its answer stored."""
+    created, event_id = int(event["created"]), str(event["id"])
+    stored = apply_account_snapshot(session, account, created=created, event_id=event_id)
+    if stored is not None:
+        return stored
+    current = session.get(FcAccount, (account.id, current_account()))
+    if (
+        current is None
+        or current.state_at != created
+        or not is_api_snapshot(current)
+        or _same_standing(current, account)
+    ):
+        return None
+    live = AccountSnapshot.parse(retrieve_account(client or make_stripe_client(), account.id))
+    log.info("snapshot_tie_refetched", event_id=event_id, account_id=account.id)
+    return apply_account_snapshot(
+        session, live, created=created, event_id=API_SNAPSHOT, replace_equal=True
+    )
+
+
+def _same_standing(stored: FcAccount, account: AccountSnapshot) -> bool:
+    return (stored.status, stored.inactive_action, stored.active_action) == (
+        account.status,
+        account.inactive_action,
+        account.active.action,
+    )
+
+
+def _ensure_authorization(session: Session, account: FcAccount) -> None:
+    assert account.authorization_id is not None
+    if session.get(FcAuthorization, (account.authorization_id, account.stripe_account)) is None:
+        session.add(
+            FcAuthorization(
+                id=account.authorization_id,
+                institution_name=account.institution_name,
+                holder_type=account.holder_type,
+                holder_id=account.holder_id,
+            )
+        )

@@ -1,0 +1,51 @@
+"""What a deactivation means for the customer: repairable by a relink, or not at all.
+
+Stripe's enums are open: an unknown cause is kept as it is and the action decides; an
+unknown action is treated as not repairable (nothing tells us a relink would help).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from shared.stripe_objects import Action, InactiveCause
+
+
+class CauseFamily(StrEnum):
+    """One email template each."""
+
+    ACCESS = "access"  # expired or revoked access: access_expired, access_denied
+    INSTITUTION = "institution"  # a change at the bank: institution_requirement
+    UNKNOWN = "unknown"  # every other cause, including ones Stripe adds later
+    UNREPAIRABLE = "unrepairable"  # action none: the customer needs a new payment method
+    PROACTIVE = "proactive"  # still working, but will need a relink before a date
+    RECONNECTED = "reconnected"  # the optional "your bank is reconnected" email
+
+
+_FAMILY_OF_CAUSE: dict[str, CauseFamily] = {
+    InactiveCause.ACCESS_EXPIRED: CauseFamily.ACCESS,
+    InactiveCause.ACCESS_DENIED: CauseFamily.ACCESS,
+    InactiveCause.INSTITUTION_REQUIREMENT: CauseFamily.INSTITUTION,
+}
+
+
+@dataclass(frozen=True)
+class Deactivation:
+    cause: str
+    action: str
+    family: CauseFamily
+
+    @property
+    def repairable(self) -> bool:
+        return self.family is not CauseFamily.UNREPAIRABLE
+
+
+def classify_deactivation(cause: str | None, action: str | None) -> Deactivation:
+    """Classify `status_details.inactive.{cause, action}`; missing values become `unspecified`
+    (cause) and `none` (action)."""
+    cause = cause or InactiveCause.UNSPECIFIED
+    action = action or Action.NONE
+    if action != Action.RELINK_REQUIRED:
+        return Deactivation(cause, action, CauseFamily.UNREPAIRABLE)
+    return Deactivation(cause, action, _FAMILY_OF_CAUSE.get(cause, CauseFamily.UNKNOWN))

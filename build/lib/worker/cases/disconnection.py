@@ -1,0 +1,56 @@
+"""`financial_connections.account.disconnected`: the account leaves its case; when nothing
+repairable is left, the case becomes unrepairable with one "new payment method" email."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from sqlmodel import Session
+
+from shared import platform_events
+from shared.db import utcnow
+from shared.models import CaseState, EmailKind
+from shared.outbox import add_email
+from shared.stripe_objects import AccountSnapshot, AccountStatus, Action
+from worker.cases.account_events import apply_account_event
+from worker.cases.repository import open_case_of
+from worker.cases.review import standing_of
+from worker.cases.service import cancel_pending_emails, resolve_case
+
+log = structlog.get_logger(__name__)
+
+DISCONNECTED = AccountStatus.DISCONNECTED  # the status, and the case's cause or resolution
+
+
+def handle_disconnection(session: Session, event: dict[str, Any], account: AccountSnapshot) -> str:
+    """Return what became of the authorization's open case: none, kept, resolved or
+    unrepairable (`ignored` for an older snapshot or an account without authorization)."""
+    applied = apply_account_event(session, event, account)
+    stored, authorization = applied.stored, applied.authorization
+    if stored is None or authorization is None or stored.status != DISCONNECTED:
+        return "ignored"
+    case = open_case_of(session, authorization.id)
+    if case is None:
+        return "none"
+    now = utcnow()
+    standing = standing_of(session, authorization, now)
+    if to_relink := standing.accounts_to_relink:
+        if case.account_id == stored.id:  # the link now points at an account still there
+            case.account_id = to_relink[0].id
+            session.add(case)
+        return "kept"
+    if standing.active:  # what is left works: nothing to ask of the customer
+        resolve_case(session, case, DISCONNECTED, now=now, resolved_by=event["id"])
+        return "resolved"
+    assert case.id is not None
+    cancel_pending_emails(session, case.id)
+    case.state = CaseState.UNREPAIRABLE
+    case.cause, case.action = DISCONNECTED, Action.NONE
+    case.next_reminder_at = None
+    case.last_heard_at = now
+    session.add(case)
+    add_email(session, case, EmailKind.UNREPAIRABLE, send_after=now, key="unrepairable", now=now)
+    platform_events.record_case_event(session, platform_events.CASE_UNREPAIRABLE, case)
+    log.info("case_unrepairable", case_id=case.id, event_id=event["id"], cause=DISCONNECTED)
+    return "unrepairable"

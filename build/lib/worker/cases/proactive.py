@@ -1,0 +1,43 @@
+"""Relink ahead of breakage: `upcoming_deactivation` and `expected_deactivation_date_updated`
+(of an account or of a whole authorization) open a `proactive` case when the action is
+`relink_required`, and close it when the warning goes away (worker/cases/review.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+
+from shared.stripe_objects import AccountSnapshot, AuthorizationSnapshot
+from worker.cases.account_events import apply_account_event
+from worker.cases.reconcile import Trigger, apply_authorization_state, reconcile_locked
+from worker.cases.repository import lock_authorization
+from worker.cases.review import WARNING_CLEARED, review_case
+
+
+def handle_account_warning(
+    session: Session, event: dict[str, Any], account: AccountSnapshot
+) -> None:
+    applied = apply_account_event(session, event, account)
+    if applied.authorization is None or applied.stored is None:
+        return  # no authorization, or an older warning: what is stored already says more
+    review_case(
+        session,
+        applied.authorization,
+        live=False,
+        resolution=WARNING_CLEARED,
+        resolved_by=event["id"],
+    )
+
+
+def handle_authorization_warning(
+    session: Session, event: dict[str, Any], payload: AuthorizationSnapshot
+) -> None:
+    """An authorization-level warning names no account: store it, then read the accounts
+    from the API (the reconciliation also opens or closes the proactive case)."""
+    authorization = lock_authorization(session, payload.id)
+    if int(event["created"]) < authorization.state_at:
+        return  # an older warning
+    apply_authorization_state(authorization, payload, int(event["created"]))
+    session.add(authorization)
+    reconcile_locked(session, authorization, Trigger.of_event(event))

@@ -1,0 +1,122 @@
+"""Relink cases: one customer problem per authorization, its emails, and how it ends.
+
+Plain functions that never commit; the task (or the event's transaction) does. The caller
+holds the authorization's row lock (worker/cases/repository.lock_authorization).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import update
+from sqlmodel import Session, col
+
+from shared import metrics, platform_events
+from shared.db import utcnow
+from shared.models import CaseState, EmailKind, EmailOutbox, OutboxStatus, RelinkCase
+from shared.outbox import add_email
+from shared.settings import get_settings
+from worker.cases.classification import Deactivation
+from worker.cases.repository import insert_case, open_case_of, unrepairable_case_of
+
+log = structlog.get_logger(__name__)
+
+
+def open_or_join_case(
+    session: Session,
+    *,
+    authorization_id: str,
+    account_id: str,
+    deactivation: Deactivation,
+    now: datetime | None = None,
+) -> tuple[RelinkCase, bool]:
+    """Open the authorization's case for a deactivation or join the one already there;
+    return it and whether it was opened now. Opening writes the case's one email, due after
+    the quiet period, so sibling deactivations arriving meanwhile are named in that email."""
+    now = now or utcnow()
+    if deactivation.repairable:
+        case = open_case_of(session, authorization_id)
+        state, kind = CaseState.OPEN, EmailKind.RELINK
+    else:
+        case = unrepairable_case_of(session, authorization_id)
+        state, kind = CaseState.UNREPAIRABLE, EmailKind.UNREPAIRABLE
+    opened = False
+    if case is None:
+        case, opened = insert_case(session, authorization_id, account_id, deactivation, state, now)
+    structlog.contextvars.bind_contextvars(case_id=case.id, authorization_id=authorization_id)
+    case.last_heard_at = now
+    if case.state == CaseState.PROACTIVE and deactivation.repairable:
+        # Warned ahead, now broken: the relink email goes out.
+        case.state = CaseState.OPEN
+        case.cause, case.action = deactivation.cause, deactivation.action
+        metrics.count_step(session, "deactivated")
+    session.add(case)
+    settings = get_settings()
+    send_after = case.opened_at + timedelta(seconds=settings.quiet_period_seconds)
+    if case.state in (CaseState.OPEN, CaseState.UNREPAIRABLE):
+        add_email(
+            session, case, kind, send_after=send_after, key=kind.value, now=now, new_case=opened
+        )
+    if opened:
+        unrepairable = case.state == CaseState.UNREPAIRABLE
+        opened_type = (
+            platform_events.CASE_UNREPAIRABLE if unrepairable else platform_events.CASE_OPENED
+        )
+        platform_events.record_case_event(session, opened_type, case)
+        metrics.count_step(session, "deactivated")
+        if unrepairable:
+            metrics.count_step(session, "unrepairable")
+    log.info(
+        "case_opened" if opened else "case_joined",
+        case_id=case.id,
+        authorization_id=authorization_id,
+        account_id=account_id,
+        cause=deactivation.cause,
+        action=deactivation.action,
+    )
+    return case, opened
+
+
+def cancel_pending_emails(session: Session, case_id: int) -> int:
+    """Cancel the case's emails not yet sent (or claimed); return how many."""
+    result = session.execute(
+        update(EmailOutbox)
+        .where(
+            col(EmailOutbox.case_id) == case_id,
+            col(EmailOutbox.status) == OutboxStatus.PENDING,
+        )
+        .values(status=OutboxStatus.CANCELLED)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def resolve_case(
+    session: Session,
+    case: RelinkCase,
+    resolution: str,
+    *,
+    now: datetime | None = None,
+    resolved_by: str | None = None,
+) -> None:
+    """Close the case (e.g. resolution "reactivated", by an event id) and cancel its pending
+    emails."""
+    structlog.contextvars.bind_contextvars(case_id=case.id, authorization_id=case.authorization_id)
+    case.state = CaseState.RESOLVED
+    case.resolved_at = now or utcnow()
+    case.resolution = resolution
+    case.resolved_by = resolved_by
+    case.next_reminder_at = None
+    session.add(case)
+    assert case.id is not None
+    cancelled = cancel_pending_emails(session, case.id)
+    platform_events.record_case_event(session, platform_events.CASE_RESOLVED, case)
+    if (step := metrics.resolution_step(resolution, case.payment_method_id)) is not None:
+        metrics.count_step(session, step)
+    log.info(
+        "case_resolved",
+        case_id=case.id,
+        resolution=resolution,
+        resolved_by=resolved_by,
+        cancelled=cancelled,
+    )

@@ -1,0 +1,1 @@
+"""The `relink` command: dev stack, migrations and the operator commands."""

@@ -1,0 +1,56 @@
+"""`relink dev` (the embedded default, started by embedded.py, with the API in this process)
+and `relink migrate`."""
+
+from __future__ import annotations
+
+import typer
+import uvicorn
+
+from shared.urls import masked_url
+from worker.cli.embedded import DEV_WEBHOOK_SECRET_FILE, Embedded, start_embedded
+from worker.cli.output import settings_or_exit
+
+
+def migrate() -> None:
+    """Bring the database at DATABASE_URL to the newest schema."""
+    from shared import migrate as migrations
+
+    settings = settings_or_exit()
+    migrations.upgrade(settings.database_url)
+    typer.echo("database migrated")
+
+
+def banner(embedded: Embedded, port: int) -> str:
+    """What `relink dev` prints once everything is started: URLs without their passwords, and
+    the webhook secret only when it generated it."""
+    settings = embedded.settings
+    secret = (
+        f"{embedded.generated_secret}  (kept in {DEV_WEBHOOK_SECRET_FILE})"
+        if embedded.generated_secret
+        else "as set in STRIPE_WEBHOOK_SECRETS"
+    )
+    return (
+        f"\nrelink is running (embedded default)\n"
+        f"  webhook URL:     {embedded.webhook_url}\n"
+        f"  webhook secret:  {secret}\n"
+        f"  stripe listen --forward-to localhost:{port}/webhooks/stripe\n"
+        f"  database:        {masked_url(settings.database_url)}\n"
+        f"  broker:          {masked_url(settings.celery_broker_url)}\n"
+        f"  emails:          {masked_url(settings.email_url)}\n"
+        f"  Stripe API:      {masked_url(settings.stripe_api_base)}\n"
+    )
+
+
+def dev(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    sim_port: int = typer.Option(12111, help="port of the bundled Stripe simulator"),
+) -> None:
+    """Run relink on the embedded default: SQLite, a file broker, a worker beside the API,
+    emails as files and, without STRIPE_API_KEY, the bundled Stripe simulator."""
+    embedded = start_embedded(host, port, sim_port)
+    try:
+        typer.echo(banner(embedded, port))
+        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info")
+    finally:
+        embedded.stop()

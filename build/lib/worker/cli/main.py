@@ -1,0 +1,34 @@
+"""The `relink` command: `relink dev` (embedded default) and `relink migrate` (dev.py),
+`relink demo` (a scripted story on it), and the operator command groups (one module each:
+events, cases, emails, webhooks, doctor, keys).
+
+Every command prints a readable table, or JSON with `--json`; a failure exits non-zero
+(1: refused, not found or a failed check; 2: invalid configuration)."""
+
+from __future__ import annotations
+
+import typer
+
+from worker.cli.cases import cases_cli
+from worker.cli.demo import demo
+from worker.cli.dev import dev, migrate
+from worker.cli.doctor import doctor
+from worker.cli.emails import emails_cli
+from worker.cli.events import events_cli
+from worker.cli.keys import keys_cli
+from worker.cli.webhooks import webhooks_cli
+
+cli = typer.Typer(help="relink: keep Stripe Financial Connections bank links alive.")
+cli.command("dev")(dev)
+cli.command("migrate")(migrate)
+cli.command("demo")(demo)
+cli.add_typer(events_cli, name="events")
+cli.add_typer(cases_cli, name="cases")
+cli.add_typer(emails_cli, name="emails")
+cli.add_typer(webhooks_cli, name="webhooks")
+cli.add_typer(keys_cli, name="keys")
+cli.command("doctor")(doctor)
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,1 @@
+"""Relink emails: the outbox, rendering, transport, contacts and reminders."""

@@ -1,0 +1,153 @@
+"""What a claimed row will send: the case, its cause family, the accounts to name, and
+whether a live Stripe read says it is still needed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import Session
+
+from shared.db import utcnow
+from shared.links import LinkPayload, link_url
+from shared.models import (
+    CaseState,
+    EmailKind,
+    EmailOutbox,
+    FcAccount,
+    FcAuthorization,
+    OutboxStatus,
+    RelinkCase,
+)
+from shared.settings import Settings
+from shared.stripe_objects import AccountSnapshot, AccountStatus, Action
+from worker.cases.classification import CauseFamily, classify_deactivation
+from worker.cases.repository import accounts_of
+from worker.cases.review import WARNING_CLEARED, standing_of
+from worker.cases.service import resolve_case
+from worker.emails.render import AccountLine, EmailContent, render_email
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a claimed row will send, read in the claim's transaction."""
+
+    outbox_id: int
+    case_id: int
+    kind: EmailKind
+    family: CauseFamily
+    authorization_id: str
+    account_id: str
+    holder_type: str | None
+    holder_id: str | None
+    institution: str
+    accounts: list[AccountLine]
+    deadline: datetime | None = None  # a proactive email's "before <date>"
+    stripe_account: str = ""  # the case's: '' the platform's, else a connected account
+
+
+def plan_email(session: Session, row: EmailOutbox) -> Plan | str:
+    case = session.get(RelinkCase, row.case_id) if row.case_id is not None else None
+    reconnected = row.kind == EmailKind.RECONNECTED
+    if case is None or (case.state == CaseState.RESOLVED) != reconnected:
+        row.status = OutboxStatus.CANCELLED
+        session.add(row)
+        return "cancelled"
+    family = family_of(case, reconnected)
+    accounts = accounts_to_name(session, case, family)
+    if not accounts:  # nothing left to name by our own records
+        if family not in (CauseFamily.UNREPAIRABLE, CauseFamily.RECONNECTED):
+            resolution = WARNING_CLEARED if family is CauseFamily.PROACTIVE else "reactivated"
+            resolve_case(session, case, resolution, resolved_by="outbox")
+        row.status = OutboxStatus.CANCELLED
+        session.add(row)
+        return "reactivated"
+    primary = next((a for a in accounts if a.id == case.account_id), accounts[0])
+    authorization = session.get(FcAuthorization, (case.authorization_id, case.stripe_account))
+    institution = (
+        (authorization.institution_name if authorization else None)
+        or primary.institution_name
+        or "your bank"
+    )
+    kind = EmailKind(row.kind)
+    if kind == EmailKind.PROACTIVE and family is not CauseFamily.PROACTIVE:
+        kind = EmailKind.RELINK  # warned, then broken before the email left: say so
+    dates = [a.expected_deactivation_date for a in accounts if a.expected_deactivation_date]
+    if not dates and authorization is not None and authorization.expected_deactivation_date:
+        dates = [authorization.expected_deactivation_date]
+    assert row.id is not None
+    assert case.id is not None
+    return Plan(
+        outbox_id=row.id,
+        case_id=case.id,
+        kind=kind,
+        family=family,
+        authorization_id=case.authorization_id,
+        account_id=primary.id,
+        stripe_account=case.stripe_account,
+        holder_type=primary.holder_type,
+        holder_id=primary.holder_id,
+        institution=institution,
+        accounts=[AccountLine(a.display_name, a.last4) for a in accounts],
+        deadline=datetime.fromtimestamp(min(dates), UTC) if dates else None,
+    )
+
+
+def family_of(case: RelinkCase, reconnected: bool) -> CauseFamily:
+    if reconnected:
+        return CauseFamily.RECONNECTED
+    if case.state == CaseState.UNREPAIRABLE:
+        return CauseFamily.UNREPAIRABLE
+    if case.state == CaseState.PROACTIVE:
+        return CauseFamily.PROACTIVE
+    return classify_deactivation(case.cause, case.action).family
+
+
+def accounts_to_name(session: Session, case: RelinkCase, family: CauseFamily) -> list[FcAccount]:
+    """The accounts the email is about: broken and repairable ones for a relink email, the
+    warned ones for a proactive one, the lost ones (not repairable, or disconnected) for an
+    unrepairable one, the working ones for "reconnected"."""
+    accounts = accounts_of(session, case.authorization_id)
+    if family is CauseFamily.RECONNECTED:
+        return [a for a in accounts if a.status == AccountStatus.ACTIVE]
+    if family is CauseFamily.PROACTIVE:
+        authorization = session.get(FcAuthorization, (case.authorization_id, case.stripe_account))
+        if authorization is None:
+            return []
+        return standing_of(session, authorization, utcnow()).warned
+    inactive = [a for a in accounts if a.status == AccountStatus.INACTIVE]
+    if family is CauseFamily.UNREPAIRABLE:
+        lost = [a for a in inactive if a.inactive_action != Action.RELINK_REQUIRED]
+        return lost or [a for a in accounts if a.status == AccountStatus.DISCONNECTED]
+    return [a for a in inactive if a.inactive_action == Action.RELINK_REQUIRED]
+
+
+def still_needed(plan: Plan, live: AccountSnapshot) -> bool:
+    """Whether the live account still calls for this email: working for a "reconnected" one;
+    inactive, or working but flagged for a relink, for a proactive one (a disconnected account
+    is not relinked); not working for the others (a status Stripe adds later included)."""
+    if plan.family is CauseFamily.RECONNECTED:
+        return live.status == AccountStatus.ACTIVE
+    if plan.family is CauseFamily.PROACTIVE:
+        return live.status == AccountStatus.INACTIVE or live.active.action == Action.RELINK_REQUIRED
+    return live.status != AccountStatus.ACTIVE
+
+
+def render_plan(plan: Plan, settings: Settings, locale: str) -> EmailContent:
+    link = expires_at = None
+    if plan.family not in (CauseFamily.UNREPAIRABLE, CauseFamily.RECONNECTED):
+        payload = LinkPayload(
+            plan.case_id, plan.account_id, plan.authorization_id, plan.stripe_account
+        )
+        link = link_url(payload, settings)
+        expires_at = utcnow() + timedelta(seconds=settings.link_max_age)
+    return render_email(
+        family=plan.family,
+        kind=plan.kind,
+        institution=plan.institution,
+        accounts=plan.accounts,
+        link=link,
+        expires_at=expires_at,
+        deadline=plan.deadline,
+        locale=locale,
+    )

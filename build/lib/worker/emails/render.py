@@ -1,0 +1,115 @@
+"""Text and HTML bodies from Jinja2 templates (worker/emails/templates, behind
+TEMPLATES_DIR/emails/), one per cause family, with the merchant's branding, in the
+customer's language (shared/i18n.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+from jinja2 import Environment, StrictUndefined, select_autoescape
+
+from shared.branding import template_loader
+from shared.i18n import (
+    SOURCE_LOCALE,
+    i18n_environment,
+    long_date,
+    long_datetime_utc,
+    translations,
+)
+from shared.models import EmailKind
+from shared.settings import get_settings
+from worker.cases.classification import CauseFamily
+
+
+@dataclass(frozen=True)
+class AccountLine:
+    display_name: str | None
+    last4: str | None
+
+
+@dataclass(frozen=True)
+class EmailContent:
+    locale: str  # its Content-Language
+    subject: str
+    text: str
+    html: str
+
+
+@lru_cache(maxsize=8)
+def environment(templates_dir: Path | None, locale: str) -> Environment:
+    return i18n_environment(
+        template_loader("worker.emails", "emails", templates_dir, locale),
+        locale,
+        autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _subject(
+    family: CauseFamily, kind: EmailKind, institution: str, deadline: str | None, locale: str
+) -> str:
+    _ = translations(locale).gettext
+    names = {"institution": institution, "deadline": deadline}
+    if family is CauseFamily.UNREPAIRABLE:
+        subject = _("Your %(institution)s account can no longer be used: please set up a new one")
+    elif family is CauseFamily.RECONNECTED:
+        subject = _("Your %(institution)s account is reconnected")
+    elif family is CauseFamily.PROACTIVE and kind == EmailKind.REMINDER:
+        subject = (
+            _("Reminder: reconnect your %(institution)s account before %(deadline)s")
+            if deadline
+            else _("Reminder: reconnect your %(institution)s account soon")
+        )
+    elif family is CauseFamily.PROACTIVE:
+        subject = (
+            _("Reconnect your %(institution)s account before %(deadline)s")
+            if deadline
+            else _("Reconnect your %(institution)s account soon")
+        )
+    elif kind == EmailKind.REMINDER:
+        subject = _("Reminder: reconnect your %(institution)s account")
+    elif kind == EmailKind.FRESH_LINK:
+        subject = _("Your new link to reconnect your %(institution)s account")
+    else:
+        subject = _("Reconnect your %(institution)s account")
+    return subject % names
+
+
+def render_email(
+    *,
+    family: CauseFamily,
+    kind: EmailKind,
+    institution: str,
+    accounts: list[AccountLine],
+    link: str | None,
+    expires_at: datetime | None,
+    deadline: datetime | None = None,
+    locale: str = SOURCE_LOCALE,
+) -> EmailContent:
+    """Render the email in `locale` (a supported one); `link` and `expires_at` are None for
+    the unrepairable and reconnected families; `deadline` is a proactive email's expected
+    deactivation date."""
+    settings = get_settings()
+    day = long_date(deadline, locale) if deadline else None
+    context = {
+        "brand": settings.brand,
+        "kind": kind.value,
+        "institution": institution,
+        "accounts": accounts,
+        "link": link,
+        "expires": long_datetime_utc(expires_at, locale) if expires_at else None,
+        "deadline": day,
+    }
+    env = environment(settings.templates_dir, locale)
+    return EmailContent(
+        locale=locale,
+        subject=_subject(family, kind, institution, day, locale),
+        text=env.get_template(f"{family.value}.txt").render(context),
+        html=env.get_template(f"{family.value}.html").render(context),
+    )

@@ -1,0 +1,143 @@
+"""An SMTP session as EMAIL_URL asks for it, shared by the transport and `relink doctor`.
+
+- smtp://host:port: plain SMTP without login, for local sinks (Mailpit);
+- smtp://user:password@host:587: STARTTLS is required before AUTH; a server that does not
+  offer it is refused, so the credentials never cross the network in the clear;
+- smtps://user:password@host:465: TLS from the first byte (implicit TLS).
+User and password are URL-decoded (SES SMTP passwords contain `/` and `+`). Certificates are
+verified against the system's CAs, or against EMAIL_CA_BUNDLE alone when it is set. Errors
+name EMAIL_URL and the server, never the user or the password (a Postmark user is its token).
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+
+class SmtpFailure(Exception):
+    """Connecting, TLS or AUTH failed; the message is safe to log and store."""
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    host: str
+    port: int
+    implicit_tls: bool
+    user: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def parse(cls, email_url: str) -> SmtpServer:
+        parts = urlsplit(email_url)
+        implicit_tls = parts.scheme == "smtps"
+        try:
+            port = parts.port or (465 if implicit_tls else 25)
+        except ValueError:
+            raise SmtpFailure("EMAIL_URL: the port is not a number from 1 to 65535") from None
+        user = unquote(parts.username) if parts.username else None
+        password = unquote(parts.password) if parts.password else None
+        if (user is None) != (password is None):
+            raise SmtpFailure("EMAIL_URL: give both a user and a password, or neither")
+        return cls(parts.hostname or "localhost", port, implicit_tls, user, password)
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def scrub(self, text: str) -> str:
+        """`text` without the credentials (a server may echo the user name)."""
+        for secret in (self.password, self.user):
+            if secret:
+                text = text.replace(secret, "***")
+        return text[:300]
+
+
+def tls_context(ca_bundle: Path | None) -> ssl.SSLContext:
+    """Certificate and host name verified; EMAIL_CA_BUNDLE replaces the system's CAs."""
+    return ssl.create_default_context(cafile=str(ca_bundle) if ca_bundle else None)
+
+
+def open_session(email_url: str, *, timeout: float, ca_bundle: Path | None) -> smtplib.SMTP:
+    """Connected, over TLS and logged in when EMAIL_URL asks; use it as a context manager.
+    Raises SmtpFailure for anything before MAIL FROM."""
+    server = SmtpServer.parse(email_url)
+    context = tls_context(ca_bundle) if server.implicit_tls or server.user else None
+    try:
+        if server.implicit_tls:
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                server.host, server.port, timeout=timeout, context=context
+            )
+        else:
+            smtp = smtplib.SMTP(server.host, server.port, timeout=timeout)
+    except ssl.SSLError as exc:
+        raise SmtpFailure(_tls_failed(server, exc)) from exc
+    except (OSError, smtplib.SMTPException) as exc:
+        raise SmtpFailure(
+            f"EMAIL_URL: cannot reach SMTP {server.where}: {type(exc).__name__}"
+        ) from exc
+    try:
+        if server.user is not None and server.password is not None:
+            if not server.implicit_tls:
+                _starttls(smtp, server, context)
+            _login(smtp, server, server.user, server.password)
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+def _starttls(smtp: smtplib.SMTP, server: SmtpServer, context: ssl.SSLContext | None) -> None:
+    try:
+        smtp.ehlo()
+        if not smtp.has_extn("starttls"):
+            raise SmtpFailure(
+                f"EMAIL_URL has credentials but SMTP {server.where} does not offer STARTTLS: "
+                "relink never sends them unencrypted (use smtps:// if the server has it)"
+            )
+        smtp.starttls(context=context)
+    except ssl.SSLError as exc:
+        raise SmtpFailure(_tls_failed(server, exc)) from exc
+    except smtplib.SMTPResponseException as exc:
+        raise SmtpFailure(
+            f"EMAIL_URL: SMTP {server.where} refused STARTTLS "
+            f"({exc.smtp_code} {server.scrub(_text(exc.smtp_error))})"
+        ) from exc
+    except (OSError, smtplib.SMTPException) as exc:
+        raise SmtpFailure(
+            f"EMAIL_URL: STARTTLS with SMTP {server.where} failed: {type(exc).__name__}"
+        ) from exc
+
+
+def _login(smtp: smtplib.SMTP, server: SmtpServer, user: str, password: str) -> None:
+    try:
+        smtp.login(user, password)
+    except smtplib.SMTPNotSupportedError as exc:
+        raise SmtpFailure(
+            f"EMAIL_URL has credentials but SMTP {server.where} offers no AUTH"
+        ) from exc
+    except smtplib.SMTPResponseException as exc:
+        raise SmtpFailure(
+            f"EMAIL_URL: SMTP {server.where} refused the login "
+            f"({exc.smtp_code} {server.scrub(_text(exc.smtp_error))})"
+        ) from exc
+    except (OSError, smtplib.SMTPException) as exc:
+        raise SmtpFailure(
+            f"EMAIL_URL: login to SMTP {server.where} failed: {type(exc).__name__}"
+        ) from exc
+
+
+def _tls_failed(server: SmtpServer, exc: ssl.SSLError) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            f"EMAIL_URL: TLS with SMTP {server.where} failed: certificate verify failed: "
+            f"{exc.verify_message} (a private relay's CA: set EMAIL_CA_BUNDLE)"
+        )
+    return f"EMAIL_URL: TLS with SMTP {server.where} failed: {exc.reason or type(exc).__name__}"
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)

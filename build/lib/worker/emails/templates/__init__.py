@@ -1,0 +1,1 @@
+"""Jinja2 email templates (a package so the wheel ships them)."""

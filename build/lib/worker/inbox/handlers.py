@@ -1,0 +1,104 @@
+"""One registry from Stripe event type to the function that handles it. The event's
+`data.object` is parsed here, once, into a typed snapshot; a payload that is not the object
+its type promises is a permanent error. A thin type (`v1.<type>`) has its snapshot type's
+handler: the worker hands it the event hydrated (worker/inbox/thin.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlmodel import Session
+
+from shared.catalog import THIN_EVENT_PREFIX, THIN_EVENT_TYPES
+from shared.stripe_objects import AccountSnapshot, AuthorizationSnapshot
+from worker.cases.accounts import apply_account_snapshot
+from worker.cases.deactivation import handle_deactivation
+from worker.cases.disconnection import handle_disconnection
+from worker.cases.proactive import handle_account_warning, handle_authorization_warning
+from worker.cases.reactivation import handle_reactivation
+from worker.errors import PermanentEventError
+
+Handler = Callable[[Session, dict[str, Any]], None]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handles(*event_types: str) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        for event_type in event_types:
+            HANDLERS[event_type] = handler
+            if THIN_EVENT_PREFIX + event_type in THIN_EVENT_TYPES:
+                HANDLERS[THIN_EVENT_PREFIX + event_type] = handler
+        return handler
+
+    return register
+
+
+def stripe_account_of(event: dict[str, Any]) -> str:
+    """The connected account an event is about ('' for the platform's own): its handler acts
+    on that account (shared.connect.acting_on)."""
+    account = event.get("account")
+    return account if isinstance(account, str) else ""
+
+
+def _data_object(event: dict[str, Any], kind: str) -> dict[str, Any]:
+    found = (event.get("data") or {}).get("object")
+    if not isinstance(found, dict) or found.get("object") != kind:
+        raise PermanentEventError(event["id"], f"data.object is not a {kind}")
+    return found
+
+
+def account_of(event: dict[str, Any]) -> AccountSnapshot:
+    """`data.object` of an account event, or a permanent error naming what is wrong."""
+    account = _data_object(event, "financial_connections.account")
+    try:
+        return AccountSnapshot.parse(account)
+    except ValueError as exc:
+        raise PermanentEventError(event["id"], "account without id or status") from exc
+
+
+def authorization_of(event: dict[str, Any]) -> AuthorizationSnapshot:
+    """`data.object` of an authorization event, or a permanent error naming what is wrong."""
+    authorization = _data_object(event, "financial_connections.authorization")
+    try:
+        return AuthorizationSnapshot.parse(authorization)
+    except ValueError as exc:
+        raise PermanentEventError(event["id"], "authorization without id") from exc
+
+
+@handles("financial_connections.account.created")
+def on_account_created(session: Session, event: dict[str, Any]) -> None:
+    apply_account_snapshot(
+        session, account_of(event), created=event["created"], event_id=event["id"]
+    )
+
+
+@handles("financial_connections.account.deactivated")
+def on_account_deactivated(session: Session, event: dict[str, Any]) -> None:
+    handle_deactivation(session, event, account_of(event))
+
+
+@handles("financial_connections.account.reactivated")
+def on_account_reactivated(session: Session, event: dict[str, Any]) -> None:
+    handle_reactivation(session, event, account_of(event))
+
+
+@handles("financial_connections.account.disconnected")
+def on_account_disconnected(session: Session, event: dict[str, Any]) -> None:
+    handle_disconnection(session, event, account_of(event))
+
+
+@handles(
+    "financial_connections.account.upcoming_deactivation",
+    "financial_connections.account.expected_deactivation_date_updated",
+)
+def on_account_warning(session: Session, event: dict[str, Any]) -> None:
+    handle_account_warning(session, event, account_of(event))
+
+
+@handles(
+    "financial_connections.authorization.upcoming_deactivation",
+    "financial_connections.authorization.expected_deactivation_date_updated",
+)
+def on_authorization_warning(session: Session, event: dict[str, Any]) -> None:
+    handle_authorization_warning(session, event, authorization_of(event))

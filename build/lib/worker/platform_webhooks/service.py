@@ -1,0 +1,179 @@
+"""Deliver one platform event: claim it, POST it signed, record the attempt.
+
+Each step is its own short transaction; none is open while the endpoint answers. The POST
+follows no redirect (a 3xx is a failed attempt), gives up after
+PLATFORM_WEBHOOK_TIMEOUT_SECONDS, and never reads the response body. A failed attempt is
+tried again after an exponential, jittered delay, with the same `webhook-id` and body and a
+new timestamp and signature, until PLATFORM_WEBHOOK_RETRY_WINDOW_SECONDS have passed since
+the event was written (or replayed): then it is `failed` until an operator replays it.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import requests
+import structlog
+from sqlmodel import Session
+from standardwebhooks.webhooks import Webhook
+
+from shared import platform_events
+from shared.catalog import DELIVER_PLATFORM_EVENT
+from shared.db import session_scope, utcnow
+from shared.platform_models import DeliveryStatus, PlatformAttempt, PlatformEvent
+from shared.queue import publish_after_commit
+from shared.settings import Settings, get_settings
+from worker.platform_webhooks import repository
+from worker.platform_webhooks.repository import BUSY
+
+log = structlog.get_logger(__name__)
+
+# A retry due this soon is published with a countdown; later ones are found by the sweep,
+# so no long-eta message sits in the broker.
+MAX_COUNTDOWN_SECONDS = 600.0
+USER_AGENT = "relink-webhooks/1"
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one POST came to: a status code, or an error name (never the URL)."""
+
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def retry_delay(attempts: int, settings: Settings) -> float:
+    """Seconds before the next try after `attempts` tries: exponential, capped, with equal
+    jitter (at least half the delay, so retries spread out yet keep their spacing)."""
+    base = settings.platform_webhook_retry_base_seconds * 2 ** max(0, attempts - 1)
+    delay = min(settings.platform_webhook_retry_cap_seconds, base)
+    return delay / 2 + random.uniform(0, delay / 2)
+
+
+def signature(webhook_id: str, at: datetime, body: str, settings: Settings) -> str:
+    """`v1,<sig>` for every PLATFORM_WEBHOOK_SECRETS entry, space-separated: during a rotation
+    a receiver holding either secret verifies."""
+    return " ".join(
+        Webhook(secret.get_secret_value()).sign(webhook_id, at, body)
+        for secret in settings.platform_webhook_secrets
+    )
+
+
+def headers(row: PlatformEvent, body: str, at: datetime, settings: Settings) -> dict[str, str]:
+    return {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": row.webhook_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": signature(row.webhook_id, at, body, settings),
+    }
+
+
+def post(url: str, body: str, sent_headers: dict[str, str], timeout: float) -> Result:
+    started = time.monotonic()
+    try:
+        with requests.post(
+            url,
+            data=body.encode(),
+            headers=sent_headers,
+            timeout=timeout,
+            allow_redirects=False,
+            stream=True,  # the body is never read: a huge answer costs nothing
+        ) as response:
+            status, error = response.status_code, None
+            if 300 <= status < 400:
+                error = f"redirect {status} not followed"
+            elif not 200 <= status < 300:
+                error = f"HTTP {status}"
+    except requests.Timeout:
+        status, error = None, "timeout"
+    except requests.RequestException as exc:  # the message holds the URL: keep the name only
+        status, error = None, type(exc).__name__
+    return Result(status, error, int((time.monotonic() - started) * 1000))
+
+
+def deliver(event_id: int, *, settings: Settings | None = None) -> str:
+    """Claim the row and POST it. Returns delivered, retrying, failed, busy or skipped."""
+    settings = settings or get_settings()
+    if settings.platform_webhook_url is None:
+        return "skipped"
+    with session_scope() as session:
+        claimed = repository.claim(session, event_id, now=utcnow(), settings=settings)
+        if claimed is None or claimed == BUSY:
+            return "skipped" if claimed is None else BUSY
+        assert isinstance(claimed, PlatformEvent)
+        session.flush()
+        session.expunge(claimed)  # read after the commit, without a session
+    body = platform_events.body(claimed, settings)
+    at = utcnow()
+    result = post(
+        settings.platform_webhook_url,
+        body,
+        headers(claimed, body, at, settings),
+        settings.platform_webhook_timeout_seconds,
+    )
+    with session_scope() as session:
+        outcome = finish(session, claimed, at, result, settings)
+    log.info(
+        "platform_webhook_attempt",
+        event_id=event_id,
+        type=claimed.type,
+        webhook_id=claimed.webhook_id,
+        outcome=outcome,
+        status_code=result.status_code,
+        error=result.error,
+    )
+    return outcome
+
+
+def finish(
+    session: Session, claimed: PlatformEvent, at: datetime, result: Result, settings: Settings
+) -> str:
+    """Record the attempt; the row delivered, due again after its backoff, or failed."""
+    assert claimed.id is not None
+    session.add(
+        PlatformAttempt(
+            event_id=claimed.id,
+            started_at=at,
+            duration_ms=result.duration_ms,
+            status_code=result.status_code,
+            error=result.error,
+        )
+    )
+    row = repository.lock_claimed(session, claimed.id, claimed.claimed_at)
+    if row is None:
+        return "skipped"  # reclaimed after a stall: the other claim decides
+    now = utcnow()
+    row.last_error = result.error
+    if result.ok:
+        row.status, row.delivered_at = DeliveryStatus.DELIVERED, now
+        session.add(row)
+        return "delivered"
+    window = timedelta(seconds=settings.platform_webhook_retry_window_seconds)
+    if now - row.retrying_since >= window:
+        row.status = DeliveryStatus.FAILED
+        session.add(row)
+        return "failed"
+    delay = retry_delay(row.attempts, settings)
+    row.status, row.next_attempt_at = DeliveryStatus.PENDING, now + timedelta(seconds=delay)
+    session.add(row)
+    if delay <= MAX_COUNTDOWN_SECONDS:
+        publish_after_commit(session, DELIVER_PLATFORM_EVENT, [row.id], countdown=delay)
+    return "retrying"
+
+
+def send_test_event() -> int:
+    """Write a `relink.test` event (delivered like any other); its row id."""
+    with session_scope() as session:
+        row = platform_events.record(session, platform_events.TEST, "test", {"hello": "relink"})
+        if row is None or row.id is None:
+            raise RuntimeError("PLATFORM_WEBHOOK_URL is not set")
+        return row.id
