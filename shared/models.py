@@ -94,6 +94,8 @@ class FcAccount(SQLModel, table=True):
     permissions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     state_at: int = Field(default=0, description="Stripe time of the snapshot")
     state_event_id: str | None = Field(default=None, max_length=255)
+    # The account a new-account relink linked in its place: relink asks nothing more of it.
+    replaced_by: str | None = Field(default=None, max_length=255)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
 
 
