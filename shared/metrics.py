@@ -33,7 +33,8 @@ WEBHOOK_TO_EMAIL_SENT = Histogram(
     buckets=(1, 5, 15, 30, 60, 90, 120, 300, 600, 1800, 3600, 4 * 3600, 86400),
 )
 _PENDING = "relink_metrics_pending"
-REPAIRED_RESOLUTIONS = ("reactivated", "sweep")
+REPAIRED_RESOLUTIONS = ("reactivated", "sweep", "replaced")
+"""A case that ended with its bank link working: reactivated, or replaced by a new account."""
 
 
 def after_commit(session: Session, record: Callable[[], None]) -> None:

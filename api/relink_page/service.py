@@ -44,6 +44,7 @@ from api.relink_page.records import (
     find_attempt,
     finish,
     load_case,
+    mark_replaced,
     next_mode,
     reconcile_args,
     recorded,
@@ -263,8 +264,13 @@ def _record_session(
             linked = list((session.get("accounts") or {}).get("data") or [])
             unknown = [a for a in linked if _linked_in(attempt, a, db, case.stripe_account)]
             if unknown:
-                attempt.linked_account_id = unknown[0]["id"]
+                new_id = str(unknown[0]["id"])
+                attempt.linked_account_id = new_id
                 finish(attempt, "new_account")
+                asked_about = attempt.account_id or case.account_id or ""
+                replaced = mark_replaced(db, case, asked_about, new_id)
+                publish_after_commit(db, RECONCILE_AUTHORIZATION, reconcile_args(case))
+                log.info("relink_new_account", case_id=case.id, replaced=replaced)
                 new = bank_of(account, parse_account(unknown[0]))
                 return NewAccount(new, attempt.session_id, None)
             attempt.linked_account_id = linked[0]["id"] if linked else None

@@ -21,7 +21,8 @@ def handle_deactivation(
     session: Session, event: dict[str, Any], account: AccountSnapshot
 ) -> RelinkCase | None:
     """Apply the deactivation; return the case it opened or joined (None if it changed
-    nothing: an older snapshot, an account active again, or one without an authorization)."""
+    nothing: an older snapshot, an account active again, one without an authorization, or
+    one the customer replaced with a newly linked account)."""
     applied = apply_account_event(session, event, account)
     stored, authorization = applied.stored, applied.authorization
     if stored is None:
@@ -29,6 +30,9 @@ def handle_deactivation(
         return None
     if stored.status != AccountStatus.INACTIVE or authorization is None:
         log.info("nothing_to_repair", event_id=event["id"], status=stored.status)
+        return None
+    if stored.replaced_by is not None:
+        log.info("account_replaced", event_id=event["id"], account_id=stored.id)
         return None
     _fill_authorization(authorization, stored)
     case, _ = open_or_join_case(

@@ -26,13 +26,15 @@ log = structlog.get_logger(__name__)
 
 PROACTIVE_CAUSE = "upcoming_deactivation"
 WARNING_CLEARED = "warning_cleared"
+REPLACED = "replaced"
 
 
 def is_broken(account: FcAccount) -> bool:
-    """Inactive and repairable by a relink."""
+    """Inactive and repairable by a relink, and not replaced by a newly linked account."""
     return (
         account.status == AccountStatus.INACTIVE
         and account.inactive_action == Action.RELINK_REQUIRED
+        and account.replaced_by is None
     )
 
 
@@ -44,9 +46,12 @@ def _due_soon(action: str | None, expected: int | None, now: datetime) -> bool:
 
 
 def is_warned(account: FcAccount, now: datetime) -> bool:
-    """Still working, but Stripe expects it to need a relink within the horizon."""
-    return account.status == AccountStatus.ACTIVE and _due_soon(
-        account.active_action, account.expected_deactivation_date, now
+    """Still working, but Stripe expects it to need a relink within the horizon (unless the
+    customer already linked another account in its place)."""
+    return (
+        account.replaced_by is None
+        and account.status == AccountStatus.ACTIVE
+        and _due_soon(account.active_action, account.expected_deactivation_date, now)
     )
 
 
@@ -57,6 +62,8 @@ class Standing:
     broken: list[FcAccount]
     warned: list[FcAccount]
     active: list[FcAccount]
+    replaced: list[FcAccount]
+    """Not working, but a new-account relink linked another in their place."""
 
     @property
     def accounts_to_relink(self) -> list[FcAccount]:
@@ -73,8 +80,17 @@ def standing_of(session: Session, authorization: FcAuthorization, now: datetime)
         and authorization.status == AccountStatus.ACTIVE
         and _due_soon(authorization.active_action, authorization.expected_deactivation_date, now)
     ):
-        warned = active  # an authorization-level warning covers every working account
-    return Standing([a for a in accounts if is_broken(a)], warned, active)
+        warned = [a for a in active if a.replaced_by is None]  # every working account
+    replaced = [a for a in accounts if a.replaced_by and a.status != AccountStatus.ACTIVE]
+    return Standing([a for a in accounts if is_broken(a)], warned, active, replaced)
+
+
+def ending_of(case: RelinkCase, standing: Standing, resolution: str) -> str:
+    """How a case with nothing left to repair ends: `replaced` when the account it opened for
+    is still not working but the customer linked another in its place (Stripe may leave it
+    inactive after a new-account relink), else `resolution`."""
+    replaced = any(a.id == case.account_id for a in standing.replaced)
+    return REPLACED if replaced else resolution
 
 
 def review_case(
@@ -91,8 +107,9 @@ def review_case(
     - a broken account and no case (a missed `deactivated`): the normal flow opens one;
     - a warned account and no case: a proactive case with one "reconnect before" email;
     - a proactive case whose warning went away: resolved (`warning_cleared`);
-    - a case with nothing left to repair: resolved with `resolution`, but only when `live`
-      (the accounts were just read from the API), since resolving is irreversible.
+    - a case with nothing left to repair: resolved with `resolution` (`replaced` if a new
+      account took the place of those still down), but only when `live` (the accounts were
+      just read from the API), since resolving is irreversible.
     """
     now = now or utcnow()
     standing = standing_of(session, authorization, now)
@@ -118,7 +135,8 @@ def review_case(
         resolve_case(session, case, WARNING_CLEARED, now=now, resolved_by=resolved_by)
         return case
     if live:
-        resolve_case(session, case, resolution, now=now, resolved_by=resolved_by)
+        ending = ending_of(case, standing, resolution)
+        resolve_case(session, case, ending, now=now, resolved_by=resolved_by)
         if get_settings().reconnected_email and case.emails_sent > 0:
             add_email(session, case, EmailKind.RECONNECTED, send_after=now, key="reconnected")
     return case
