@@ -96,6 +96,9 @@ class FcAccount(SQLModel, table=True):
     state_event_id: str | None = Field(default=None, max_length=255)
     # The account a new-account relink linked in its place: relink asks nothing more of it.
     replaced_by: str | None = Field(default=None, max_length=255)
+    # Its tokenized account number (`account_numbers`): status and `expected_expiry_date`.
+    account_number_status: str | None = Field(default=None, max_length=32)
+    account_number_expiry: int | None = None
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
 
 
