@@ -63,6 +63,7 @@ from shared.db import session_scope, utcnow
 from shared.links import LinkPayload, revoked
 from shared.models import FcAccount, RelinkAttempt, RelinkCase
 from shared.queue import publish_after_commit
+from shared.settings import get_settings
 from shared.stripe_objects import AccountSnapshot
 
 log = structlog.get_logger(__name__)
@@ -147,7 +148,7 @@ def open_session(payload: LinkPayload, return_url: str | None = None) -> Outcome
             "account retrieve", stripe_client.retrieve_account, client, payload.account_id
         )
         live = AccountSnapshot.parse(answer)
-        if not live.needs_relink:  # relinked elsewhere meanwhile
+        if not live.needs_relink(get_settings().horizon_end(utcnow())):  # relinked elsewhere
             with session_scope() as db:
                 publish_after_commit(db, RECONCILE_AUTHORIZATION, reconcile_args(case))
             return Reconnected(bank_of(account, live))

@@ -185,10 +185,11 @@ def snapshot(**fields: Any) -> AccountSnapshot:
 
 def test_needs_relink_reads_status_and_upcoming_deactivation() -> None:
     upcoming = {"active": {"action": "relink_required"}}
-    assert snapshot(status="active", status_details=upcoming).needs_relink
-    assert not snapshot(status="active", status_details={}).needs_relink
-    assert snapshot(status="inactive").needs_relink
-    assert snapshot(status="disconnected").needs_relink
+    horizon_end = 1_800_000_000
+    assert snapshot(status="active", status_details=upcoming).needs_relink(horizon_end)
+    assert not snapshot(status="active", status_details={}).needs_relink(horizon_end)
+    assert snapshot(status="inactive").needs_relink(horizon_end)
+    assert snapshot(status="disconnected").needs_relink(horizon_end)
 
 
 # the session relink opens

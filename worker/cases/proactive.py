@@ -1,6 +1,8 @@
 """Relink ahead of breakage: `upcoming_deactivation` and `expected_deactivation_date_updated`
 (of an account or of a whole authorization) open a `proactive` case when the action is
-`relink_required`, and close it when the warning goes away (worker/cases/review.py)."""
+`relink_required`, `upcoming_account_number_expiry` and `account_numbers_updated` when the
+tokenized number expires soon or stopped working; each closes it when the warning goes away
+(a transactable number again: worker/cases/review.py)."""
 
 from __future__ import annotations
 

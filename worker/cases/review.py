@@ -17,7 +17,7 @@ from shared.db import utcnow
 from shared.models import CaseState, EmailKind, FcAccount, FcAuthorization, RelinkCase
 from shared.outbox import add_email
 from shared.settings import get_settings
-from shared.stripe_objects import AccountStatus, Action
+from shared.stripe_objects import AccountNumber, AccountStatus, Action
 from worker.cases.classification import CauseFamily, Deactivation, classify_deactivation
 from worker.cases.repository import accounts_of, insert_case, open_case_of
 from worker.cases.service import open_or_join_case, resolve_case
@@ -25,6 +25,7 @@ from worker.cases.service import open_or_join_case, resolve_case
 log = structlog.get_logger(__name__)
 
 PROACTIVE_CAUSE = "upcoming_deactivation"
+NUMBER_EXPIRY_CAUSE = "upcoming_account_number_expiry"
 WARNING_CLEARED = "warning_cleared"
 REPLACED = "replaced"
 
@@ -41,18 +42,37 @@ def is_broken(account: FcAccount) -> bool:
 def _due_soon(action: str | None, expected: int | None, now: datetime) -> bool:
     if action != Action.RELINK_REQUIRED:
         return False
-    horizon = timedelta(days=get_settings().proactive_horizon_days)
-    return expected is None or expected <= int((now + horizon).timestamp())
+    return expected is None or expected <= get_settings().horizon_end(now)
+
+
+def number_of(account: FcAccount) -> AccountNumber:
+    return AccountNumber(account.account_number_status, account.account_number_expiry)
+
+
+def number_due(account: FcAccount, now: datetime) -> bool:
+    """Its tokenized account number has stopped working or expires within the horizon."""
+    return number_of(account).needs_refresh(get_settings().horizon_end(now))
 
 
 def is_warned(account: FcAccount, now: datetime) -> bool:
-    """Still working, but Stripe expects it to need a relink within the horizon (unless the
-    customer already linked another account in its place)."""
+    """Still working, but Stripe expects it to need a relink within the horizon, or its
+    tokenized number does (unless the customer already linked another account in its
+    place)."""
     return (
         account.replaced_by is None
         and account.status == AccountStatus.ACTIVE
-        and _due_soon(account.active_action, account.expected_deactivation_date, now)
+        and (
+            _due_soon(account.active_action, account.expected_deactivation_date, now)
+            or number_due(account, now)
+        )
     )
+
+
+def warning_cause(account: FcAccount, now: datetime) -> str:
+    """Why a working account is warned: its tokenized number alone, or the link itself."""
+    if _due_soon(account.active_action, account.expected_deactivation_date, now):
+        return PROACTIVE_CAUSE
+    return NUMBER_EXPIRY_CAUSE if number_due(account, now) else PROACTIVE_CAUSE
 
 
 @dataclass(frozen=True)
@@ -148,7 +168,8 @@ def open_proactive_case(
     """A `proactive` case and its one first email ("reconnect before <date>"), due after the
     quiet period. Its outbox key is that of the relink email: if the account deactivates
     anyway, the case goes on as a normal one without a second first email."""
-    warning = Deactivation(PROACTIVE_CAUSE, Action.RELINK_REQUIRED, CauseFamily.PROACTIVE)
+    cause = warning_cause(account, now)
+    warning = Deactivation(cause, Action.RELINK_REQUIRED, CauseFamily.PROACTIVE)
     case, opened = insert_case(
         session, authorization.id, account.id, warning, CaseState.PROACTIVE, now
     )
@@ -156,5 +177,10 @@ def open_proactive_case(
         send_after = now + timedelta(seconds=get_settings().quiet_period_seconds)
         add_email(session, case, EmailKind.PROACTIVE, send_after=send_after, key="relink", now=now)
         platform_events.record_case_event(session, platform_events.CASE_OPENED, case)
-        log.info("proactive_case_opened", case_id=case.id, authorization_id=authorization.id)
+        log.info(
+            "proactive_case_opened",
+            case_id=case.id,
+            authorization_id=authorization.id,
+            cause=cause,
+        )
     return case

@@ -42,7 +42,11 @@ def environment(templates_dir: Path | None) -> Environment:
 
 
 def _subject(
-    family: CauseFamily, kind: EmailKind, institution: str, deadline: datetime | None = None
+    family: CauseFamily,
+    kind: EmailKind,
+    institution: str,
+    deadline: datetime | None = None,
+    number_expiry: bool = False,
 ) -> str:
     if family is CauseFamily.UNREPAIRABLE:
         return f"Your {institution} account can no longer be used: please set up a new one"
@@ -51,6 +55,8 @@ def _subject(
     if family is CauseFamily.PROACTIVE:
         prefix = "Reminder: r" if kind == EmailKind.REMINDER else "R"
         when = f" before {format_date(deadline)}" if deadline else " soon"
+        if number_expiry and not deadline:
+            when = " to keep payments working"
         return f"{prefix}econnect your {institution} account{when}"
     if kind == EmailKind.REMINDER:
         return f"Reminder: reconnect your {institution} account"
@@ -76,9 +82,11 @@ def render_email(
     link: str | None,
     expires_at: datetime | None,
     deadline: datetime | None = None,
+    number_expiry: bool = False,
 ) -> EmailContent:
     """Render the email; `link` and `expires_at` are None for the unrepairable and
-    reconnected families; `deadline` is a proactive email's expected deactivation date."""
+    reconnected families; `deadline` is a proactive email's expected deactivation date, or
+    with `number_expiry` the date the number used for payments expires."""
     settings = get_settings()
     context = {
         "brand": settings.brand,
@@ -88,10 +96,11 @@ def render_email(
         "link": link,
         "expires": format_expiry(expires_at) if expires_at else None,
         "deadline": format_date(deadline) if deadline else None,
+        "number_expiry": number_expiry,
     }
     env = environment(settings.templates_dir)
     return EmailContent(
-        subject=_subject(family, kind, institution, deadline),
+        subject=_subject(family, kind, institution, deadline, number_expiry),
         text=env.get_template(f"{family.value}.txt").render(context),
         html=env.get_template(f"{family.value}.html").render(context),
     )

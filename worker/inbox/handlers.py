@@ -91,6 +91,8 @@ def on_account_disconnected(session: Session, event: dict[str, Any]) -> None:
 @handles(
     "financial_connections.account.upcoming_deactivation",
     "financial_connections.account.expected_deactivation_date_updated",
+    "financial_connections.account.upcoming_account_number_expiry",
+    "financial_connections.account.account_numbers_updated",
 )
 def on_account_warning(session: Session, event: dict[str, Any]) -> None:
     handle_account_warning(session, event, account_of(event))
