@@ -160,6 +160,10 @@ class RelinkCase(SQLModel, table=True):
     link_first_opened_at: datetime | None = Field(default=None, sa_column=_ts())
     # Links signed before this show "expired": set by a contact change or an explicit revoke.
     links_revoked_at: datetime | None = Field(default=None, sa_column=_ts())
+    # PaymentMethods of its accounts Stripe blocked: [{"id", "reason", "fc_account"}].
+    blocked_payment_methods: list[dict[str, str]] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
 
 
 class EmailKind(StrEnum):

@@ -35,6 +35,7 @@ CASE_UNREPAIRABLE = "relink.case.unrepairable"
 ACCOUNT_STATUS_CHANGED = "relink.account.status_changed"
 PAYMENT_METHOD_CREATED = "relink.payment_method.created"
 PAYMENT_METHOD_SWITCHED = "relink.payment_method.switched"
+PAYMENT_METHOD_BLOCKED = "relink.payment_method.blocked"
 TEST = "relink.test"
 EVENT_TYPES = (
     CASE_OPENED,
@@ -44,6 +45,7 @@ EVENT_TYPES = (
     ACCOUNT_STATUS_CHANGED,
     PAYMENT_METHOD_CREATED,
     PAYMENT_METHOD_SWITCHED,
+    PAYMENT_METHOD_BLOCKED,
     TEST,
 )
 WITH_LINK = (CASE_OPENED, CASE_REMINDER_DUE)
@@ -194,8 +196,10 @@ def next_sequence(session: Session, key: str) -> int:
 def case_view(case: RelinkCase) -> dict[str, Any]:
     """The case as the platform sees it; a connected account's case names the account."""
     connected = {"stripe_account": case.stripe_account} if case.stripe_account else {}
+    blocked = {"blocked_payment_methods": case.blocked_payment_methods}
     return {
         **connected,
+        **(blocked if case.blocked_payment_methods else {}),
         "id": case.id,
         "state": case.state,
         "authorization": case.authorization_id,

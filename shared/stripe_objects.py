@@ -127,10 +127,14 @@ class AccountNumber:
                 )
         return cls()
 
+    @property
+    def stopped(self) -> bool:
+        """Deactivated or expired: payments fail until a relink refreshes it."""
+        return self.status in (NumberStatus.DEACTIVATED, NumberStatus.EXPIRED)
+
     def needs_refresh(self, horizon_end: int) -> bool:
-        """Deactivated or expired (payments fail until a relink refreshes it), or expected to
-        expire by `horizon_end` (unix seconds)."""
-        if self.status in (NumberStatus.DEACTIVATED, NumberStatus.EXPIRED):
+        """Stopped, or expected to expire by `horizon_end` (unix seconds)."""
+        if self.stopped:
             return True
         return self.expected_expiry_date is not None and self.expected_expiry_date <= horizon_end
 

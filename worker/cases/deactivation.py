@@ -8,9 +8,9 @@ from typing import Any
 import structlog
 from sqlmodel import Session
 
-from shared.models import FcAccount, FcAuthorization, RelinkCase
+from shared.models import RelinkCase
 from shared.stripe_objects import AccountSnapshot, AccountStatus
-from worker.cases.account_events import apply_account_event
+from worker.cases.account_events import apply_account_event, fill_authorization
 from worker.cases.classification import classify_deactivation
 from worker.cases.service import open_or_join_case
 
@@ -34,7 +34,7 @@ def handle_deactivation(
     if stored.replaced_by is not None:
         log.info("account_replaced", event_id=event["id"], account_id=stored.id)
         return None
-    _fill_authorization(authorization, stored)
+    fill_authorization(authorization, stored)
     case, _ = open_or_join_case(
         session,
         authorization_id=authorization.id,
@@ -42,9 +42,3 @@ def handle_deactivation(
         deactivation=classify_deactivation(stored.inactive_cause, stored.inactive_action),
     )
     return case
-
-
-def _fill_authorization(authorization: FcAuthorization, account: FcAccount) -> None:
-    authorization.institution_name = authorization.institution_name or account.institution_name
-    if authorization.holder_type is None:
-        authorization.holder_type, authorization.holder_id = account.holder_type, account.holder_id
