@@ -12,6 +12,8 @@ SNAPSHOT_EVENT_TYPES = frozenset(
         "financial_connections.account.disconnected",
         "financial_connections.account.upcoming_deactivation",
         "financial_connections.account.expected_deactivation_date_updated",
+        "financial_connections.account.upcoming_account_number_expiry",
+        "financial_connections.account.account_numbers_updated",
         "financial_connections.authorization.upcoming_deactivation",
         "financial_connections.authorization.expected_deactivation_date_updated",
     }

@@ -43,7 +43,8 @@ INVOICE_RECOVERIES = Counter(
 )
 RECOVERY_OUTCOMES = ("retried", "recovered", "failed", "closed")
 _PENDING = "relink_metrics_pending"
-REPAIRED_RESOLUTIONS = ("reactivated", "sweep")
+REPAIRED_RESOLUTIONS = ("reactivated", "sweep", "replaced")
+"""A case that ended with its bank link working: reactivated, or replaced by a new account."""
 
 
 def after_commit(session: Session, record: Callable[[], None]) -> None:

@@ -94,6 +94,11 @@ class FcAccount(SQLModel, table=True):
     permissions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     state_at: int = Field(default=0, description="Stripe time of the snapshot")
     state_event_id: str | None = Field(default=None, max_length=255)
+    # The account a new-account relink linked in its place: relink asks nothing more of it.
+    replaced_by: str | None = Field(default=None, max_length=255)
+    # Its tokenized account number (`account_numbers`): status and `expected_expiry_date`.
+    account_number_status: str | None = Field(default=None, max_length=32)
+    account_number_expiry: int | None = None
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
 
 
@@ -157,6 +162,10 @@ class RelinkCase(SQLModel, table=True):
     links_revoked_at: datetime | None = Field(default=None, sa_column=_ts())
     # The language of the case's last email (shared/i18n.py): the page speaks it too.
     locale: str | None = Field(default=None, max_length=35)
+    # PaymentMethods of its accounts Stripe blocked: [{"id", "reason", "fc_account"}].
+    blocked_payment_methods: list[dict[str, str]] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
 
 
 class EmailKind(StrEnum):

@@ -39,6 +39,7 @@ PAYMENT_METHOD_SWITCHED = "relink.payment_method.switched"
 INVOICE_RETRIED = "relink.invoice.retried"
 INVOICE_RECOVERED = "relink.invoice.recovered"
 INVOICE_RETRY_FAILED = "relink.invoice.retry_failed"
+PAYMENT_METHOD_BLOCKED = "relink.payment_method.blocked"
 TEST = "relink.test"
 EVENT_TYPES = (
     CASE_OPENED,
@@ -51,6 +52,7 @@ EVENT_TYPES = (
     INVOICE_RETRIED,
     INVOICE_RECOVERED,
     INVOICE_RETRY_FAILED,
+    PAYMENT_METHOD_BLOCKED,
     TEST,
 )
 WITH_LINK = (CASE_OPENED, CASE_REMINDER_DUE)
@@ -230,8 +232,10 @@ def next_sequence(session: Session, key: str) -> int:
 def case_view(case: RelinkCase) -> dict[str, Any]:
     """The case as the platform sees it; a connected account's case names the account."""
     connected = {"stripe_account": case.stripe_account} if case.stripe_account else {}
+    blocked = {"blocked_payment_methods": case.blocked_payment_methods}
     return {
         **connected,
+        **(blocked if case.blocked_payment_methods else {}),
         "id": case.id,
         "state": case.state,
         "authorization": case.authorization_id,

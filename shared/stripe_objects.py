@@ -36,7 +36,17 @@ class Action(StrEnum):
     NONE = "none"
 
 
+class NumberStatus(StrEnum):
+    """`account_numbers[].status`: only a transactable number moves money."""
+
+    PENDING = "pending"
+    TRANSACTABLE = "transactable"
+    DEACTIVATED = "deactivated"
+    EXPIRED = "expired"
+
+
 HOLDER_TYPES = ("customer", "account")
+TOKENIZED = "tokenized_account_number"
 
 
 def open_enum(enum: type[E], value: object) -> E | str | None:
@@ -98,6 +108,38 @@ class ActiveDetails:
 
 
 @dataclass(frozen=True)
+class AccountNumber:
+    """The tokenized account number (TAN) an account's payments use, from `account_numbers`
+    (empty when the bank gives a plain account number, or none is shared)."""
+
+    status: NumberStatus | str | None = None
+    expected_expiry_date: int | None = None
+
+    @classmethod
+    def parse(cls, value: object) -> AccountNumber:
+        for entry in value if isinstance(value, list) else ():
+            number = _mapping(entry)
+            if number.get("identifier_type") == TOKENIZED:
+                expiry = number.get("expected_expiry_date")
+                return cls(
+                    open_enum(NumberStatus, number.get("status")),
+                    expiry if isinstance(expiry, int) and not isinstance(expiry, bool) else None,
+                )
+        return cls()
+
+    @property
+    def stopped(self) -> bool:
+        """Deactivated or expired: payments fail until a relink refreshes it."""
+        return self.status in (NumberStatus.DEACTIVATED, NumberStatus.EXPIRED)
+
+    def needs_refresh(self, horizon_end: int) -> bool:
+        """Stopped, or expected to expire by `horizon_end` (unix seconds)."""
+        if self.stopped:
+            return True
+        return self.expected_expiry_date is not None and self.expected_expiry_date <= horizon_end
+
+
+@dataclass(frozen=True)
 class AccountSnapshot:
     """A `financial_connections.account` as of one moment."""
 
@@ -112,6 +154,7 @@ class AccountSnapshot:
     inactive_cause: InactiveCause | str | None = None
     inactive_action: Action | str | None = None
     active: ActiveDetails = ActiveDetails()
+    number: AccountNumber = AccountNumber()
     permissions: tuple[str, ...] = ()
     has_inactive_details: bool = False
     has_authorization_key: bool = False  # preview versions render it, null or not
@@ -137,6 +180,7 @@ class AccountSnapshot:
             inactive_cause=open_enum(InactiveCause, inactive.get("cause")),
             inactive_action=open_enum(Action, inactive.get("action")),
             active=ActiveDetails.parse(details.get("active")),
+            number=AccountNumber.parse(account.get("account_numbers")),
             permissions=tuple(p for p in permissions or () if isinstance(p, str)),
             has_inactive_details=bool(inactive),
             has_authorization_key="authorization" in account,
@@ -150,10 +194,14 @@ class AccountSnapshot:
             self.status == AccountStatus.INACTIVE and not self.has_inactive_details
         )
 
-    @property
-    def needs_relink(self) -> bool:
-        """Not working now, or working but flagged for a relink ahead of breakage."""
-        return self.status != AccountStatus.ACTIVE or self.active.action == Action.RELINK_REQUIRED
+    def needs_relink(self, horizon_end: int) -> bool:
+        """Not working now, or working but flagged for a relink ahead of breakage, or its
+        tokenized number needs the refresh a relink brings (by `horizon_end`)."""
+        return (
+            self.status != AccountStatus.ACTIVE
+            or self.active.action == Action.RELINK_REQUIRED
+            or self.number.needs_refresh(horizon_end)
+        )
 
 
 @dataclass(frozen=True)

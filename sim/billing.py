@@ -114,7 +114,9 @@ def payment_method(state: SimState, record: PaymentMethod) -> dict[str, Any]:
             "last4": record.last4,
             "networks": {"preferred": "ach", "supported": ["ach"]},
             "routing_number": "110000000",
-            "status_details": {},
+            "status_details": {"blocked": {"network_code": None, "reason": record.blocked_reason}}
+            if record.blocked_reason
+            else {},
         },
     }
 

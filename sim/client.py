@@ -180,6 +180,19 @@ class SimClient:
             body["events"] = events
         return dict(self._call("POST", f"/_sim/accounts/{fca}/upcoming_deactivation", body))
 
+    def mark_account_number_expiry(
+        self, fca: str, expected_expiry_date: int | None = None
+    ) -> dict[str, Any]:
+        """The account's tokenized number expires then (default in 20 days)."""
+        when = expected_expiry_date or int(time.time()) + 20 * 86400
+        body = {"expected_expiry_date": when}
+        return dict(self._call("POST", f"/_sim/accounts/{fca}/account_number_expiry", body))
+
+    def set_account_number_status(self, fca: str, status: str) -> dict[str, Any]:
+        """`pending`, `transactable`, `deactivated` (blocks its PaymentMethods) or `expired`."""
+        body = {"status": status}
+        return dict(self._call("POST", f"/_sim/accounts/{fca}/account_number_status", body))
+
     def mark_authorization_upcoming_deactivation(
         self,
         fcauth: str,

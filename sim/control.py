@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sim import billing, invoices, objects, resources, scenarios
+from sim import account_numbers, billing, invoices, objects, resources, scenarios
 from sim.delivery import Deliverer
 from sim.errors import StripeError, invalid
 from sim.ids import new_id, now
@@ -109,6 +109,17 @@ class Control:
                 int(_req(body, "expected_deactivation_date")),
                 body.get("events"),
             )
+            return self._account(account_id)
+
+    def account_number_expiry(self, body: Body, account_id: str) -> Body:
+        with self.state.lock:
+            expiry = int(_req(body, "expected_expiry_date"))
+            account_numbers.mark_upcoming_expiry(self.state, account_id, expiry)
+            return self._account(account_id)
+
+    def account_number_status(self, body: Body, account_id: str) -> Body:
+        with self.state.lock:
+            account_numbers.set_number_status(self.state, account_id, _req(body, "status"))
             return self._account(account_id)
 
     def _authorization(self, auth_id: str) -> Body:
@@ -450,6 +461,16 @@ def routes(control: Control) -> list[Route]:
         Route(
             "/_sim/accounts/{id}/upcoming_deactivation",
             _endpoint(c.state, c.upcoming_deactivation, "id"),
+            methods=["POST"],
+        ),
+        Route(
+            "/_sim/accounts/{id}/account_number_expiry",
+            _endpoint(c.state, c.account_number_expiry, "id"),
+            methods=["POST"],
+        ),
+        Route(
+            "/_sim/accounts/{id}/account_number_status",
+            _endpoint(c.state, c.account_number_status, "id"),
             methods=["POST"],
         ),
         Route("/_sim/customers/{id}", _endpoint(c.state, c.get_customer, "id"), methods=["GET"]),

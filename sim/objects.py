@@ -23,6 +23,14 @@ def list_object(data: list[dict[str, Any]], url: str, has_more: bool) -> dict[st
     return {"object": "list", "data": data, "has_more": has_more, "url": url}
 
 
+def number_status(account: Account) -> str:
+    """The tokenized account number's status: its own once set (sim/account_numbers.py);
+    before, it follows the account (transactable while active)."""
+    if account.account_number_status is not None:
+        return account.account_number_status
+    return "transactable" if account.status == "active" else "deactivated"
+
+
 def account(record: Account, version: str) -> dict[str, Any]:
     preview = is_preview(version)
     status_details: dict[str, Any] = {}
@@ -41,9 +49,9 @@ def account(record: Account, version: str) -> dict[str, Any]:
     if "payment_method" in record.permissions:
         numbers = [
             {
-                "expected_expiry_date": None,
+                "expected_expiry_date": record.account_number_expiry,
                 "identifier_type": "tokenized_account_number",
-                "status": "transactable" if record.status == "active" else "deactivated",
+                "status": number_status(record),
                 "supported_networks": ["ach"],
             }
         ]

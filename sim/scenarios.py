@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sim import account_numbers
 from sim.errors import StripeError, invalid, missing
 from sim.events import emit_account, emit_authorization
 from sim.ids import new_id, now
@@ -284,6 +285,7 @@ def reactivate_authorization(state: SimState, auth: Authorization) -> list[Accou
         if was_inactive:
             emit_account(state, "financial_connections.account.reactivated", account)
             reactivated.append(account)
+        account_numbers.refresh_on_relink(state, account)
     return reactivated
 
 

@@ -71,6 +71,11 @@ class Account:
     active_action: str | None = None
     active_cause: str | None = None
     expected_deactivation_date: int | None = None
+    account_number_status: str | None = None
+    """The tokenized account number's own status (sim/account_numbers.py); None: it follows
+    the account's."""
+    account_number_expiry: int | None = None
+    """The tokenized account number's `expected_expiry_date`."""
 
 
 @dataclass
@@ -127,6 +132,8 @@ class PaymentMethod:
     last4: str
     billing_name: str | None
     customer: str | None = None
+    blocked_reason: str | None = None
+    """`us_bank_account.status_details.blocked.reason` (a deactivated tokenized number)."""
 
 
 @dataclass
@@ -205,6 +212,8 @@ FC_EVENT_TYPES = (
     "financial_connections.account.disconnected",
     "financial_connections.account.upcoming_deactivation",
     "financial_connections.account.expected_deactivation_date_updated",
+    "financial_connections.account.upcoming_account_number_expiry",
+    "financial_connections.account.account_numbers_updated",
     "financial_connections.authorization.upcoming_deactivation",
 )
 

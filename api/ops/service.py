@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, not_, or_, selec
 from sqlmodel import Session, col
 
 from shared.db import utcnow
+from shared.metrics import REPAIRED_RESOLUTIONS
 from shared.models import (
     OPEN_CASE_STATES,
     CaseState,
@@ -30,7 +31,6 @@ from shared.models import (
 )
 
 WINDOWS = (7, 30, 90)
-REPAIRED_RESOLUTIONS = ("reactivated", "sweep")
 PROBLEM_EVENTS_SHOWN = 50
 AGE_BUCKETS = (("< 1 day", 0, 1), ("1-3 days", 1, 3), ("3-7 days", 3, 7), ("7-30 days", 7, 30))
 Row = dict[str, Any]

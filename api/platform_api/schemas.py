@@ -24,6 +24,12 @@ class Holder(BaseModel):
     id: str
 
 
+class BlockedPaymentMethod(BaseModel):
+    id: str
+    reason: str = Field(description="Stripe's us_bank_account.status_details.blocked.reason")
+    fc_account: str
+
+
 class Case(BaseModel):
     object: Literal["relink_case"] = "relink_case"
     id: int
@@ -45,6 +51,10 @@ class Case(BaseModel):
     emails_sent: int
     next_reminder_at: datetime | None
     payment_method_id: str | None = Field(description="saved from a newly linked account")
+    blocked_payment_methods: list[BlockedPaymentMethod] = Field(
+        default_factory=list,
+        description="its accounts' PaymentMethods Stripe blocked (a tokenized number stopped)",
+    )
 
 
 class CaseList(BaseModel):

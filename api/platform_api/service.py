@@ -141,6 +141,10 @@ def case_out(case: RelinkCase, authorization: FcAuthorization | None) -> schemas
         emails_sent=case.emails_sent,
         next_reminder_at=case.next_reminder_at,
         payment_method_id=case.payment_method_id,
+        blocked_payment_methods=[
+            schemas.BlockedPaymentMethod(**blocked)
+            for blocked in case.blocked_payment_methods or []
+        ],
     )
 
 

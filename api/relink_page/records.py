@@ -28,6 +28,7 @@ from shared.models import (
     RelinkAttempt,
     RelinkCase,
 )
+from shared.stripe_objects import AccountStatus
 
 SUCCEEDED = ("account", "authorization", "payment_method")
 # An attempt without a result younger than this has its session read back from Stripe (by
@@ -108,6 +109,33 @@ def closed(case: RelinkCase, account: FcAccount | None) -> Outcome:
     if case.state == CaseState.RESOLVED:
         return Reconnected(bank_of(account))
     return Unrepairable(bank_of(account))
+
+
+def replaced_by_new(accounts: list[FcAccount], asked_about: str, new_id: str) -> list[FcAccount]:
+    """What a new account linked from this case takes the place of: the account the link
+    asked about (the bank no longer has it) and every other one of the authorization still
+    down. Stripe may reactivate them after such a relink or leave them inactive; either way
+    relink does not ask the customer about them again."""
+    return [
+        a
+        for a in accounts
+        if a.id != new_id
+        and a.replaced_by is None
+        and (a.id == asked_about or a.status == AccountStatus.INACTIVE)
+    ]
+
+
+def mark_replaced(db: Session, case: RelinkCase, asked_about: str, new_id: str) -> list[str]:
+    """Record the replacement on the stored accounts of the case's authorization; their ids."""
+    query = select(FcAccount).where(
+        FcAccount.authorization_id == case.authorization_id,
+        FcAccount.stripe_account == case.stripe_account,
+    )
+    replaced = replaced_by_new(list(db.exec(query.with_for_update())), asked_about, new_id)
+    for account in replaced:
+        account.replaced_by = new_id
+        db.add(account)
+    return sorted(a.id for a in replaced)
 
 
 def recorded(attempt: RelinkAttempt, account: FcAccount | None) -> Outcome:

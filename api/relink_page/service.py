@@ -45,6 +45,7 @@ from api.relink_page.records import (
     find_attempt,
     finish,
     load_case,
+    mark_replaced,
     next_mode,
     reconcile_args,
     recorded,
@@ -63,6 +64,7 @@ from shared.db import session_scope, utcnow
 from shared.links import LinkPayload, revoked
 from shared.models import FcAccount, RelinkAttempt, RelinkCase
 from shared.queue import publish_after_commit
+from shared.settings import get_settings
 from shared.stripe_objects import AccountSnapshot
 
 log = structlog.get_logger(__name__)
@@ -147,7 +149,7 @@ def open_session(payload: LinkPayload, return_url: str | None = None) -> Outcome
             "account retrieve", stripe_client.retrieve_account, client, payload.account_id
         )
         live = AccountSnapshot.parse(answer)
-        if not live.needs_relink:  # relinked elsewhere meanwhile
+        if not live.needs_relink(get_settings().horizon_end(utcnow())):  # relinked elsewhere
             with session_scope() as db:
                 publish_after_commit(db, RECONCILE_AUTHORIZATION, reconcile_args(case))
             return Reconnected(bank_of(account, live))
@@ -264,8 +266,13 @@ def _record_session(
             linked = list((session.get("accounts") or {}).get("data") or [])
             unknown = [a for a in linked if _linked_in(attempt, a, db, case.stripe_account)]
             if unknown:
-                attempt.linked_account_id = unknown[0]["id"]
+                new_id = str(unknown[0]["id"])
+                attempt.linked_account_id = new_id
                 finish(attempt, "new_account")
+                asked_about = attempt.account_id or case.account_id or ""
+                replaced = mark_replaced(db, case, asked_about, new_id)
+                publish_after_commit(db, RECONCILE_AUTHORIZATION, reconcile_args(case))
+                log.info("relink_new_account", case_id=case.id, replaced=replaced)
                 new = bank_of(account, parse_account(unknown[0]))
                 return NewAccount(new, attempt.session_id, None)
             attempt.linked_account_id = linked[0]["id"] if linked else None

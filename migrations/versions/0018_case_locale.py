@@ -1,7 +1,7 @@
 """case locale: the language of the case's last email, which its relink page speaks too
 
 Revision ID: 0018_case_locale
-Revises: 0014_payment_recovery
+Revises: 0017_blocked_payment_methods
 Create Date: 2026-12-03 13:10:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0018_case_locale"
-down_revision: str | None = "0014_payment_recovery"
+down_revision: str | None = "0017_blocked_payment_methods"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -3,6 +3,8 @@ proactive relink."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
@@ -22,5 +24,11 @@ class CaseSettings(BaseSettings):
     )
     events_backfill_max_pages: int = Field(default=5, gt=0)
     proactive_horizon_days: float = Field(
-        default=45.0, gt=0, description="warn when the expected deactivation is this close"
+        default=45.0,
+        gt=0,
+        description="warn when the expected deactivation (or a number's expiry) is this close",
     )
+
+    def horizon_end(self, now: datetime) -> int:
+        """Unix seconds up to which an expected deactivation or expiry calls for a relink."""
+        return int((now + timedelta(days=self.proactive_horizon_days)).timestamp())

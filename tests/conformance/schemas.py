@@ -36,6 +36,9 @@ CLOSED = (
     "customer",
     "setup_intent",
     "subscription",
+    "payment_method_us_bank_account",
+    "payment_method_us_bank_account_status_details",
+    "payment_method_us_bank_account_blocked",
 )
 # Referenced by the vendored schemas but not vendored: any object (see spec/README.md).
 STUBS = (

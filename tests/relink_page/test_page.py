@@ -185,10 +185,11 @@ def snapshot(**fields: Any) -> AccountSnapshot:
 
 def test_needs_relink_reads_status_and_upcoming_deactivation() -> None:
     upcoming = {"active": {"action": "relink_required"}}
-    assert snapshot(status="active", status_details=upcoming).needs_relink
-    assert not snapshot(status="active", status_details={}).needs_relink
-    assert snapshot(status="inactive").needs_relink
-    assert snapshot(status="disconnected").needs_relink
+    horizon_end = 1_800_000_000
+    assert snapshot(status="active", status_details=upcoming).needs_relink(horizon_end)
+    assert not snapshot(status="active", status_details={}).needs_relink(horizon_end)
+    assert snapshot(status="inactive").needs_relink(horizon_end)
+    assert snapshot(status="disconnected").needs_relink(horizon_end)
 
 
 # the session relink opens
@@ -486,6 +487,9 @@ def test_new_account_becomes_a_setup_intent_and_a_saved_payment_method(
     assert second.result == "new_account"
     assert second.linked_account_id not in world.accounts
     assert second.setup_intent_id == setup_intent
+    with Session(get_engine()) as db:  # both old accounts were down: the new one replaces them
+        old = [db.get(FcAccount, (a, "")) for a in world.accounts]
+        assert [a.replaced_by for a in old if a] == [second.linked_account_id] * 2
 
     (created,) = [r for r in sim.client.requests("/v1/setup_intents") if r["method"] == "POST"]
     assert created["stripe_version"] == PREVIEW
@@ -518,7 +522,8 @@ def test_new_account_becomes_a_setup_intent_and_a_saved_payment_method(
         case = db.get(RelinkCase, world.case_id)
         assert case is not None
         assert case.payment_method_id == payment_method
-    assert published == [("relink.reconcile_authorization", [world.authorization])]
+    # reconciled when the new account was linked (the replacement), and when it was saved
+    assert published == [("relink.reconcile_authorization", [world.authorization])] * 2
 
 
 def test_unconfirmed_setup_intent_is_not_saved(
@@ -558,7 +563,7 @@ def test_a_new_account_can_be_saved_after_a_reload_or_a_failed_confirmation(
     )
     assert "Your new bank account is saved" in saved.text
     assert len(sim.state.setup_intents) == 1
-    assert published == [("relink.reconcile_authorization", [world.authorization])]
+    assert published == [("relink.reconcile_authorization", [world.authorization])] * 2
     assert "Your new bank account is saved" in client.get(f"/relink/{world.token()}").text
 
 

@@ -79,7 +79,11 @@ def build_world(
             )
         )
     case = RelinkCase(
-        authorization_id=auth["id"], state=state, cause="access_expired", action="relink_required"
+        authorization_id=auth["id"],
+        account_id=auth["accounts"][0],
+        state=state,
+        cause="access_expired",
+        action="relink_required",
     )
     db.add(case)
     db.flush()

@@ -60,9 +60,39 @@ def test_values_stripe_adds_later_are_kept_as_strings() -> None:
 def test_an_active_account_flagged_for_relink_needs_one() -> None:
     details = {"active": {"action": "relink_required", "expected_deactivation_date": 1_900_000}}
     snapshot = AccountSnapshot.parse(account(status="active", status_details=details))
-    assert snapshot.needs_relink
+    assert snapshot.needs_relink(HORIZON_END)
     assert snapshot.active.expected_deactivation_date == 1_900_000
-    assert not AccountSnapshot.parse(account(status="active", status_details={})).needs_relink
+    working = AccountSnapshot.parse(account(status="active", status_details={}))
+    assert not working.needs_relink(HORIZON_END)
+
+
+HORIZON_END = 1_800_000_000
+
+
+def tan(status: str, expiry: int | None = None, kind: str = "tokenized_account_number") -> Any:
+    number = {"expected_expiry_date": expiry, "identifier_type": kind, "status": status}
+    return [{**number, "supported_networks": ["ach"]}]
+
+
+@pytest.mark.parametrize(
+    ("numbers", "needed"),
+    [
+        (None, False),
+        (tan("transactable"), False),
+        (tan("transactable", HORIZON_END), True),  # expires within the horizon
+        (tan("transactable", HORIZON_END + 1), False),
+        (tan("pending"), False),
+        (tan("deactivated"), True),
+        (tan("expired"), True),
+        (tan("deactivated", kind="account_number"), False),  # not a tokenized number
+        (tan("a_status_stripe_adds_later"), False),
+    ],
+)
+def test_a_working_account_needs_a_relink_when_its_tokenized_number_does(
+    numbers: Any, needed: bool
+) -> None:
+    snapshot = AccountSnapshot.parse(account(status="active", account_numbers=numbers))
+    assert snapshot.needs_relink(HORIZON_END) is needed
 
 
 @pytest.mark.parametrize(

@@ -62,3 +62,11 @@ def with_preview_fields(event_id: str, account: AccountSnapshot) -> AccountSnaps
             "STRIPE_API_VERSION must be a preview version (e.g. 2026-09-30.preview)",
         )
     return fetched
+
+
+def fill_authorization(authorization: FcAuthorization, account: FcAccount) -> None:
+    """What a bare authorization row (locked before its first account was stored) learns
+    from that account: its institution and holder."""
+    authorization.institution_name = authorization.institution_name or account.institution_name
+    if authorization.holder_type is None:
+        authorization.holder_type, authorization.holder_id = account.holder_type, account.holder_id

@@ -65,6 +65,8 @@ def apply_account_snapshot(
     stored.inactive_action = account.inactive_action
     stored.active_action = account.active.action
     stored.expected_deactivation_date = account.active.expected_deactivation_date
+    stored.account_number_status = account.number.status
+    stored.account_number_expiry = account.number.expected_expiry_date
     stored.permissions = list(account.permissions)
     stored.state_at, stored.state_event_id = created, event_id
     stored.updated_at = utcnow()

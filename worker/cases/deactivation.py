@@ -8,9 +8,9 @@ from typing import Any
 import structlog
 from sqlmodel import Session
 
-from shared.models import FcAccount, FcAuthorization, RelinkCase
+from shared.models import RelinkCase
 from shared.stripe_objects import AccountSnapshot, AccountStatus
-from worker.cases.account_events import apply_account_event
+from worker.cases.account_events import apply_account_event, fill_authorization
 from worker.cases.classification import classify_deactivation
 from worker.cases.service import open_or_join_case
 
@@ -21,7 +21,8 @@ def handle_deactivation(
     session: Session, event: dict[str, Any], account: AccountSnapshot
 ) -> RelinkCase | None:
     """Apply the deactivation; return the case it opened or joined (None if it changed
-    nothing: an older snapshot, an account active again, or one without an authorization)."""
+    nothing: an older snapshot, an account active again, one without an authorization, or
+    one the customer replaced with a newly linked account)."""
     applied = apply_account_event(session, event, account)
     stored, authorization = applied.stored, applied.authorization
     if stored is None:
@@ -30,7 +31,10 @@ def handle_deactivation(
     if stored.status != AccountStatus.INACTIVE or authorization is None:
         log.info("nothing_to_repair", event_id=event["id"], status=stored.status)
         return None
-    _fill_authorization(authorization, stored)
+    if stored.replaced_by is not None:
+        log.info("account_replaced", event_id=event["id"], account_id=stored.id)
+        return None
+    fill_authorization(authorization, stored)
     case, _ = open_or_join_case(
         session,
         authorization_id=authorization.id,
@@ -38,9 +42,3 @@ def handle_deactivation(
         deactivation=classify_deactivation(stored.inactive_cause, stored.inactive_action),
     )
     return case
-
-
-def _fill_authorization(authorization: FcAuthorization, account: FcAccount) -> None:
-    authorization.institution_name = authorization.institution_name or account.institution_name
-    if authorization.holder_type is None:
-        authorization.holder_type, authorization.holder_id = account.holder_type, account.holder_id

@@ -1,6 +1,8 @@
 """Relink ahead of breakage: `upcoming_deactivation` and `expected_deactivation_date_updated`
 (of an account or of a whole authorization) open a `proactive` case when the action is
-`relink_required`, and close it when the warning goes away (worker/cases/review.py)."""
+`relink_required`, `upcoming_account_number_expiry` and `account_numbers_updated` when the
+tokenized number expires soon or stopped working; each closes it when the warning goes away
+(a transactable number again: worker/cases/review.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +10,9 @@ from typing import Any
 
 from sqlmodel import Session
 
+from shared.models import RelinkCase
 from shared.stripe_objects import AccountSnapshot, AuthorizationSnapshot
-from worker.cases.account_events import apply_account_event
+from worker.cases.account_events import apply_account_event, fill_authorization
 from worker.cases.reconcile import Trigger, apply_authorization_state, reconcile_locked
 from worker.cases.repository import lock_authorization
 from worker.cases.review import WARNING_CLEARED, review_case
@@ -17,11 +20,14 @@ from worker.cases.review import WARNING_CLEARED, review_case
 
 def handle_account_warning(
     session: Session, event: dict[str, Any], account: AccountSnapshot
-) -> None:
+) -> RelinkCase | None:
+    """Store the warning; return the authorization's open case after the review (None when
+    the warning is older than what is stored, or the account has no authorization)."""
     applied = apply_account_event(session, event, account)
     if applied.authorization is None or applied.stored is None:
-        return  # no authorization, or an older warning: what is stored already says more
-    review_case(
+        return None  # no authorization, or an older warning: what is stored already says more
+    fill_authorization(applied.authorization, applied.stored)
+    return review_case(
         session,
         applied.authorization,
         live=False,

@@ -90,7 +90,7 @@ def _send_outbox(outbox_id: int, client: stripe.StripeClient | None) -> str:
         return plan
     client = client or make_stripe_client(settings)
     live = AccountSnapshot.parse(retrieve_account(client, plan.account_id))
-    if not still_needed(plan, live):
+    if not still_needed(plan, live, get_settings().horizon_end(utcnow())):
         with session_scope() as session:
             if plan.family is CauseFamily.RECONNECTED:
                 _finish_unsent(session, plan, OutboxStatus.CANCELLED)

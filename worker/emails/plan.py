@@ -23,7 +23,7 @@ from shared.settings import Settings
 from shared.stripe_objects import AccountSnapshot, AccountStatus, Action
 from worker.cases.classification import CauseFamily, classify_deactivation
 from worker.cases.repository import accounts_of
-from worker.cases.review import WARNING_CLEARED, standing_of
+from worker.cases.review import NUMBER_EXPIRY_CAUSE, WARNING_CLEARED, standing_of
 from worker.cases.service import resolve_case
 from worker.emails.render import AccountLine, EmailContent, render_email
 
@@ -44,6 +44,7 @@ class Plan:
     accounts: list[AccountLine]
     deadline: datetime | None = None  # a proactive email's "before <date>"
     stripe_account: str = ""  # the case's: '' the platform's, else a connected account
+    number_expiry: bool = False  # a proactive email about the number used for payments
 
 
 def plan_email(session: Session, row: EmailOutbox) -> Plan | str:
@@ -72,9 +73,13 @@ def plan_email(session: Session, row: EmailOutbox) -> Plan | str:
     kind = EmailKind(row.kind)
     if kind == EmailKind.PROACTIVE and family is not CauseFamily.PROACTIVE:
         kind = EmailKind.RELINK  # warned, then broken before the email left: say so
-    dates = [a.expected_deactivation_date for a in accounts if a.expected_deactivation_date]
+    number_expiry = family is CauseFamily.PROACTIVE and case.cause == NUMBER_EXPIRY_CAUSE
+    if number_expiry:
+        dates = [a.account_number_expiry for a in accounts if a.account_number_expiry]
+    else:
+        dates = [a.expected_deactivation_date for a in accounts if a.expected_deactivation_date]
     if not dates and authorization is not None and authorization.expected_deactivation_date:
-        dates = [authorization.expected_deactivation_date]
+        dates = [] if number_expiry else [authorization.expected_deactivation_date]
     assert row.id is not None
     assert case.id is not None
     return Plan(
@@ -90,6 +95,7 @@ def plan_email(session: Session, row: EmailOutbox) -> Plan | str:
         institution=institution,
         accounts=[AccountLine(a.display_name, a.last4) for a in accounts],
         deadline=datetime.fromtimestamp(min(dates), UTC) if dates else None,
+        number_expiry=number_expiry,
     )
 
 
@@ -122,14 +128,16 @@ def accounts_to_name(session: Session, case: RelinkCase, family: CauseFamily) ->
     return [a for a in inactive if a.inactive_action == Action.RELINK_REQUIRED]
 
 
-def still_needed(plan: Plan, live: AccountSnapshot) -> bool:
+def still_needed(plan: Plan, live: AccountSnapshot, horizon_end: int) -> bool:
     """Whether the live account still calls for this email: working for a "reconnected" one;
-    inactive, or working but flagged for a relink, for a proactive one (a disconnected account
-    is not relinked); not working for the others (a status Stripe adds later included)."""
+    inactive, or working but flagged for a relink or with a tokenized number to refresh, for a
+    proactive one (a disconnected account is not relinked); not working for the others (a
+    status Stripe adds later included)."""
     if plan.family is CauseFamily.RECONNECTED:
         return live.status == AccountStatus.ACTIVE
     if plan.family is CauseFamily.PROACTIVE:
-        return live.status == AccountStatus.INACTIVE or live.active.action == Action.RELINK_REQUIRED
+        working = live.status == AccountStatus.ACTIVE
+        return live.status == AccountStatus.INACTIVE or (working and live.needs_relink(horizon_end))
     return live.status != AccountStatus.ACTIVE
 
 
@@ -150,4 +158,5 @@ def render_plan(plan: Plan, settings: Settings, locale: str) -> EmailContent:
         expires_at=expires_at,
         deadline=plan.deadline,
         locale=locale,
+        number_expiry=plan.number_expiry,
     )

@@ -52,7 +52,12 @@ def environment(templates_dir: Path | None, locale: str) -> Environment:
 
 
 def _subject(
-    family: CauseFamily, kind: EmailKind, institution: str, deadline: str | None, locale: str
+    family: CauseFamily,
+    kind: EmailKind,
+    institution: str,
+    deadline: str | None,
+    locale: str,
+    number_expiry: bool = False,
 ) -> str:
     _ = translations(locale).gettext
     names = {"institution": institution, "deadline": deadline}
@@ -61,17 +66,19 @@ def _subject(
     elif family is CauseFamily.RECONNECTED:
         subject = _("Your %(institution)s account is reconnected")
     elif family is CauseFamily.PROACTIVE and kind == EmailKind.REMINDER:
-        subject = (
-            _("Reminder: reconnect your %(institution)s account before %(deadline)s")
-            if deadline
-            else _("Reminder: reconnect your %(institution)s account soon")
-        )
+        if deadline:
+            subject = _("Reminder: reconnect your %(institution)s account before %(deadline)s")
+        elif number_expiry:
+            subject = _("Reminder: reconnect your %(institution)s account to keep payments working")
+        else:
+            subject = _("Reminder: reconnect your %(institution)s account soon")
     elif family is CauseFamily.PROACTIVE:
-        subject = (
-            _("Reconnect your %(institution)s account before %(deadline)s")
-            if deadline
-            else _("Reconnect your %(institution)s account soon")
-        )
+        if deadline:
+            subject = _("Reconnect your %(institution)s account before %(deadline)s")
+        elif number_expiry:
+            subject = _("Reconnect your %(institution)s account to keep payments working")
+        else:
+            subject = _("Reconnect your %(institution)s account soon")
     elif kind == EmailKind.REMINDER:
         subject = _("Reminder: reconnect your %(institution)s account")
     elif kind == EmailKind.FRESH_LINK:
@@ -91,10 +98,12 @@ def render_email(
     expires_at: datetime | None,
     deadline: datetime | None = None,
     locale: str = SOURCE_LOCALE,
+    number_expiry: bool = False,
 ) -> EmailContent:
     """Render the email in `locale` (a supported one); `link` and `expires_at` are None for
     the unrepairable and reconnected families; `deadline` is a proactive email's expected
-    deactivation date."""
+    deactivation date, or with `number_expiry` the date the number used for payments
+    expires."""
     settings = get_settings()
     day = long_date(deadline, locale) if deadline else None
     context = {
@@ -105,11 +114,12 @@ def render_email(
         "link": link,
         "expires": long_datetime_utc(expires_at, locale) if expires_at else None,
         "deadline": day,
+        "number_expiry": number_expiry,
     }
     env = environment(settings.templates_dir, locale)
     return EmailContent(
         locale=locale,
-        subject=_subject(family, kind, institution, day, locale),
+        subject=_subject(family, kind, institution, day, locale, number_expiry),
         text=env.get_template(f"{family.value}.txt").render(context),
         html=env.get_template(f"{family.value}.html").render(context),
     )

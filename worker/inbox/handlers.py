@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from shared.catalog import THIN_EVENT_PREFIX, THIN_EVENT_TYPES
 from shared.stripe_objects import AccountSnapshot, AuthorizationSnapshot
+from worker.cases.account_numbers import handle_account_numbers
 from worker.cases.accounts import apply_account_snapshot
 from worker.cases.deactivation import handle_deactivation
 from worker.cases.disconnection import handle_disconnection
@@ -92,9 +93,15 @@ def on_account_disconnected(session: Session, event: dict[str, Any]) -> None:
 @handles(
     "financial_connections.account.upcoming_deactivation",
     "financial_connections.account.expected_deactivation_date_updated",
+    "financial_connections.account.upcoming_account_number_expiry",
 )
 def on_account_warning(session: Session, event: dict[str, Any]) -> None:
     handle_account_warning(session, event, account_of(event))
+
+
+@handles("financial_connections.account.account_numbers_updated")
+def on_account_numbers_updated(session: Session, event: dict[str, Any]) -> None:
+    handle_account_numbers(session, event, account_of(event))
 
 
 @handles(

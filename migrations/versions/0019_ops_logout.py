@@ -1,6 +1,6 @@
 """ops logout: a session an operator logged out of is refused, not only its cookie deleted
 
-Revision ID: 0022_ops_logout
+Revision ID: 0019_ops_logout
 Revises: 0018_case_locale
 Create Date: 2026-12-03 13:20:00.000000
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0022_ops_logout"
+revision: str = "0019_ops_logout"
 down_revision: str | None = "0018_case_locale"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
