@@ -6,7 +6,13 @@ import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import (
+    BadData,
+    BadSignature,
+    SignatureExpired,
+    TimestampSigner,
+    URLSafeTimedSerializer,
+)
 from itsdangerous.encoding import base64_decode, base64_encode
 
 from shared.settings import Settings, get_settings
@@ -109,9 +115,13 @@ def _canonical(token: str) -> bool:
     `token + "!!"` would verify too: each variant a new page, a new Stripe session."""
     if not TOKEN_SHAPE.fullmatch(token):
         return False
-    return all(
-        base64_encode(base64_decode(part)).decode() == part for part in token.lstrip(".").split(".")
-    )
+    try:
+        return all(
+            base64_encode(base64_decode(part)).decode() == part
+            for part in token.lstrip(".").split(".")
+        )
+    except BadData:  # a part of impossible length
+        return False
 
 
 def revoked(signed_at: datetime, revoked_at: datetime | None) -> bool:
