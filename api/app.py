@@ -10,6 +10,7 @@ from api import health, metrics
 from api.errors import Rejected, rejected_handler
 from api.ops import routes as ops
 from api.ops.settings import ops_settings
+from api.platform_api import deliveries as platform_deliveries
 from api.platform_api import errors as platform_errors
 from api.platform_api import routes as platform_api
 from api.relink_page import routes as relink
@@ -45,6 +46,7 @@ def create_app() -> FastAPI:
     app.include_router(relink.router)
     app.include_router(ops.router)
     app.include_router(platform_api.router)
+    app.include_router(platform_deliveries.router)
     platform_errors.install(app)
     app.mount(
         "/static",

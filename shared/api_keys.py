@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from shared.db import utcnow
 from shared.models import ApiKey
 
-SCOPES = ("read", "write", "read:pii", "write:contacts")
+SCOPES = ("read", "write", "read:pii", "write:contacts", "write:webhooks")
 # rlk_ + 12 hex characters: visible in listings and logs, not enough to use the key.
 KEY_FORMAT = re.compile(r"(rlk_[0-9a-f]{12})_[A-Za-z0-9_-]{43}")
 # last_used_at is written at most this often per key, not on every request.

@@ -15,6 +15,9 @@ from sqlmodel import Field, SQLModel
 
 from shared.db import AwareDateTime, utcnow
 
+RESPONSE_BODY_BYTES = 1024
+ENDPOINT_ID = 1
+
 
 def _ts(*, nullable: bool = True) -> Column:  # type: ignore[type-arg]
     return Column(AwareDateTime(), nullable=nullable)
@@ -25,6 +28,7 @@ class DeliveryStatus(StrEnum):
     SENDING = "sending"  # claimed by one worker (claimed_at); reclaimable when stale
     DELIVERED = "delivered"  # the endpoint answered 2xx
     FAILED = "failed"  # failing for PLATFORM_WEBHOOK_RETRY_WINDOW_SECONDS; replayable
+    HELD = "held"  # the endpoint is disabled, or an earlier event of its key is held
 
 
 class PlatformEvent(SQLModel, table=True):
@@ -55,10 +59,12 @@ class PlatformEvent(SQLModel, table=True):
     delivered_at: datetime | None = Field(default=None, sa_column=_ts())
     last_error: str | None = Field(default=None, max_length=255)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    redelivered_at: datetime | None = Field(default=None, sa_column=_ts())
 
 
 class PlatformAttempt(SQLModel, table=True):
-    """One POST of an event: when, how long, and what came back (never the body)."""
+    """One POST of an event: when, how long, and what came back: the status code and the
+    first RESPONSE_BODY_BYTES of the body (the platform's data: shown, never logged)."""
 
     __tablename__ = "platform_event_attempt"  # pyright: ignore[reportAssignmentType]
 
@@ -68,6 +74,20 @@ class PlatformAttempt(SQLModel, table=True):
     duration_ms: int = 0
     status_code: int | None = None
     error: str | None = Field(default=None, max_length=255)
+    response_body: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class PlatformEndpoint(SQLModel, table=True):
+    """The platform endpoint's standing (one row, id 1): failing since the first failed
+    attempt after its last success; disabled (deliveries held) until an operator enables it."""
+
+    __tablename__ = "platform_endpoint"  # pyright: ignore[reportAssignmentType]
+
+    id: int = Field(default=ENDPOINT_ID, primary_key=True)
+    failing_since: datetime | None = Field(default=None, sa_column=_ts())
+    last_delivered_at: datetime | None = Field(default=None, sa_column=_ts())
+    disabled_at: datetime | None = Field(default=None, sa_column=_ts())
+    enabled_at: datetime | None = Field(default=None, sa_column=_ts())
 
 
 class PlatformSequence(SQLModel, table=True):

@@ -1,5 +1,6 @@
 """The operations dashboard: /ops (the numbers, api.ops.service), its login and logout, and the
-replay button for a dead or failed event (shared.replay, as `relink events replay` does).
+replay button for a dead or failed event (shared.replay, as `relink events replay` does), and
+the button that enables a disabled platform endpoint (as `relink webhooks enable` does).
 
 Without OPS_TOKEN every /ops route answers 404. A browser without a session is sent to the
 login form; a wrong Authorization header gets 401; logins and bearer tokens past
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
+import structlog
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -21,16 +23,20 @@ from fastapi.templating import Jinja2Templates
 from api.ops import auth, service
 from api.ops.formatting import FILTERS
 from api.ops.settings import ops_settings
-from shared.db import session_scope
+from shared import platform_endpoint
+from shared.db import session_scope, utcnow
 from shared.models import EventStatus
 from shared.replay import reset_for_replay
+from shared.settings import get_settings
 
+log = structlog.get_logger(__name__)
 router = APIRouter(include_in_schema=False)  # operators only: not in the public schema
 STATIC_DIR = Path(__file__).parent / "static"
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.filters.update(FILTERS)
 MAX_FORM_BYTES = 4096
 PROBLEMS = (EventStatus.DEAD, EventStatus.FAILED)
+ENABLE_OUTCOMES = ("enabled", "not disabled")
 HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
@@ -100,9 +106,10 @@ async def dashboard(request: Request) -> Response:
 
     def compute() -> service.Dashboard:
         with session_scope() as db:
-            return service.dashboard(db, days)
+            return service.dashboard(db, days, platform_webhooks=get_settings().platform_webhooks)
 
     board = await run_in_threadpool(compute)
+    enabled = request.query_params.get("enabled")
     return render(
         request,
         "dashboard.html",
@@ -110,6 +117,7 @@ async def dashboard(request: Request) -> Response:
         windows=service.WINDOWS,
         csrf=operator.csrf,
         replayed=request.query_params.get("replayed", "")[:300],
+        enabled=enabled if enabled in ENABLE_OUTCOMES else None,
     )
 
 
@@ -169,4 +177,29 @@ async def replay(request: Request, event_id: str) -> Response:
     )
     days = _window(form.get("days"))
     query = urlencode({"days": days, "replayed": f"{outcome.id}: {outcome.outcome}"})
+    return RedirectResponse(f"/ops?{query}", 303, headers=HEADERS)
+
+
+def _enable_endpoint() -> list[int] | None:
+    with session_scope() as db:
+        return platform_endpoint.enable(db, now=utcnow())
+
+
+@router.post("/ops/webhooks/enable")
+async def enable_webhooks(request: Request) -> Response:
+    """The enable button: a disabled platform endpoint enabled, its held deliveries queued in
+    order; a second press finds it enabled and changes nothing."""
+    if (missing := _not_configured() or _throttled(request)) is not None:
+        return missing
+    operator = auth.operator_of(request)
+    if operator is None:
+        return _refused(request)
+    form = await _form(request)
+    if form is None or not auth.csrf_matches(operator, form.get("csrf", "")):
+        return Response("forbidden: bad or missing CSRF token", 403, HEADERS)
+    released = await run_in_threadpool(_enable_endpoint)
+    if released is not None:
+        log.warning("platform_endpoint_enabled", by="ops", released=len(released))
+    outcome = "not disabled" if released is None else "enabled"
+    query = urlencode({"days": _window(form.get("days")), "enabled": outcome})
     return RedirectResponse(f"/ops?{query}", 303, headers=HEADERS)

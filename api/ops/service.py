@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, exists, func, not_, or_, select
 from sqlmodel import Session, col
 
+from shared import platform_endpoint
 from shared.db import utcnow
 from shared.metrics import REPAIRED_RESOLUTIONS
 from shared.models import (
@@ -71,6 +72,7 @@ class Dashboard:
     inbox_lag_seconds: int | None
     problems: list[Row]
     daily: Row
+    webhook_endpoint: platform_endpoint.EndpointStatus | None  # None: no PLATFORM_WEBHOOK_URL
 
 
 def seconds_between(db: Session, start: Any, end: Any) -> ColumnElement[Any]:
@@ -288,7 +290,9 @@ def daily(db: Session, since: datetime) -> Row:
     }
 
 
-def dashboard(db: Session, days: int, now: datetime | None = None) -> Dashboard:
+def dashboard(
+    db: Session, days: int, now: datetime | None = None, *, platform_webhooks: bool = False
+) -> Dashboard:
     now = now or utcnow()
     since = now - timedelta(days=days)
     from_deactivation, from_first_email = repair_times(db, since)
@@ -308,4 +312,5 @@ def dashboard(db: Session, days: int, now: datetime | None = None) -> Dashboard:
         inbox_lag_seconds=lag,
         problems=problem_events(db),
         daily=daily(db, since),
+        webhook_endpoint=platform_endpoint.status(db) if platform_webhooks else None,
     )

@@ -35,12 +35,12 @@ ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
-def _no_store(response: Response) -> None:
+def no_store(response: Response) -> None:
     response.headers.update(NO_STORE)
 
 
 router = APIRouter(
-    prefix="/api/v1", tags=["platform"], responses=ERRORS, dependencies=[Depends(_no_store)]
+    prefix="/api/v1", tags=["platform"], responses=ERRORS, dependencies=[Depends(no_store)]
 )
 log = structlog.get_logger(__name__)
 

@@ -130,3 +130,40 @@ class Contact(BaseModel):
     name: str | None
     locale: str | None
     updated_at: datetime
+
+
+class DeliveryAttempt(BaseModel):
+    started_at: datetime
+    duration_ms: int
+    status_code: int | None = Field(description="the endpoint's answer; null: none came")
+    error: str | None = Field(description="timeout, ConnectionError, HTTP 500, …")
+    response_body: str | None = Field(
+        description="the answer's first 1024 bytes as text (U+FFFD for undecodable bytes)"
+    )
+
+
+class Delivery(BaseModel):
+    """One platform webhook and its delivery to PLATFORM_WEBHOOK_URL."""
+
+    object: Literal["webhook_delivery"] = "webhook_delivery"
+    id: int
+    webhook_id: str = Field(description="the `webhook-id` header, the same on every attempt")
+    type: str
+    case_id: int | None
+    sequence_key: str = Field(description="case:<id> or account:…: what `sequence` numbers")
+    sequence: int
+    status: str = Field(description="pending, sending, delivered, failed or held")
+    attempt_count: int
+    next_attempt_at: datetime | None = Field(description="when it is tried next (pending)")
+    created_at: datetime
+    delivered_at: datetime | None
+    redelivered_at: datetime | None
+    last_error: str | None
+    attempts: list[DeliveryAttempt] = Field(description="oldest first")
+
+
+class DeliveryList(BaseModel):
+    object: Literal["list"] = "list"
+    url: str
+    data: list[Delivery]
+    has_more: bool

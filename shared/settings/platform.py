@@ -37,6 +37,9 @@ class PlatformSettings(BaseSettings):
         default=26 * 3600.0, gt=0, description="a delivery failing this long is `failed`"
     )
     platform_webhook_sweep_every_seconds: float = Field(default=10.0, gt=0)
+    platform_webhook_disable_after_hours: float = Field(
+        default=72.0, ge=0, description="every attempt failing this long disables it; 0: never"
+    )
 
     @field_validator("platform_webhook_secrets", mode="before")
     @classmethod

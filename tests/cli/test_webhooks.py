@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from shared import platform_endpoint
 from shared.db import session_scope, utcnow
 from shared.platform_models import PlatformEvent
 from shared.settings import get_settings
@@ -71,3 +72,42 @@ def test_test_event_needs_a_platform_url(db: None) -> None:
     result = relink("webhooks", "test")
     assert result.exit_code == 1
     assert "PLATFORM_WEBHOOK_URL" in result.output
+
+
+def test_status_shows_a_disabled_endpoint_and_enable_sends_its_held_deliveries(
+    receiver: Receiver, published: Published, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PLATFORM_WEBHOOK_DISABLE_AFTER_HOURS", "1")
+    get_settings.cache_clear()
+    receiver.stop()
+    first, second = service.send_test_event(), service.send_test_event()
+    assert service.deliver(first) == "retrying"
+    with session_scope() as session:
+        endpoint = platform_endpoint.endpoint(session, lock=True)
+        endpoint.failing_since = utcnow() - timedelta(hours=2)
+        session.add(endpoint)
+    assert service.deliver(second) == "held"
+
+    shown = json.loads(relink("webhooks", "status", "--json").output)
+    assert (shown["state"], shown["held"], shown["disable_after_hours"]) == ("disabled", 2, 1.0)
+    assert shown["disabled_at"] is not None
+    table = relink("webhooks", "status").output
+    assert "disabled" in table
+    assert "relink webhooks enable" in table
+    listed = json.loads(relink("webhooks", "list", "--status", "held", "--json").output)
+    assert sorted(row["id"] for row in listed) == [first, second]
+
+    receiver.start()
+    published.clear()
+    result = relink("webhooks", "enable", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"released": [first]}  # one sequence key: in order
+    assert published == [("relink.deliver_platform_event", [first])]
+    assert service.deliver(first) == "delivered"
+    assert service.deliver(second) == "delivered"
+    assert [p["data"]["sequence"] for p in receiver.payloads()] == [1, 2]
+    shown = json.loads(relink("webhooks", "status", "--json").output)
+    assert (shown["state"], shown["held"], shown["failing_since"]) == ("enabled", 0, None)
+    again = relink("webhooks", "enable")
+    assert again.exit_code == 1
+    assert "not disabled" in again.output

@@ -24,7 +24,7 @@ PG_HOST, PG_PORT = "127.0.0.1", 5432
 PG_ADMIN_URL = os.environ.get("RELINK_TEST_PG", f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test")
 TABLES = (
     "relink_attempt, email_outbox, relink_case, fc_account, fc_authorization, webhook_event, "
-    "platform_event_attempt, platform_event, platform_sequence"
+    "platform_event_attempt, platform_event, platform_sequence, platform_endpoint"
 )
 
 OPS_TOKEN = "integration-ops-token"

@@ -52,6 +52,7 @@ class Receiver:
         self.deliveries: list[Delivery] = []
         self.script: Script = lambda _n, _headers: "ok"
         self.stall_seconds = 5.0
+        self.answer_body = b""  # sent with every answer
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self.port = port
@@ -126,8 +127,9 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             self.send_response(code)
             if answer == "redirect":
                 self.send_header("location", f"http://127.0.0.1:{receiver.port}/elsewhere")
-            self.send_header("content-length", "0")
+            self.send_header("content-length", str(len(receiver.answer_body)))
             self.end_headers()
+            self.wfile.write(receiver.answer_body)
 
     return Handler
 

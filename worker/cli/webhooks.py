@@ -1,5 +1,6 @@
 """`relink webhooks`: the platform webhooks outbox — list deliveries by status, show one with
-its attempts, replay failed ones, send a test event."""
+its attempts, replay failed ones, send a test event; the endpoint's standing (`status`) and
+enabling it after it was disabled (`enable`: its held deliveries then go out in order)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from shared import platform_endpoint
 from shared.catalog import DELIVER_PLATFORM_EVENT
 from shared.db import session_scope, utcnow
 from shared.platform_models import DeliveryStatus, PlatformEvent
@@ -14,7 +16,10 @@ from shared.queue import publish_after_commit
 from worker.cli.output import JsonFlag, echo_json, fail, iso, render_table, settings_or_exit
 from worker.platform_webhooks import repository, service
 
-webhooks_cli = typer.Typer(help="Platform webhooks: deliveries, attempts, replays, a test event.")
+webhooks_cli = typer.Typer(
+    help="Platform webhooks: deliveries, attempts, replays, a test event, the endpoint."
+)
+STATUSES = ", ".join(DeliveryStatus)
 
 
 def _summary(row: PlatformEvent) -> dict[str, object]:
@@ -34,16 +39,14 @@ def _summary(row: PlatformEvent) -> dict[str, object]:
 
 @webhooks_cli.command("list")
 def list_deliveries(
-    status: Annotated[
-        str | None, typer.Option(help="pending, sending, delivered or failed")
-    ] = None,
+    status: Annotated[str | None, typer.Option(help=STATUSES)] = None,
     limit: int = 50,
     as_json: JsonFlag = False,
 ) -> None:
     """The newest deliveries, optionally of one status."""
     settings_or_exit()
     if status is not None and status not in set(DeliveryStatus):
-        raise fail(f"unknown status {status!r}: pending, sending, delivered or failed")
+        raise fail(f"unknown status {status!r}: {STATUSES}")
     with session_scope() as session:
         rows = [_summary(r) for r in repository.events(session, status=status, limit=limit)]
     if as_json:
@@ -68,6 +71,7 @@ def show(event_id: int, as_json: JsonFlag = False) -> None:
                 "duration_ms": a.duration_ms,
                 "status_code": a.status_code,
                 "error": a.error,
+                "response_body": a.response_body,
             }
             for a in repository.attempts_of(session, event_id)
         ]
@@ -75,7 +79,7 @@ def show(event_id: int, as_json: JsonFlag = False) -> None:
         echo_json({**summary, "attempts": attempts})
         return
     typer.echo(render_table(("field", "value"), list(summary.items())))
-    columns = ("started_at", "duration_ms", "status_code", "error")
+    columns = ("started_at", "duration_ms", "status_code", "error", "response_body")
     typer.echo(render_table(columns, [[a[c] for c in columns] for a in attempts]))
 
 
@@ -114,3 +118,40 @@ def send_test(as_json: JsonFlag = False) -> None:
         echo_json({"id": event_id})
     else:
         typer.echo(f"relink.test queued as platform event {event_id}")
+
+
+@webhooks_cli.command("status")
+def status(as_json: JsonFlag = False) -> None:
+    """The endpoint: enabled or disabled (since when), failing since, held deliveries."""
+    settings = settings_or_exit()
+    with session_scope() as session:
+        standing = platform_endpoint.status(session)
+    shown = {
+        "state": "disabled" if standing.disabled else "enabled",
+        "disabled_at": iso(standing.disabled_at),
+        "failing_since": iso(standing.failing_since),
+        "last_delivered_at": iso(standing.last_delivered_at),
+        "enabled_at": iso(standing.enabled_at),
+        "held": standing.held,
+        "disable_after_hours": settings.platform_webhook_disable_after_hours,
+    }
+    if as_json:
+        echo_json(shown)
+        return
+    typer.echo(render_table(("field", "value"), list(shown.items())))
+    if standing.disabled:
+        typer.echo("Disabled: fix the endpoint, then `relink webhooks enable`.")
+
+
+@webhooks_cli.command("enable")
+def enable(as_json: JsonFlag = False) -> None:
+    """Enable a disabled endpoint: its held deliveries go out, in order per case or account."""
+    settings_or_exit()
+    with session_scope() as session:
+        released = platform_endpoint.enable(session, now=utcnow())
+    if released is None:
+        raise fail("the platform endpoint is not disabled: nothing to enable")
+    if as_json:
+        echo_json({"released": released})
+    else:
+        typer.echo(f"enabled; {len(released)} held delivery(ies) queued first, the rest follow")

@@ -9,10 +9,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, text, update
 from sqlmodel import Session, col, or_, select
 
+from shared import platform_endpoint
 from shared.platform_models import DeliveryStatus, PlatformAttempt, PlatformEvent
 from shared.settings import Settings
 
 BUSY = "busy"
+HELD = "held"
 # Every claim takes this transaction-scoped lock first (PostgreSQL), so two workers cannot
 # both count N-1 in flight and both claim; SQLite serialises writers anyway.
 _CLAIM_LOCK = 0x72656C696E6B  # "relink"
@@ -29,7 +31,8 @@ def claim(
     session: Session, event_id: int, *, now: datetime, settings: Settings
 ) -> PlatformEvent | str | None:
     """Mark a due row `sending` (attempts + 1) and return it; BUSY when the endpoint already
-    has PLATFORM_WEBHOOK_MAX_IN_FLIGHT deliveries in flight; None when it is not due."""
+    has PLATFORM_WEBHOOK_MAX_IN_FLIGHT deliveries in flight; HELD (the row now `held`) when
+    the endpoint is disabled or an earlier event of its key is held; None when it is not due."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CLAIM_LOCK})
     row = session.exec(
@@ -43,6 +46,10 @@ def claim(
             return None
     elif row.status != DeliveryStatus.SENDING or (row.claimed_at and row.claimed_at > stale):
         return None
+    if platform_endpoint.must_hold(session, row):
+        row.status = DeliveryStatus.HELD
+        session.add(row)
+        return HELD
     in_flight = session.exec(
         select(func.count(col(PlatformEvent.id))).where(
             PlatformEvent.status == DeliveryStatus.SENDING,

@@ -1,10 +1,13 @@
 """Deliver one platform event: claim it, POST it signed, record the attempt.
 
 Each step is its own short transaction; none is open while the endpoint answers. The POST
-follows no redirect (a 3xx is a failed attempt), never reads the response body, and gives up
+follows no redirect (a 3xx is a failed attempt), reads at most RESPONSE_BODY_BYTES of the
+response body (kept with the attempt, never logged), and gives up
 PLATFORM_WEBHOOK_TIMEOUT_SECONDS after it starts, wall clock: connecting, TLS, sending and the
 status line and headers together (an endpoint trickling a byte per read would hold a
-per-read timeout for ever). A failed attempt is
+per-read timeout for ever); a body still arriving at the deadline is kept as far as it came.
+Every outcome updates the endpoint's standing (shared/platform_endpoint.py): failing for
+PLATFORM_WEBHOOK_DISABLE_AFTER_HOURS disables it, and its deliveries are held. A failed attempt is
 tried again after an exponential, jittered delay, with the same `webhook-id` and body and a
 new timestamp and signature, until PLATFORM_WEBHOOK_RETRY_WINDOW_SECONDS have passed since
 the event was written (or replayed): then it is `failed` until an operator replays it.
@@ -23,14 +26,19 @@ import structlog
 from sqlmodel import Session
 from standardwebhooks.webhooks import Webhook
 
-from shared import platform_events
+from shared import platform_endpoint, platform_events
 from shared.catalog import DELIVER_PLATFORM_EVENT
 from shared.db import session_scope, utcnow
-from shared.platform_models import DeliveryStatus, PlatformAttempt, PlatformEvent
+from shared.platform_models import (
+    RESPONSE_BODY_BYTES,
+    DeliveryStatus,
+    PlatformAttempt,
+    PlatformEvent,
+)
 from shared.queue import publish_after_commit
 from shared.settings import Settings, get_settings
 from worker.platform_webhooks import repository
-from worker.platform_webhooks.repository import BUSY
+from worker.platform_webhooks.repository import BUSY, HELD
 
 log = structlog.get_logger(__name__)
 
@@ -47,6 +55,7 @@ class Result:
     status_code: int | None
     error: str | None
     duration_ms: int
+    response_body: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -80,13 +89,35 @@ def headers(row: PlatformEvent, body: str, at: datetime, settings: Settings) -> 
     }
 
 
-async def _status_code(url: str, body: str, sent_headers: dict[str, str], timeout: float) -> int:
-    async with (
-        asyncio.timeout(timeout),  # cancelling closes the connection
-        httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client,
-        client.stream("POST", url, content=body.encode(), headers=sent_headers) as response,
-    ):
-        return response.status_code  # the body is never read: a huge answer costs nothing
+def response_text(received: bytes) -> str:
+    """The first RESPONSE_BODY_BYTES as text: undecodable bytes and NUL (PostgreSQL text
+    cannot hold it) become U+FFFD."""
+    text = received[:RESPONSE_BODY_BYTES].decode("utf-8", errors="replace")
+    return text.replace("\x00", "\ufffd")
+
+
+async def _exchange(
+    url: str, body: str, sent_headers: dict[str, str], timeout: float
+) -> tuple[int, bytes]:
+    """The status code, and the body's first bytes as far as they came by the deadline (a
+    huge answer costs RESPONSE_BODY_BYTES, raw: no content decoding)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    received = bytearray()
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+        async with asyncio.timeout_at(deadline):  # cancelling closes the connection
+            request = client.build_request("POST", url, content=body.encode(), headers=sent_headers)
+            response = await client.send(request, stream=True)
+        try:
+            async with asyncio.timeout_at(deadline):
+                async for chunk in response.aiter_raw():
+                    received += chunk
+                    if len(received) >= RESPONSE_BODY_BYTES:
+                        break
+        except (TimeoutError, httpx.HTTPError):
+            pass  # the status line came in time: the attempt is judged by it
+        finally:
+            await response.aclose()
+    return response.status_code, bytes(received)
 
 
 def error_name(exc: Exception) -> str:
@@ -103,27 +134,30 @@ def post(url: str, body: str, sent_headers: dict[str, str], timeout: float) -> R
     started = time.monotonic()
     status: int | None = None
     error: str | None = None
+    received: str | None = None
     try:
-        status = asyncio.run(_status_code(url, body, sent_headers, timeout))
+        status, raw = asyncio.run(_exchange(url, body, sent_headers, timeout))
     except (TimeoutError, httpx.HTTPError) as exc:
         error = error_name(exc)
     else:
+        received = response_text(raw)
         if 300 <= status < 400:
             error = f"redirect {status} not followed"
         elif not 200 <= status < 300:
             error = f"HTTP {status}"
-    return Result(status, error, int((time.monotonic() - started) * 1000))
+    return Result(status, error, int((time.monotonic() - started) * 1000), received)
 
 
 def deliver(event_id: int, *, settings: Settings | None = None) -> str:
-    """Claim the row and POST it. Returns delivered, retrying, failed, busy or skipped."""
+    """Claim the row and POST it. Returns delivered, retrying, failed, held, busy or
+    skipped."""
     settings = settings or get_settings()
     if settings.platform_webhook_url is None:
         return "skipped"
     with session_scope() as session:
         claimed = repository.claim(session, event_id, now=utcnow(), settings=settings)
-        if claimed is None or claimed == BUSY:
-            return "skipped" if claimed is None else BUSY
+        if claimed is None or claimed in (BUSY, HELD):
+            return "skipped" if claimed is None else str(claimed)
         assert isinstance(claimed, PlatformEvent)
         session.flush()
         session.expunge(claimed)  # read after the commit, without a session
@@ -152,8 +186,20 @@ def deliver(event_id: int, *, settings: Settings | None = None) -> str:
 def finish(
     session: Session, claimed: PlatformEvent, at: datetime, result: Result, settings: Settings
 ) -> str:
-    """Record the attempt; the row delivered, due again after its backoff, or failed."""
+    """Record the attempt and the endpoint's standing; the row delivered (its key's next held
+    event released), due again after its backoff, held (the endpoint is disabled), or failed."""
     assert claimed.id is not None
+    now = utcnow()
+    # the endpoint's lock first, then the row's: every finish takes them in this order
+    disabled = platform_endpoint.record_outcome(
+        session,
+        ok=result.ok,
+        at=at,
+        now=now,
+        hours=settings.platform_webhook_disable_after_hours,
+    )
+    if disabled:
+        log.warning("platform_endpoint_disabled", event_id=claimed.id)
     session.add(
         PlatformAttempt(
             event_id=claimed.id,
@@ -161,21 +207,29 @@ def finish(
             duration_ms=result.duration_ms,
             status_code=result.status_code,
             error=result.error,
+            response_body=result.response_body,
         )
     )
     row = repository.lock_claimed(session, claimed.id, claimed.claimed_at)
     if row is None:
         return "skipped"  # reclaimed after a stall: the other claim decides
-    now = utcnow()
     row.last_error = result.error
     if result.ok:
         row.status, row.delivered_at = DeliveryStatus.DELIVERED, now
         session.add(row)
+        session.flush()
+        platform_endpoint.release_held(session, now=now, sequence_key=row.sequence_key)
         return "delivered"
+    if platform_endpoint.endpoint(session).disabled_at is not None:
+        row.status = DeliveryStatus.HELD
+        session.add(row)
+        return HELD
     window = timedelta(seconds=settings.platform_webhook_retry_window_seconds)
     if now - row.retrying_since >= window:
         row.status = DeliveryStatus.FAILED
         session.add(row)
+        session.flush()
+        platform_endpoint.release_held(session, now=now, sequence_key=row.sequence_key)
         return "failed"
     delay = retry_delay(row.attempts, settings)
     row.status, row.next_attempt_at = DeliveryStatus.PENDING, now + timedelta(seconds=delay)

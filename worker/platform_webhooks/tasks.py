@@ -7,6 +7,7 @@ import random
 import structlog
 from celery import shared_task
 
+from shared import platform_endpoint
 from shared.catalog import DELIVER_PLATFORM_EVENT, SWEEP_PLATFORM_EVENTS
 from shared.db import session_scope, utcnow
 from shared.queue import publish
@@ -28,12 +29,15 @@ def deliver_platform_event(event_id: int) -> str:
 
 @shared_task(name=SWEEP_PLATFORM_EVENTS)
 def sweep_platform_events() -> int:
-    """Publish every due event, so a delivery whose task the broker lost still goes out."""
+    """Publish every due event, so a delivery whose task the broker lost still goes out, and
+    release held events whose key has nothing else queued (the endpoint enabled)."""
     settings = get_settings()
     if not settings.platform_webhooks:
         return 0
     with session_scope() as session:
-        event_ids = repository.due_event_ids(session, now=utcnow(), settings=settings)
+        now = utcnow()
+        event_ids = repository.due_event_ids(session, now=now, settings=settings)
+        platform_endpoint.release_held(session, now=now)
     for event_id in event_ids:
         publish(DELIVER_PLATFORM_EVENT, [event_id])
     if event_ids:
