@@ -36,6 +36,8 @@ CLOSED = (
     "customer",
     "setup_intent",
     "subscription",
+    "subscription_item",
+    "price",
 )
 # Referenced by the vendored schemas but not vendored: any object (see spec/README.md).
 STUBS = (
@@ -44,6 +46,7 @@ STUBS = (
     "financial_connections.institution",
     "financial_connections.account_ownership",
     "token",
+    "plan",
 )
 
 
