@@ -99,6 +99,11 @@ class Revenue:
     recovered each day, over `days` (for the chart)."""
     days: list[str] = field(default_factory=list)
 
+    @property
+    def decimals(self) -> dict[str, int]:
+        """The decimals of each charted currency (the chart draws major units)."""
+        return {currency: decimals(currency) for currency in self.daily}
+
 
 def at_risk(db: Session, stripe_account: str | None = None) -> list[AtRisk]:
     query = (

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, exists, func, not_, or_, select
 from sqlmodel import Session, col
 
+from shared import money
 from shared.db import utcnow
 from shared.models import (
     OPEN_CASE_STATES,
@@ -71,6 +72,7 @@ class Dashboard:
     inbox_lag_seconds: int | None
     problems: list[Row]
     daily: Row
+    money: money.Revenue
 
 
 def seconds_between(db: Session, start: Any, end: Any) -> ColumnElement[Any]:
@@ -308,4 +310,5 @@ def dashboard(db: Session, days: int, now: datetime | None = None) -> Dashboard:
         inbox_lag_seconds=lag,
         problems=problem_events(db),
         daily=daily(db, since),
+        money=money.revenue(db, days=days, now=now),
     )
