@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from shared import money, stripe_payments
 from shared.db import get_engine, session_scope
-from shared.models import RelinkCase
+from shared.models import FcAccount, RelinkCase
 from shared.money_models import CaseMoney
 from shared.stripe_client import make_stripe_client
 from sim.testing import SimServer
@@ -100,3 +100,40 @@ def test_a_holderless_case_reads_nothing(world: World, sim: SimServer) -> None:
     sim.client.clear_requests()
     assert service.assess(world.case_id) is None
     assert sim.client.requests("/v1/") == []
+
+
+def test_a_connected_accounts_money_is_read_and_shown_on_that_account(
+    db: None, sim: SimServer
+) -> None:
+    acct = sim.client.create_connected_account("platform@example.com")["id"]
+    on_acct = sim.client.on_account(acct)
+    customer = on_acct.create_customer("ada@example.com")["id"]
+    auth = on_acct.create_authorization({"type": "customer", "customer": customer}, n_accounts=1)
+    [broken] = auth["accounts"]
+    pm = on_acct.create_payment_method(broken, customer)["id"]
+    on_acct.create_subscription(customer, pm, items=[{"unit_amount": 1200, "interval": "week"}])
+    with session_scope() as session:
+        session.add(
+            FcAccount(
+                id=broken,
+                stripe_account=acct,
+                authorization_id=auth["id"],
+                holder_type="customer",
+                holder_id=customer,
+                status="inactive",
+            )
+        )
+        case = RelinkCase(authorization_id=auth["id"], account_id=broken, stripe_account=acct)
+        session.add(case)
+        session.flush()
+        assert case.id is not None
+        case_id = case.id
+    sim.client.clear_requests()
+    service.assess(case_id)
+    assert {r["stripe_account"] for r in sim.client.requests("/v1/")} == {acct}
+    assert stored(case_id) == {"usd": (5200, 1, 0, 0)}  # 12.00 a week: x 52 / 12
+    with Session(get_engine()) as db_session:
+        on_it = money.revenue(db_session, stripe_account=acct).at_risk
+        platform = money.revenue(db_session, stripe_account="").at_risk
+    assert [(r.currency, r.monthly) for r in on_it] == [("usd", 5200)]
+    assert platform == []
