@@ -57,10 +57,11 @@ def open_or_join_case(
         metrics.count_step(session, "deactivated")
         broken_now = True
     session.add(case)
-    if broken_now:  # what the broken account bills: read once the case is committed
-        assert case.id is not None
-        publish_after_commit(session, ASSESS_MONEY_AT_STAKE, [case.id])
     settings = get_settings()
+    if broken_now:  # what the broken accounts bill: read once the siblings have joined too
+        assert case.id is not None
+        delay = settings.quiet_period_seconds or None
+        publish_after_commit(session, ASSESS_MONEY_AT_STAKE, [case.id], countdown=delay)
     send_after = case.opened_at + timedelta(seconds=settings.quiet_period_seconds)
     if case.state in (CaseState.OPEN, CaseState.UNREPAIRABLE):
         add_email(
