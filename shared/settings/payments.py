@@ -35,6 +35,12 @@ class PaymentSettings(BaseSettings):
         default=300.0, gt=0, description="a recovery without its outcome this long is read back"
     )
 
+    money_at_stake: bool = Field(
+        default=True,
+        description="read what the broken accounts bill and what failed on them (4 Stripe "
+        "calls per case, and 1 per open invoice)",
+    )
+
     @field_validator("payment_method_switch", mode="before")
     @classmethod
     def _switch_csv(cls, value: object) -> object:

@@ -100,7 +100,10 @@ def test_a_connect_deactivation_is_emailed_and_relinked_on_its_connected_account
     print("stripe calls of the connect flow:", dict(route_counts(flow)))
     assert route_counts(flow) == {  # the README's count: as for the platform's own accounts
         "GET /v1/financial_connections/accounts/{id}": 2,  # the email's check, the button's
-        "GET /v1/customers/{id}": 1,  # the email's address
+        "GET /v1/customers/{id}": 2,  # the email's address; the money at stake's default
+        "GET /v1/payment_methods": 1,  # the money at stake: the broken account's
+        "GET /v1/subscriptions": 1,  # ... what they bill
+        "GET /v1/invoices": 1,  # ... and what failed (none open here)
         "POST /v1/financial_connections/sessions": 1,
         "GET /v1/financial_connections/sessions/{id}": 1,  # the result, read back
         "GET /v1/financial_connections/authorizations/{id}": 1,  # the reconciliation

@@ -15,6 +15,7 @@ from shared.models import CaseState, RelinkCase
 from tests.payments.conftest import configure
 from worker.cases.classification import classify_deactivation
 from worker.cases.service import open_or_join_case
+from worker.money.service import assess
 
 Published = list[tuple[str, list[Any]]]
 
@@ -59,3 +60,12 @@ def test_a_proactive_case_that_breaks_is_read(db: None, published: Published) ->
         case_id = case.id
     assert deactivate("fcauth_p", "fca_p") == case_id
     assert assessed(published) == [[case_id]]
+
+
+def test_nothing_is_read_with_money_at_stake_off(
+    db: None, published: Published, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure(monkeypatch, money_at_stake="false")
+    case_id = deactivate("fcauth_off", "fca_off")
+    assert assessed(published) == []
+    assert assess(case_id) is None  # a message queued before: nothing read (no Stripe client)

@@ -58,7 +58,7 @@ def open_or_join_case(
         broken_now = True
     session.add(case)
     settings = get_settings()
-    if broken_now:  # what the broken accounts bill: read once the siblings have joined too
+    if broken_now and settings.money_at_stake:  # read once the siblings have joined too
         assert case.id is not None
         delay = settings.quiet_period_seconds or None
         publish_after_commit(session, ASSESS_MONEY_AT_STAKE, [case.id], countdown=delay)

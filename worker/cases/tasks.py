@@ -8,6 +8,7 @@ from celery import Task, shared_task
 from shared.catalog import ASSESS_MONEY_AT_STAKE, RECONCILE_AUTHORIZATION, SWEEP_STALE_CASES
 from shared.db import session_scope
 from shared.queue import publish
+from shared.settings import get_settings
 from worker.cases import reconcile, sweeps
 from worker.errors import TRANSIENT_ERRORS, backoff
 from worker.money.service import broken_case_ids
@@ -39,7 +40,8 @@ def sweep_stale_cases() -> int:
     a fresh read of the money at stake of those still broken."""
     with session_scope() as session:
         authorization_ids = sweeps.claim_stale_cases(session)
-        case_ids = broken_case_ids(session, authorization_ids)
+        money = get_settings().money_at_stake
+        case_ids = broken_case_ids(session, authorization_ids) if money else []
     for stripe_account, authorization_id in authorization_ids:
         publish(RECONCILE_AUTHORIZATION, [authorization_id, reconcile.SWEEP, stripe_account])
     for case_id in case_ids:

@@ -30,7 +30,11 @@ Figures = dict[str, CaseMoney]
 
 def assess(case_id: int, *, client: stripe.StripeClient | None = None) -> Figures | None:
     """Read and store the case's money at stake, per currency; None when the case is no
-    longer broken (repaired or closed: its last figures stay) or bills no Customer."""
+    longer broken (repaired or closed: its last figures stay), bills no Customer, or
+    MONEY_AT_STAKE is off."""
+    settings = get_settings()
+    if not settings.money_at_stake:
+        return None
     with session_scope() as session:
         case = session.get(RelinkCase, case_id)
         if case is None or case.state not in AT_RISK_STATES:
@@ -40,7 +44,7 @@ def assess(case_id: int, *, client: stripe.StripeClient | None = None) -> Figure
     if customer is None:
         log.info("money_at_stake_nothing", case_id=case_id, reason="no_customer")
         return None
-    client = client or make_stripe_client(get_settings(), stripe_account=stripe_account)
+    client = client or make_stripe_client(settings, stripe_account=stripe_account)
     figures = read(client, customer, broken)
     with session_scope() as session:
         store(session, case_id, figures)
