@@ -9,6 +9,7 @@ them; the api's /metrics/ and the worker's WORKER_METRICS_PORT serve that sum.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -143,15 +144,18 @@ class MoneyCollector(Collector):
 
 
 MONEY = MoneyCollector()
-REGISTRY.register(MONEY)
 
 
-def export_registry() -> CollectorRegistry:
-    """What /metrics/ serves: this process's registry, or every process's files summed (and
-    the money at stake, read from the database)."""
+def export_registry(*, money_at_stake: bool = False) -> CollectorRegistry:
+    """What /metrics/ serves: this process's registry, or every process's files summed; with
+    `money_at_stake` (the api's, so one process serves it) the money read from the database."""
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        if money_at_stake:
+            with contextlib.suppress(ValueError):  # already registered by an earlier app
+                REGISTRY.register(MONEY)
         return REGISTRY
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
-    registry.register(MONEY)
+    if money_at_stake:
+        registry.register(MONEY)
     return registry

@@ -9,8 +9,10 @@ from sqlmodel import Session, select
 
 from shared import money, stripe_payments
 from shared.db import get_engine, session_scope
+from shared.metrics import export_registry
 from shared.models import FcAccount, RelinkCase
 from shared.money_models import CaseMoney
+from shared.recovery_models import PaymentRecovery
 from shared.stripe_client import make_stripe_client
 from sim.testing import SimServer
 from tests.relink_page.world import World
@@ -137,3 +139,36 @@ def test_a_connected_accounts_money_is_read_and_shown_on_that_account(
         platform = money.revenue(db_session, stripe_account="").at_risk
     assert [(r.currency, r.monthly) for r in on_it] == [("usd", 5200)]
     assert platform == []
+
+
+def test_the_api_registry_reads_the_money_at_each_scrape(db: None) -> None:
+    registry = export_registry(money_at_stake=True)
+    with session_scope() as session:
+        broken = RelinkCase(authorization_id="fcauth_m")
+        repaired = RelinkCase(authorization_id="fcauth_r", state="resolved", resolution="sweep")
+        session.add_all([broken, repaired])
+        session.flush()
+        assert broken.id is not None
+        assert repaired.id is not None
+        session.add(CaseMoney(case_id=broken.id, currency="jpy", monthly_at_risk=1200))
+        session.add(CaseMoney(case_id=repaired.id, currency="usd", monthly_at_risk=999))
+        session.add(
+            PaymentRecovery(
+                case_id=repaired.id,
+                invoice_id="in_1",
+                customer_id="cus_1",
+                payment_method_id="pm_1",
+                failed_payment_method_id="pm_1",
+                amount_due=4200,
+                currency="usd",
+                status="recovered",
+            )
+        )
+
+    def sample(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, labels)
+
+    assert sample("relink_revenue_at_risk_minor_units", currency="jpy", kind="monthly") == 1200
+    assert sample("relink_revenue_at_risk_minor_units", currency="usd", kind="monthly") is None
+    assert sample("relink_revenue_recovered_minor_units_total", currency="usd") == 4200
+    assert export_registry() is registry  # the worker's: the same process registry here
