@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from shared.money import decimals, major_units
+from api.ops.formatting import amounts
+from shared.money import decimals, format_amount, major_units
 from worker.money import rule
 from worker.recovery.rule import InvoiceFacts
 
@@ -146,3 +147,22 @@ def test_failed_due_counts_open_invoices_failed_on_a_broken_account_per_currency
         "usd": (4000, 2),
         "eur": (900, 1),
     }
+
+
+def test_amounts_are_written_in_the_major_unit_with_the_currency_s_decimals() -> None:
+    assert format_amount(123456, "usd") == "1,234.56 USD"
+    assert format_amount(1200, "jpy") == "1,200 JPY"
+    assert format_amount(1500, "kwd") == "1.500 KWD"
+    assert amounts({"usd": 6000, "eur": 10000}) == "100.00 EUR, 60.00 USD"
+    assert amounts({}) == "-"
+
+
+def test_a_subscription_with_more_items_than_embedded_says_so() -> None:
+    listed = {
+        "id": "sub_1",
+        "status": "active",
+        "default_payment_method": "pm_broken",
+        "items": {"data": [item(price(100))], "has_more": True},
+    }
+    assert rule.SubscriptionFacts.parse(listed).more_items
+    assert not sub(item(price(100))).more_items

@@ -75,19 +75,23 @@ class SubscriptionFacts:
     status: str
     default_payment_method: str | None
     items: tuple[Item, ...]
+    more_items: bool = False
+    """The embedded `items` list has more pages (not read: those items are not counted)."""
 
     @classmethod
     def parse(cls, subscription: dict[str, Any]) -> SubscriptionFacts:
         pm = subscription.get("default_payment_method")
         if isinstance(pm, dict):
             pm = pm.get("id")
-        listed = (subscription.get("items") or {}).get("data") or []
+        embedded = subscription.get("items") or {}
+        listed = embedded.get("data") or []
         items = tuple(i for i in (Item.parse(item) for item in listed) if i is not None)
         return cls(
             id=str(subscription["id"]),
             status=str(subscription.get("status")),
             default_payment_method=pm,
             items=items,
+            more_items=bool(embedded.get("has_more")),
         )
 
 

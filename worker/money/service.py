@@ -70,6 +70,8 @@ def read(client: stripe.StripeClient, customer: str, broken: frozenset[str]) -> 
         rule.SubscriptionFacts.parse(s)
         for s in stripe_payments.list_subscriptions(client, customer)
     ]
+    if truncated := [s.id for s in subscriptions if s.more_items]:
+        log.warning("money_at_stake_items_not_all_read", subscriptions=truncated)
     invoices = [
         InvoiceFacts.parse(stripe_payments.retrieve_invoice(client, str(invoice["id"])))
         for invoice in stripe_payments.list_open_invoices(client, customer)
