@@ -6,13 +6,19 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
 from api.platform_api.connect import StripeAccount
-from api.platform_api.routes import ERRORS, Reader, _no_store
+from api.platform_api.errors import NO_STORE
+from api.platform_api.routes import ERRORS, Reader
 from shared import money
 from shared.db import session_scope
+
+
+def _no_store(response: Response) -> None:
+    response.headers.update(NO_STORE)
+
 
 router = APIRouter(
     prefix="/api/v1", tags=["platform"], responses=ERRORS, dependencies=[Depends(_no_store)]
