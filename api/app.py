@@ -12,6 +12,7 @@ from api.ops import routes as ops
 from api.ops.settings import ops_settings
 from api.platform_api import deliveries as platform_deliveries
 from api.platform_api import errors as platform_errors
+from api.platform_api import revenue
 from api.platform_api import routes as platform_api
 from api.relink_page import routes as relink
 from api.webhooks import routes as webhooks
@@ -47,6 +48,7 @@ def create_app() -> FastAPI:
     app.include_router(ops.router)
     app.include_router(platform_api.router)
     app.include_router(platform_deliveries.router)
+    app.include_router(revenue.router)
     platform_errors.install(app)
     app.mount(
         "/static",

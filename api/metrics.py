@@ -14,7 +14,7 @@ from shared.settings import Settings
 
 
 def metrics_app(settings: Settings) -> ASGIApp:
-    metrics = make_asgi_app(export_registry())
+    metrics = make_asgi_app(export_registry(money_at_stake=True))
     if settings.metrics_token is None:
         return metrics
     expected = f"Bearer {settings.metrics_token.get_secret_value()}".encode()

@@ -7,7 +7,13 @@ from logging.config import fileConfig
 from alembic import context
 from sqlmodel import SQLModel
 
-from shared import models, payment_models, platform_models, recovery_models  # noqa: F401  (registers the tables)
+from shared import (  # noqa: F401  (registers the tables)
+    models,
+    money_models,
+    payment_models,
+    platform_models,
+    recovery_models,
+)
 from shared.db import make_engine
 from shared.settings import get_settings
 

@@ -46,6 +46,7 @@ SWITCH_PAYMENT_METHOD = "relink.switch_payment_method"
 SWEEP_PAYMENT_SWITCHES = "relink.sweep_payment_switches"
 RECOVER_PAYMENTS = "relink.recover_payments"
 SWEEP_PAYMENT_RECOVERIES = "relink.sweep_payment_recoveries"
+ASSESS_MONEY_AT_STAKE = "relink.assess_money_at_stake"
 
 TASK_MODULES = (
     "worker.inbox.tasks",
@@ -54,4 +55,5 @@ TASK_MODULES = (
     "worker.platform_webhooks.tasks",
     "worker.payments.tasks",
     "worker.recovery.tasks",
+    "worker.money.tasks",
 )

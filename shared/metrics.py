@@ -9,13 +9,20 @@ them; the api's /metrics/ and the worker's WORKER_METRICS_PORT serve that sum.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, multiprocess
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
+
+from shared import money
+from shared.db import session_scope
 
 FUNNEL_STEPS = (
     "deactivated", "emailed", "link_opened", "session_started",
@@ -95,10 +102,61 @@ event.listen(Session, "after_commit", _record_pending)
 event.listen(Session, "after_rollback", _discard_pending)
 
 
-def export_registry() -> CollectorRegistry:
-    """What /metrics/ serves: this process's registry, or every process's files summed."""
+class MoneyCollector(Collector):
+    """The money at stake, read from the database at each scrape (shared/money.py): a level
+    no process holds, so not a per-process gauge. Per currency, in minor units:
+    `relink_revenue_at_risk_minor_units{currency, kind="monthly"|"failed_invoices"}` over
+    the broken cases, and `relink_revenue_recovered_minor_units_total{currency}`. Nothing
+    while the database is unreachable."""
+
+    def describe(self) -> Iterator[Metric]:
+        yield from self._families()
+
+    def collect(self) -> Iterator[Metric]:
+        at_risk, recovered = self._families()
+        try:
+            with session_scope() as db:
+                figures = money.revenue(db)
+        except SQLAlchemyError:
+            return
+        for row in figures.at_risk:
+            at_risk.add_metric([row.currency, "monthly"], row.monthly)
+            at_risk.add_metric([row.currency, "failed_invoices"], row.failed_due)
+        for currency, amount in figures.recovered.items():
+            recovered.add_metric([currency], amount)
+        yield at_risk
+        yield recovered
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, CounterMetricFamily]:
+        return (
+            GaugeMetricFamily(
+                "relink_revenue_at_risk_minor_units",
+                "Money at stake on the broken bank accounts, per currency (minor units): "
+                "monthly subscription revenue, and due on the invoices that failed there",
+                labels=["currency", "kind"],
+            ),
+            CounterMetricFamily(
+                "relink_revenue_recovered_minor_units",
+                "Paid invoices relink paid again after a repair, per currency (minor units)",
+                labels=["currency"],
+            ),
+        )
+
+
+MONEY = MoneyCollector()
+
+
+def export_registry(*, money_at_stake: bool = False) -> CollectorRegistry:
+    """What /metrics/ serves: this process's registry, or every process's files summed; with
+    `money_at_stake` (the api's, so one process serves it) the money read from the database."""
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        if money_at_stake:
+            with contextlib.suppress(ValueError):  # already registered by an earlier app
+                REGISTRY.register(MONEY)
         return REGISTRY
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
+    if money_at_stake:
+        registry.register(MONEY)
     return registry

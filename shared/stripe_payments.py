@@ -26,6 +26,14 @@ def list_subscriptions(client: stripe.StripeClient, customer_id: str) -> list[di
     return [subscription.to_dict() for subscription in page.auto_paging_iter()]
 
 
+def customer_default_payment_method(client: stripe.StripeClient, customer_id: str) -> str | None:
+    """The Customer's `invoice_settings.default_payment_method` (what a subscription without
+    its own default bills)."""
+    customer = client.v1.customers.retrieve(customer_id).to_dict()
+    default = (customer.get("invoice_settings") or {}).get("default_payment_method")
+    return default.get("id") if isinstance(default, dict) else default
+
+
 def set_default_payment_method(
     client: stripe.StripeClient, customer_id: str, payment_method_id: str, *, idempotency_key: str
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sim import objects
+from sim import objects, prices
 from sim.errors import StripeError, invalid, missing, parameter_unknown
 from sim.ids import new_id, now
 from sim.pagination import paginate
@@ -202,19 +202,25 @@ def update_customer(state: SimState, params: dict[str, Any], customer_id: str) -
 
 
 def create_subscription(
-    state: SimState, customer_id: str, status: str, default_payment_method: str | None
+    state: SimState,
+    customer_id: str,
+    status: str,
+    default_payment_method: str | None,
+    items: list[dict[str, Any]] | None = None,
 ) -> Subscription:
     customer = customer_of(state, customer_id, "customer")
     if status not in SUBSCRIPTION_STATUSES:
         raise invalid(f"Invalid status: {status}", "status")
     if default_payment_method is not None:
         attached(state, customer, default_payment_method, "default_payment_method")
+    created = now()
     record = Subscription(
         id=new_id("sub"),
-        created=now(),
+        created=created,
         customer=customer_id,
         status=status,
         default_payment_method=default_payment_method,
+        items=prices.new_items(items or [], created),
     )
     state.subscriptions[record.id] = record
     return record
@@ -241,7 +247,7 @@ def subscription(record: Subscription) -> dict[str, Any]:
         "cancellation_details": {"comment": None, "feedback": None, "reason": None},
         "collection_method": "charge_automatically",
         "created": record.created,
-        "currency": "usd",
+        "currency": record.items[0].currency if record.items else "usd",
         "customer": record.customer,
         "customer_account": None,
         "days_until_due": None,
@@ -254,7 +260,7 @@ def subscription(record: Subscription) -> dict[str, Any]:
         "invoice_settings": {"account_tax_ids": None, "issuer": {"type": "self"}},
         "items": {
             "object": "list",
-            "data": [],
+            "data": [prices.subscription_item(record, item) for item in record.items],
             "has_more": False,
             "url": f"/v1/subscription_items?subscription={record.id}",
         },

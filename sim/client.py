@@ -98,12 +98,18 @@ class SimClient:
         return dict(self._call("POST", "/_sim/payment_methods", body))
 
     def create_subscription(
-        self, customer: str, default_payment_method: str | None, status: str = "active"
+        self,
+        customer: str,
+        default_payment_method: str | None,
+        status: str = "active",
+        items: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
+        """`items`: `[{unit_amount, currency, interval, interval_count, quantity}]`."""
         body = {
             "customer": customer,
             "default_payment_method": default_payment_method,
             "status": status,
+            "items": items or [],
         }
         return dict(self._call("POST", "/_sim/subscriptions", body))
 

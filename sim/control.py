@@ -159,12 +159,15 @@ class Control:
             return billing.payment_method(self.state, record)
 
     def create_subscription(self, body: Body) -> Body:
+        """`items`: `[{unit_amount, currency, interval, interval_count, quantity}]`, each a
+        recurring price of its own."""
         with self.state.lock:
             record = billing.create_subscription(
                 self.state,
                 _req(body, "customer"),
                 body.get("status", "active"),
                 body.get("default_payment_method"),
+                body.get("items"),
             )
             return billing.subscription(record)
 

@@ -137,14 +137,31 @@ class PaymentMethod:
 
 
 @dataclass
+class SubscriptionItem:
+    """One item of a subscription: a recurring per-unit price (its own, not a catalog's)."""
+
+    id: str
+    created: int
+    price: str
+    currency: str
+    unit_amount: int
+    interval: str  # day | week | month | year
+    interval_count: int
+    quantity: int
+    usage_type: str = "licensed"
+
+
+@dataclass
 class Subscription:
-    """Only what relink reads and writes: its customer, status and default payment method."""
+    """What relink reads and writes: its customer, status, default payment method and
+    items."""
 
     id: str
     created: int
     customer: str
     status: str  # active | trialing | past_due | canceled | unpaid | incomplete | paused | ...
     default_payment_method: str | None
+    items: list[SubscriptionItem] = field(default_factory=list)
 
 
 @dataclass

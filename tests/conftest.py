@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlmodel import SQLModel
 
+import shared.money_models  # registers the money at stake table
 import shared.payment_models  # registers the payment method switch table
 import shared.platform_models  # registers the platform outbox tables
 import shared.recovery_models  # noqa: F401  (registers the payment recovery table)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from shared.money import format_amount
+
 
 def duration(seconds: int | None) -> str:
     if seconds is None:
@@ -25,4 +27,15 @@ def when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "-"
 
 
-FILTERS = {"duration": duration, "percent": percent, "when": when}
+def amounts(values: dict[str, int]) -> str:
+    """Each currency apart: `50.00 USD, 75.00 EUR`; `-` for none."""
+    return ", ".join(format_amount(a, c) for c, a in sorted(values.items())) or "-"
+
+
+FILTERS = {
+    "duration": duration,
+    "percent": percent,
+    "when": when,
+    "amount": format_amount,
+    "amounts": amounts,
+}

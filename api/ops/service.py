@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, exists, func, not_, or_, select
 from sqlmodel import Session, col
 
-from shared import platform_endpoint
+from shared import money, platform_endpoint
 from shared.db import utcnow
 from shared.metrics import REPAIRED_RESOLUTIONS
 from shared.models import (
@@ -73,6 +73,7 @@ class Dashboard:
     problems: list[Row]
     daily: Row
     webhook_endpoint: platform_endpoint.EndpointStatus | None  # None: no PLATFORM_WEBHOOK_URL
+    money: money.Revenue
 
 
 def seconds_between(db: Session, start: Any, end: Any) -> ColumnElement[Any]:
@@ -313,4 +314,5 @@ def dashboard(
         problems=problem_events(db),
         daily=daily(db, since),
         webhook_endpoint=platform_endpoint.status(db) if platform_webhooks else None,
+        money=money.revenue(db, days=days, now=now),
     )

@@ -2,7 +2,7 @@
 platform endpoint's standing (failing since, disabled)
 
 Revision ID: 0021_webhook_operations
-Revises: 0019_ops_logout
+Revises: 0020_money_at_stake
 Create Date: 2026-12-03 13:20:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0021_webhook_operations"
-down_revision: str | None = "0019_ops_logout"
+down_revision: str | None = "0020_money_at_stake"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -35,6 +35,14 @@ class PaymentSettings(BaseSettings):
         default=300.0, gt=0, description="a recovery without its outcome this long is read back"
     )
 
+    # Off by default: its reads share the Stripe budget with the repair itself, and in a
+    # bank-wide outage they would triple the calls before the last first email goes out.
+    money_at_stake: bool = Field(
+        default=False,
+        description="read what the broken accounts bill and what failed on them (4 Stripe "
+        "calls per case, and 1 per open invoice)",
+    )
+
     @field_validator("payment_method_switch", mode="before")
     @classmethod
     def _switch_csv(cls, value: object) -> object:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from shared.catalog import ASSESS_MONEY_AT_STAKE, RECONCILE_AUTHORIZATION
 from shared.db import session_scope, utcnow
 from shared.models import RelinkCase
 from shared.settings import get_settings
@@ -44,6 +45,8 @@ def test_stale_cases_are_claimed_oldest_first_in_bounded_batches(
 def test_the_sweep_reconciles_each_stale_case_on_its_stripe_account(
     db: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("MONEY_AT_STAKE", "true")
+    get_settings.cache_clear()
     published: list[tuple[str, list[Any]]] = []
     monkeypatch.setattr(tasks, "publish", lambda name, args, **_: published.append((name, args)))
     stale = utcnow() - timedelta(days=1)
@@ -55,8 +58,14 @@ def test_the_sweep_reconciles_each_stale_case_on_its_stripe_account(
                 )
             )
     assert tasks.sweep_stale_cases() == 3
-    assert sorted(args for _, args in published) == [
+    assert sorted(args for name, args in published if name == RECONCILE_AUTHORIZATION) == [
         ["fcauth_same", "sweep", ""],
         ["fcauth_same", "sweep", "acct_A"],
         ["fcauth_same", "sweep", "acct_B"],
+    ]
+    # each still broken: its money at stake is read again
+    assert sorted(args for name, args in published if name == ASSESS_MONEY_AT_STAKE) == [
+        [1],
+        [2],
+        [3],
     ]

@@ -39,6 +39,8 @@ CLOSED = (
     "payment_method_us_bank_account",
     "payment_method_us_bank_account_status_details",
     "payment_method_us_bank_account_blocked",
+    "subscription_item",
+    "price",
 )
 # Referenced by the vendored schemas but not vendored: any object (see spec/README.md).
 STUBS = (
@@ -47,6 +49,7 @@ STUBS = (
     "financial_connections.institution",
     "financial_connections.account_ownership",
     "token",
+    "plan",
 )
 
 

@@ -91,6 +91,7 @@ def test_every_call_relink_makes_is_spec_valid(sim: SimServer, client: stripe.St
     stripe_payments.list_bank_payment_methods(client, customer)
     stripe_payments.list_subscriptions(client, customer)
     stripe_payments.set_default_payment_method(client, customer, new_pm, idempotency_key="d")
+    assert stripe_payments.customer_default_payment_method(client, customer) == new_pm
     stripe_payments.set_subscription_payment_method(
         client, subscription, new_pm, idempotency_key="s"
     )

@@ -212,6 +212,35 @@ def test_billing_objects_have_every_required_field(sim: SimServer, read: Read) -
     assert_valid("payment_method", read("POST", f"/v1/payment_methods/{found['pm']}/detach"))
 
 
+def test_subscription_items_and_their_prices(sim: SimServer, read: Read) -> None:
+    """Items with recurring prices (what relink's money at stake reads), in two intervals
+    and two currencies."""
+    found = world(sim)
+    customer = found["customer"]
+    pm = sim.client.create_payment_method(found["accounts"][0], customer)["id"]
+    monthly = {"unit_amount": 2500, "interval": "month", "quantity": 2}
+    yearly = {"unit_amount": 90000, "currency": "eur", "interval": "year"}
+    sim.client.create_subscription(customer, pm, items=[monthly, monthly | {"unit_amount": 100}])
+    sim.client.create_subscription(customer, pm, items=[yearly])
+    page = read("GET", "/v1/subscriptions", customer=customer)
+    assert errors_against(list_of("subscription"), page) == []
+    items = [item for subscription in page["data"] for item in subscription["items"]["data"]]
+    assert len(items) == 3
+    for item in items:
+        assert_valid("subscription_item", item)
+        assert_valid("price", item["price"])
+    assert sorted(
+        (
+            s["currency"],
+            i["price"]["recurring"]["interval"],
+            i["price"]["unit_amount"],
+            i["quantity"],
+        )
+        for s in page["data"]
+        for i in s["items"]["data"]
+    ) == [("eur", "year", 90000, 1), ("usd", "month", 100, 2), ("usd", "month", 2500, 2)]
+
+
 def test_setup_intents_unconfirmed_and_confirmed(sim: SimServer, read: Read) -> None:
     customer = sim.client.create_customer()["id"]
     session = read(

@@ -39,7 +39,12 @@ def test_a_malformed_or_unknown_key_is_401(
 
 def test_each_route_needs_its_scope(api: TestClient, keys: dict[str, dict[str, str]]) -> None:
     case_id = add_case("fcauth_scopes")
-    reads = [f"/api/v1/cases/{case_id}", "/api/v1/cases", "/api/v1/accounts/fca_scopes1"]
+    reads = [
+        f"/api/v1/cases/{case_id}",
+        "/api/v1/cases",
+        "/api/v1/accounts/fca_scopes1",
+        "/api/v1/revenue",
+    ]
     for path in reads:
         assert api.get(path, headers=keys["read"]).status_code == 200, path
         forbidden = api.get(path, headers=keys["write"])

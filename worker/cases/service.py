@@ -13,10 +13,12 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from shared import metrics, platform_events
+from shared.catalog import ASSESS_MONEY_AT_STAKE
 from shared.db import utcnow
 from shared.models import CaseState, EmailKind, EmailOutbox, OutboxStatus, RelinkCase
 from shared.outbox import add_email
 from shared.payment_recovery import request_recovery
+from shared.queue import publish_after_commit
 from shared.settings import get_settings
 from worker.cases.classification import Deactivation
 from worker.cases.repository import insert_case, open_case_of, unrepairable_case_of
@@ -42,9 +44,10 @@ def open_or_join_case(
     else:
         case = unrepairable_case_of(session, authorization_id)
         state, kind = CaseState.UNREPAIRABLE, EmailKind.UNREPAIRABLE
-    opened = False
+    opened = broken_now = False
     if case is None:
         case, opened = insert_case(session, authorization_id, account_id, deactivation, state, now)
+        broken_now = opened
     structlog.contextvars.bind_contextvars(case_id=case.id, authorization_id=authorization_id)
     case.last_heard_at = now
     if case.state == CaseState.PROACTIVE and deactivation.repairable:
@@ -52,8 +55,13 @@ def open_or_join_case(
         case.state = CaseState.OPEN
         case.cause, case.action = deactivation.cause, deactivation.action
         metrics.count_step(session, "deactivated")
+        broken_now = True
     session.add(case)
     settings = get_settings()
+    if broken_now and settings.money_at_stake:  # read once the siblings have joined too
+        assert case.id is not None
+        delay = settings.quiet_period_seconds or None
+        publish_after_commit(session, ASSESS_MONEY_AT_STAKE, [case.id], countdown=delay)
     send_after = case.opened_at + timedelta(seconds=settings.quiet_period_seconds)
     if case.state in (CaseState.OPEN, CaseState.UNREPAIRABLE):
         add_email(

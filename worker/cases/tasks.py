@@ -5,11 +5,13 @@ from __future__ import annotations
 import structlog
 from celery import Task, shared_task
 
-from shared.catalog import RECONCILE_AUTHORIZATION, SWEEP_STALE_CASES
+from shared.catalog import ASSESS_MONEY_AT_STAKE, RECONCILE_AUTHORIZATION, SWEEP_STALE_CASES
 from shared.db import session_scope
 from shared.queue import publish
+from shared.settings import get_settings
 from worker.cases import reconcile, sweeps
 from worker.errors import TRANSIENT_ERRORS, backoff
+from worker.money.service import broken_case_ids
 
 log = structlog.get_logger(__name__)
 
@@ -34,11 +36,16 @@ def reconcile_authorization(
 
 @shared_task(name=SWEEP_STALE_CASES)
 def sweep_stale_cases() -> int:
-    """Queue a reconciliation of each open case not heard of for a while (bounded batch)."""
+    """Queue a reconciliation of each open case not heard of for a while (bounded batch), and
+    a fresh read of the money at stake of those still broken."""
     with session_scope() as session:
         authorization_ids = sweeps.claim_stale_cases(session)
+        money = get_settings().money_at_stake
+        case_ids = broken_case_ids(session, authorization_ids) if money else []
     for stripe_account, authorization_id in authorization_ids:
         publish(RECONCILE_AUTHORIZATION, [authorization_id, reconcile.SWEEP, stripe_account])
+    for case_id in case_ids:
+        publish(ASSESS_MONEY_AT_STAKE, [case_id])
     if authorization_ids:
         log.info("stale_cases_swept", queued=len(authorization_ids))
     return len(authorization_ids)

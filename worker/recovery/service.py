@@ -57,7 +57,7 @@ def recover_payments(
         case = session.get(RelinkCase, case_id)
         if case is None:
             return 0
-        customer, broken = _customer_and_accounts(session, case)
+        customer, broken = customer_and_accounts(session, case)
         stripe_account = case.stripe_account
         rows = _rows(session, case_id)
         payment_method_id = payment_method_id or _switched_to(session, case_id)
@@ -81,7 +81,7 @@ def recover_payments(
     return len(to_pay)
 
 
-def _customer_and_accounts(session: Session, case: RelinkCase) -> tuple[str | None, frozenset[str]]:
+def customer_and_accounts(session: Session, case: RelinkCase) -> tuple[str | None, frozenset[str]]:
     """The Customer billed through the case's accounts (None: a holder-less account), and
     every account of its authorization (each was broken with it)."""
     accounts = session.exec(

@@ -1,0 +1,1 @@
+"""Money at stake on a case: what the broken account bills, and what failed on it."""
