@@ -3,6 +3,7 @@ committed, then queued once."""
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -243,3 +244,12 @@ def test_health_and_metrics(db: None, queued: list[str], monkeypatch: pytest.Mon
         post(client, body, "garbage")
         metrics = client.get("/metrics/").text
     assert 'relink_webhook_rejections_total{check="malformed_signature_header"}' in metrics
+
+
+def test_start_up_freezes_the_heap_so_full_collections_skip_it(db: None) -> None:
+    gc.unfreeze()
+    app = create_app()
+    assert gc.get_freeze_count() == 0
+    with TestClient(app):
+        assert gc.get_freeze_count() > 10_000  # the modules and classes alive at start-up
+    gc.unfreeze()
