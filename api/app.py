@@ -11,7 +11,6 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import health, metrics
-from api.errors import Rejected, rejected_handler
 from api.ops import routes as ops
 from api.ops.settings import ops_settings
 from api.platform_api import errors as platform_errors
@@ -19,6 +18,7 @@ from api.platform_api import routes as platform_api
 from api.relink_page import routes as relink
 from api.webhooks import routes as webhooks
 from api.webhooks.inbox_writer import InboxWriter
+from api.webhooks.receiver import WebhookReceiver
 from shared.logging import configure_logging
 from shared.ratelimit import require_shared_limiter
 from shared.settings import get_settings
@@ -54,7 +54,7 @@ def create_app() -> FastAPI:
         lifespan=_frozen_startup_heap,
     )
     app.state.inbox_writer = InboxWriter()
-    app.add_exception_handler(Rejected, rejected_handler)
+    app.add_middleware(WebhookReceiver, writer=app.state.inbox_writer)
     app.include_router(webhooks.router)
     app.include_router(health.router)
     app.include_router(relink.router)
