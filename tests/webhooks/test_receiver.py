@@ -3,6 +3,7 @@ committed, then queued once."""
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -243,3 +244,25 @@ def test_health_and_metrics(db: None, queued: list[str], monkeypatch: pytest.Mon
         post(client, body, "garbage")
         metrics = client.get("/metrics/").text
     assert 'relink_webhook_rejections_total{check="malformed_signature_header"}' in metrics
+
+
+def test_start_up_freezes_the_heap_so_full_collections_skip_it(db: None) -> None:
+    gc.unfreeze()
+    app = create_app()
+    assert gc.get_freeze_count() == 0
+    with TestClient(app):
+        assert gc.get_freeze_count() > 10_000  # the modules and classes alive at start-up
+    gc.unfreeze()
+
+
+def test_the_asgi_served_operations_stay_in_the_openapi_schema(
+    db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EXPOSE_DOCS", "true")
+    get_settings.cache_clear()
+    with TestClient(create_app()) as client:
+        paths = client.get("/openapi.json").json()["paths"]
+        assert client.get(URL).status_code == 405
+    for path in (URL, f"{URL}/connect"):
+        [parameter] = paths[path]["post"]["parameters"]
+        assert (parameter["name"], parameter["in"]) == ("stripe-signature", "header")
