@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from shared import migrate
 from shared.db import get_engine
@@ -17,6 +20,11 @@ from shared.schema_compat import (
 )
 
 KNOWN = ["0001", "0013", SCHEMA_REVISION]
+# A case as code from before 0009 writes it: no updated_at.
+OLD_CASE_INSERT = text(
+    "INSERT INTO relink_case (authorization_id, state, opened_at, last_heard_at, emails_sent)"
+    " VALUES ('fcauth_1', 'open', '2026-01-01', '2026-01-01', 0)"
+)
 
 
 def test_the_release_names_its_newest_migration() -> None:
@@ -63,3 +71,18 @@ def test_a_migrated_database_reads_its_revision_and_oldest_code() -> None:
         assert read_schema(connection) == DatabaseSchema(SCHEMA_REVISION, "0013_link_revocation")
         connection.execute(text("DROP TABLE alembic_version"))
         assert read_schema(connection) == DatabaseSchema(None, None)
+
+
+def test_0023_round_trips_on_sqlite_and_defaults_a_case_updated_at() -> None:
+    migrate.upgrade()
+    config = migrate.alembic_config()
+    command.downgrade(config, "0022_ops_logout")
+    with get_engine().connect() as connection:
+        assert read_schema(connection) == DatabaseSchema("0022_ops_logout", None)
+        with pytest.raises(IntegrityError):
+            connection.execute(OLD_CASE_INSERT)
+    command.upgrade(config, "head")
+    with get_engine().begin() as connection:
+        connection.execute(OLD_CASE_INSERT)
+        stamped = connection.execute(text("SELECT updated_at FROM relink_case")).scalar()
+    assert stamped is not None
