@@ -21,8 +21,10 @@ from api.relink_page import routes as relink
 from api.webhooks import routes as webhooks
 from api.webhooks.inbox_writer import InboxWriter
 from api.webhooks.receiver import WebhookReceiver
+from shared.db import get_engine
 from shared.logging import configure_logging
 from shared.ratelimit import require_shared_limiter
+from shared.schema_compat import require_compatible_schema
 from shared.settings import get_settings
 
 log = structlog.get_logger(__name__)
@@ -44,6 +46,7 @@ def create_app() -> FastAPI:
     require_shared_limiter(settings)
     settings.signing_keys()  # a missing LINK_SIGNING_KEYS stops start-up here
     ops_settings()  # and a short OPS_TOKEN
+    require_compatible_schema(get_engine())  # and a database this release does not run on
     if not settings.stripe_webhook_secrets:
         log.error("STRIPE_WEBHOOK_SECRETS is not set: /webhooks/stripe answers 503")
     docs = settings.expose_docs  # the schema maps every route: shown only when asked for

@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 
+from shared.schema_compat import APPLICATION_NAME
 from shared.settings import get_settings
 
 T = TypeVar("T")
@@ -53,7 +54,13 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _serialise_sqlite_writers(engine)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(
+        url,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        connect_args={"application_name": APPLICATION_NAME},  # which release is connected
+    )
 
 
 def _serialise_sqlite_writers(engine: Engine) -> None:

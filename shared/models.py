@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, Index, Text, text
+from sqlalchemy import JSON, CheckConstraint, Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
 from shared.connect import PLATFORM, current_account
@@ -143,7 +143,13 @@ class RelinkCase(SQLModel, table=True):
     # Any change to the row (the API's `updated_since`): set by SQLAlchemy on every UPDATE.
     updated_at: datetime = Field(
         default_factory=utcnow,
-        sa_column=Column(AwareDateTime(), nullable=False, index=True, onupdate=utcnow),
+        sa_column=Column(
+            AwareDateTime(),
+            nullable=False,
+            index=True,
+            onupdate=utcnow,
+            server_default=text("CURRENT_TIMESTAMP"),  # for code from before 0009 (0023)
+        ),
     )
     resolved_at: datetime | None = Field(default=None, sa_column=_ts())
     resolution: str | None = Field(default=None, max_length=255)
@@ -273,3 +279,14 @@ class Contact(SQLModel, table=True):
     name: str | None = Field(default=None, max_length=255)
     locale: str | None = Field(default=None, max_length=35)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class SchemaCompat(SQLModel, table=True):
+    """One row: the oldest release schema whose code runs on this database's schema
+    (shared/schema_compat.py reads it at start; a migration that breaks older code raises it)."""
+
+    __tablename__ = "schema_compat"  # pyright: ignore[reportAssignmentType]
+    __table_args__ = (CheckConstraint("id = 1", name="ck_schema_compat_one_row"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    oldest_code_revision: str = Field(max_length=64)

@@ -14,10 +14,12 @@ from celery.signals import task_prerun, worker_init, worker_process_shutdown, wo
 from prometheus_client import multiprocess, start_http_server
 
 from shared.catalog import REDRIVE
+from shared.db import get_engine
 from shared.logging import configure_logging
 from shared.metrics import export_registry
 from shared.queue import celery_app, publish
 from shared.ratelimit import require_shared_limiter
+from shared.schema_compat import require_compatible_schema
 from shared.settings import get_settings
 
 
@@ -28,6 +30,7 @@ def worker_app() -> Celery:
     settings.signing_keys()  # a missing LINK_SIGNING_KEYS stops start-up here
     worker_ready.connect(_redrive_at_start, dispatch_uid="relink.redrive_at_start")
     task_prerun.connect(_fresh_log_context, dispatch_uid="relink.fresh_log_context")
+    worker_init.connect(_check_schema, dispatch_uid="relink.check_schema")
     worker_init.connect(_serve_metrics, dispatch_uid="relink.serve_metrics")
     worker_process_shutdown.connect(_process_gone, dispatch_uid="relink.process_gone")
     return celery_app()
@@ -40,6 +43,10 @@ def _redrive_at_start(sender: object = None, **_: object) -> None:
 
 def _fresh_log_context(sender: object = None, **_: object) -> None:
     structlog.contextvars.clear_contextvars()
+
+
+def _check_schema(sender: object = None, **_: object) -> None:
+    require_compatible_schema(get_engine())  # SystemExit: Celery logs only an Exception
 
 
 def _serve_metrics(sender: object = None, **_: object) -> None:

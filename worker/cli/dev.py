@@ -20,6 +20,8 @@ def migrate() -> None:
     settings = settings_or_exit()
     migrations.upgrade(settings.database_url)
     typer.echo("database migrated")
+    for warning in migrations.stale_session_warnings(settings.database_url):
+        typer.echo(f"warning: {warning}", err=True)
 
 
 def banner(embedded: Embedded, port: int) -> str:
