@@ -22,6 +22,8 @@ from tests.integration.smtp import SmtpSink
 from tests.integration.stack import RedisServer, Stack, TcpProxy, wait_until
 from tests.platform_webhooks.receiver import Receiver
 
+TRAFFIC_EVERY = 0.8  # half test_faults.py's pace: each row drains within a minute
+
 
 def restart_api(stack: Stack, **env: str) -> None:
     """The api again, with `env` (the workers started after it get `env` too)."""
@@ -74,7 +76,7 @@ def test_rabbitmq_restarted_with_quorum_queues(
     restart_api(stack, CELERY_BROKER_URL=broker, RATE_LIMIT_REDIS_URL=redis_server.url)
     start(stack, sim)
     restarted = 0
-    with Traffic(sim) as traffic:
+    with Traffic(sim, interval=TRAFFIC_EVERY) as traffic:
 
         def restart() -> None:
             nonlocal restarted
@@ -128,11 +130,12 @@ def test_postgresql_restarted_mid_batch(
             ).fetchone() or (0, 0)
             return accepted >= 10 and unprocessed > 0
 
-        with Traffic(sim) as traffic:
+        with Traffic(sim, interval=TRAFFIC_EVERY) as traffic:
 
             def restart() -> None:
                 wait_until(mid_batch, 30, "ten events accepted, some still being processed")
                 private_pg.restart()
+                time.sleep(3)  # and traffic goes on after the restart
 
             during(0, restart)
     with psycopg.connect(private_pg.url, autocommit=True) as pg:
@@ -163,7 +166,7 @@ def test_platform_endpoint_trickles(
     below the worker processes (3), the inbox keeps flowing and the relink emails go out."""
     started = time.monotonic()
     start(stack, sim, workers=3)
-    with Traffic(sim) as traffic:
+    with Traffic(sim, interval=TRAFFIC_EVERY) as traffic:
         receiver.trickle_every = TRICKLE_EVERY
 
         def trickle() -> None:
@@ -191,15 +194,17 @@ def test_platform_endpoint_trickles(
     first_email = {}
     for message, at in zip(smtp.received(), smtp.received_at, strict=True):
         first_email.setdefault(str(message["To"]), at)
-    latency = max(
+    latencies = sorted(
         first_email[email] - traffic.deactivated_at[auth]
         for auth, email in traffic.recipients.items()
     )
+    latency = latencies[-1]
     row.note = (
         f"a 204 sent one byte every {TRICKLE_EVERY} s for {TRICKLE_SECONDS:.0f} s "
         f"({len(trickled)} deliveries met it, each attempt cut at the 3 s deadline, the longest "
-        f"{timeouts[1] / 1000:.1f} s); 3 workers, in-flight cap 2; slowest relink email "
-        f"{latency:.1f} s after its deactivation (bound {EMAIL_BOUND_SECONDS:.0f} s)"
+        f"{timeouts[1] / 1000:.1f} s); 3 workers, in-flight cap 2; relink email after its "
+        f"deactivation: median {latencies[len(latencies) // 2]:.1f} s, slowest {latency:.1f} s "
+        f"(bound {EMAIL_BOUND_SECONDS:.0f} s)"
     )
     assert latency < EMAIL_BOUND_SECONDS, row.note
 
@@ -224,7 +229,7 @@ def test_worker_postgresql_cut(
     start(stack, sim)
     restarted = 0
     try:
-        with Traffic(sim) as traffic:
+        with Traffic(sim, interval=TRAFFIC_EVERY) as traffic:
 
             def outage() -> None:
                 nonlocal restarted
