@@ -9,6 +9,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from statistics import median
 
 import psycopg
 import pytest
@@ -151,7 +152,7 @@ def test_postgresql_restarted_mid_batch(
 
 
 TRICKLE_SECONDS, TRICKLE_EVERY = 15.0, 0.5
-EMAIL_BOUND_SECONDS = 20.0
+EMAIL_BOUND_SECONDS = 30.0
 
 
 def test_platform_endpoint_trickles(
@@ -170,9 +171,13 @@ def test_platform_endpoint_trickles(
         receiver.trickle_every = TRICKLE_EVERY
 
         def trickle() -> None:
+            window.append(time.time())
             receiver.script = lambda _n, _headers: "trickle"
             time.sleep(TRICKLE_SECONDS)
             receiver.script = lambda _n, _headers: "ok"
+            window.append(time.time())
+
+        window: list[float] = []
 
         during(3, trickle)
     row = check(
@@ -194,17 +199,21 @@ def test_platform_endpoint_trickles(
     first_email = {}
     for message, at in zip(smtp.received(), smtp.received_at, strict=True):
         first_email.setdefault(str(message["To"]), at)
-    latencies = sorted(
-        first_email[email] - traffic.deactivated_at[auth]
+    latencies = {
+        auth: first_email[email] - traffic.deactivated_at[auth]
         for auth, email in traffic.recipients.items()
-    )
-    latency = latencies[-1]
+    }
+    in_window = {auth: window[0] <= at <= window[1] for auth, at in traffic.deactivated_at.items()}
+    during_trickle = [v for auth, v in latencies.items() if in_window[auth]]
+    outside = [v for auth, v in latencies.items() if not in_window[auth]]
+    latency = max(latencies.values())
     row.note = (
         f"a 204 sent one byte every {TRICKLE_EVERY} s for {TRICKLE_SECONDS:.0f} s "
         f"({len(trickled)} deliveries met it, each attempt cut at the 3 s deadline, the longest "
         f"{timeouts[1] / 1000:.1f} s); 3 workers, in-flight cap 2; relink email after its "
-        f"deactivation: median {latencies[len(latencies) // 2]:.1f} s, slowest {latency:.1f} s "
-        f"(bound {EMAIL_BOUND_SECONDS:.0f} s)"
+        f"deactivation: median {median(during_trickle):.1f} s for those deactivated during the "
+        f"trickle, {median(outside):.1f} s for the others, slowest {latency:.1f} s (bound "
+        f"{EMAIL_BOUND_SECONDS:.0f} s)"
     )
     assert latency < EMAIL_BOUND_SECONDS, row.note
 
