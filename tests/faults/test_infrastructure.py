@@ -126,15 +126,18 @@ def test_postgresql_restarted_mid_batch(
     with psycopg.connect(private_pg.url, autocommit=True) as watch:
 
         def mid_batch() -> bool:
-            accepted, unprocessed = watch.execute(
-                "SELECT count(*), count(*) FILTER (WHERE status <> 'processed') FROM webhook_event"
-            ).fetchone() or (0, 0)
-            return accepted >= 10 and unprocessed > 0
+            """Ten events in, and a worker's transaction open on the cases or accounts."""
+            accepted = watch.execute("SELECT count(*) FROM webhook_event").fetchone()
+            busy = watch.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+                "AND xact_start IS NOT NULL AND query ~ '(relink_case|fc_account|email_outbox)'"
+            ).fetchone()
+            return accepted is not None and accepted[0] >= 10 and busy is not None and busy[0] > 0
 
         with Traffic(sim, interval=TRAFFIC_EVERY) as traffic:
 
             def restart() -> None:
-                wait_until(mid_batch, 30, "ten events accepted, some still being processed")
+                wait_until(mid_batch, 30, "ten events accepted, a worker mid-transaction")
                 private_pg.restart()
                 time.sleep(3)  # and traffic goes on after the restart
 
@@ -147,7 +150,7 @@ def test_postgresql_restarted_mid_batch(
             fault_table,
             started,
             note="a private server (initdb in a tmp dir): pg_ctl restart -m immediate once 10 "
-            "events were accepted and some were still unprocessed",
+            "events were accepted, with a worker's transaction open on cases or accounts",
         )
 
 
