@@ -85,7 +85,7 @@ def test_rabbitmq_restarted_with_quorum_queues(
             rabbitmq_proxy.cut()
             time.sleep(5)
             rabbitmq_proxy.restore()
-            time.sleep(3)
+            time.sleep(1)
             restarted = restart_exited_workers(stack)
 
         during(3, restart)
