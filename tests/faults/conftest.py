@@ -14,6 +14,7 @@ from tests.integration.conftest import (  # noqa: F401  (fixtures used by this s
     migrated_database,
     pg,
     pg_proxy,
+    rabbitmq_url,
     receiver,
     redis_server,
     sim,

@@ -38,6 +38,7 @@ class Traffic:
         self.interval = interval
         self.recipients: dict[str, str] = {}  # authorization id -> email
         self.accounts: dict[str, list[str]] = {}  # authorization id -> its account ids
+        self.deactivated_at: dict[str, float] = {}  # authorization id -> time.time()
         self.errors: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fault-traffic", daemon=True)
@@ -55,6 +56,7 @@ class Traffic:
                     n_accounts=ACCOUNTS_PER_AUTHORIZATION,
                 )
                 self.client.deactivate_authorization(str(auth["id"]))
+                self.deactivated_at[str(auth["id"])] = time.time()
                 self.recipients[str(auth["id"])] = email
                 self.accounts[str(auth["id"])] = [str(a) for a in auth["accounts"]]
             except Exception as exc:  # the control plane is never faulted; note and go on

@@ -116,6 +116,7 @@ class TcpProxy:
             except OSError:
                 client.close()
                 continue
+            upstream.settimeout(None)  # the 5 s were for connecting: an idle link stays up
             with self._lock:
                 self._conns += [client, upstream]
             for src, dst in ((client, upstream), (upstream, client)):

@@ -42,7 +42,7 @@ class Delivery:
 
 
 # An answer: "ok", "500", "503", "redirect", "stall" (sleeps past the sender's timeout),
-# "reset".
+# "reset", "trickle" (a 204 sent one byte every `trickle_every` seconds).
 Script = Callable[[int, dict[str, str]], str]
 
 
@@ -53,6 +53,7 @@ class Receiver:
         self.script: Script = lambda _n, _headers: "ok"
         self.stall_seconds = 5.0
         self.answer_body = b""  # sent with every answer
+        self.trickle_every = 0.5
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self.port = port
@@ -120,6 +121,9 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
                 self.connection.close()
                 return
+            if answer == "trickle":
+                _trickle(self.wfile, receiver.trickle_every)
+                return
             if answer == "stall":
                 time.sleep(receiver.stall_seconds)
             codes = {"ok": 204, "500": 500, "503": 503, "redirect": 307, "bad_signature": 400}
@@ -132,6 +136,19 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(receiver.answer_body)
 
     return Handler
+
+
+TRICKLED = b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"
+
+
+def _trickle(out: Any, every: float) -> None:
+    """Each read the sender makes gets a byte well within its socket timeout; only a deadline
+    on the whole attempt ends it before the answer is complete."""
+    with contextlib.suppress(OSError):  # the sender gave up and closed the connection
+        for i in range(len(TRICKLED)):
+            out.write(TRICKLED[i : i + 1])
+            out.flush()
+            time.sleep(every)
 
 
 @contextlib.contextmanager
