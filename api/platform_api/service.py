@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from api.platform_api import schemas
 from shared import timeline
 from shared.connect import PLATFORM
+from shared.contacts import mask_email
 from shared.db import utcnow
 from shared.links import LinkPayload, link_url
 from shared.models import (
@@ -39,12 +40,6 @@ class CaseFilters:
     authorization: str | None = None
     institution: str | None = None
     updated_since: datetime | None = None
-
-
-def mask_email(address: str) -> str:
-    """`ada@example.com` → `a***@example.com`: enough to tell addresses apart, not to mail."""
-    local, _, domain = address.rpartition("@")
-    return f"{local[:1]}***@{domain}" if local else "***"
 
 
 def _holder(holder_type: str | None, holder_id: str | None) -> schemas.Holder | None:
