@@ -6,7 +6,7 @@ import structlog
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api import health, metrics
+from api import health, metrics, platform_webhooks
 from api.errors import Rejected, rejected_handler
 from api.ops import routes as ops
 from api.ops.settings import ops_settings
@@ -46,6 +46,7 @@ def create_app() -> FastAPI:
     app.include_router(ops.router)
     app.include_router(platform_api.router)
     platform_errors.install(app)
+    platform_webhooks.document(app)
     app.mount(
         "/static",
         StaticFiles(directory=relink.STATIC_DIR),
