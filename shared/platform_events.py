@@ -66,7 +66,7 @@ def record_case_event(
     authorization = session.get(FcAuthorization, (case.authorization_id, case.stripe_account))
     view = {
         "case": case_view(case),
-        "account_holder": _holder(authorization.holder_type, authorization.holder_id)
+        "account_holder": Holder.of(authorization.holder_type, authorization.holder_id)
         if authorization
         else None,
         **data,
@@ -162,7 +162,7 @@ def record_account_status(
             last4=account.last4,
             as_of=account.state_at,
         ),
-        "account_holder": _holder(account.holder_type, account.holder_id),
+        "account_holder": Holder.of(account.holder_type, account.holder_id),
         "case_id": case.id if case is not None else None,
     }
     # a connected account's own sequence: the same id on another account is another account
@@ -238,10 +238,6 @@ def case_view(case: RelinkCase) -> CaseView:
         resolved_at=case.resolved_at,
         resolution=case.resolution,
     )
-
-
-def _holder(holder_type: str | None, holder_id: str | None) -> Holder | None:
-    return Holder(type=holder_type, id=holder_id) if holder_type and holder_id else None
 
 
 def body(row: PlatformEvent, settings: Settings | None = None) -> str:

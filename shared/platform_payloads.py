@@ -41,13 +41,19 @@ class _Model(BaseModel):
 
 
 class Holder(_Model):
-    type: str = Field(description="`customer` or `account`")
+    """An account holder (also the API's)."""
+
+    type: str = Field(description="customer or account")
     id: str
+
+    @classmethod
+    def of(cls, holder_type: str | None, holder_id: str | None) -> Holder | None:
+        return cls(type=holder_type, id=holder_id) if holder_type and holder_id else None
 
 
 class BlockedPaymentMethod(_Model):
     id: str
-    reason: str = Field(description="e.g. `tokenized_account_number_deactivated`")
+    reason: str = Field(description="Stripe's us_bank_account.status_details.blocked.reason")
     fc_account: str
 
 

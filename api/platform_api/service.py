@@ -42,10 +42,6 @@ class CaseFilters:
     updated_since: datetime | None = None
 
 
-def _holder(holder_type: str | None, holder_id: str | None) -> schemas.Holder | None:
-    return schemas.Holder(type=holder_type, id=holder_id) if holder_type and holder_id else None
-
-
 def _authorizations_held_by(
     holder_type: str, holder_id: str, stripe_account: str
 ) -> ColumnElement[bool]:
@@ -122,7 +118,7 @@ def case_out(case: RelinkCase, authorization: FcAuthorization | None) -> schemas
         authorization_id=case.authorization_id,
         account_id=case.account_id,
         stripe_account=case.stripe_account or None,
-        holder=_holder(authorization.holder_type, authorization.holder_id)
+        holder=schemas.Holder.of(authorization.holder_type, authorization.holder_id)
         if authorization
         else None,
         institution=authorization.institution_name if authorization else None,
@@ -205,7 +201,7 @@ def account_out(account: FcAccount, open_case_id: int | None) -> schemas.Account
     return schemas.Account(
         id=account.id,
         authorization_id=account.authorization_id,
-        holder=_holder(account.holder_type, account.holder_id),
+        holder=schemas.Holder.of(account.holder_type, account.holder_id),
         institution=account.institution_name,
         display_name=account.display_name,
         last4=account.last4,
