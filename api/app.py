@@ -10,7 +10,7 @@ import structlog
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api import health, metrics
+from api import health, metrics, platform_webhooks
 from api.ops import routes as ops
 from api.ops.settings import ops_settings
 from api.platform_api import deliveries as platform_deliveries
@@ -68,6 +68,7 @@ def create_app() -> FastAPI:
     app.include_router(platform_deliveries.router)
     app.include_router(revenue.router)
     platform_errors.install(app)
+    platform_webhooks.document(app)
     app.mount(
         "/static",
         StaticFiles(directory=relink.STATIC_DIR),

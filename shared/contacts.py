@@ -21,6 +21,12 @@ EMAIL = re.compile(
 LOCALE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}")
 
 
+def mask_email(address: str) -> str:
+    """`ada@example.com` → `a***@example.com`: enough to tell addresses apart, not to mail."""
+    local, _, domain = address.rpartition("@")
+    return f"{local[:1]}***@{domain}" if local else "***"
+
+
 def get_contact(
     session: Session, subject_type: str, subject_id: str, *, stripe_account: str
 ) -> Contact | None:

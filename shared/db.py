@@ -27,6 +27,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def iso(value: datetime | None, *, timespec: str = "auto") -> str | None:
+    """RFC 3339 with UTC as `Z` (as pydantic writes the API's and the platform's times)."""
+    return value.isoformat(timespec=timespec).replace("+00:00", "Z") if value else None
+
+
 class AwareDateTime(TypeDecorator[datetime]):
     """`DateTime(timezone=True)` that stores UTC and hands back aware UTC datetimes on every
     database: SQLite keeps no offset, so the plain type returns naive values there. A naive

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,46 +21,34 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from shared.catalog import DELIVER_PLATFORM_EVENT
-from shared.db import utcnow
+from shared.db import iso, utcnow
 from shared.links import LinkPayload, link_url
 from shared.models import OPEN_CASE_STATES, FcAccount, FcAuthorization, RelinkAttempt, RelinkCase
 from shared.payment_models import STEPS, PaymentMethodSwitch
 from shared.platform_models import PlatformEvent, PlatformSequence
+from shared.platform_payloads import (
+    ACCOUNT_STATUS_CHANGED,
+    CASE_OPENED,
+    CASE_REMINDER_DUE,
+    INVOICE_RECOVERED,
+    INVOICE_RETRIED,
+    INVOICE_RETRY_FAILED,
+    PAYLOADS,
+    PAYMENT_METHOD_CREATED,
+    PAYMENT_METHOD_SWITCHED,
+    AccountView,
+    BlockedPaymentMethod,
+    CaseView,
+    Holder,
+    Inactive,
+    Invoice,
+    Replaces,
+)
 from shared.queue import publish_after_commit
 from shared.recovery_models import PaymentRecovery, RecoveryStatus
 from shared.settings import Settings, get_settings
 
-CASE_OPENED = "relink.case.opened"
-CASE_REMINDER_DUE = "relink.case.reminder_due"
-CASE_RESOLVED = "relink.case.resolved"
-CASE_UNREPAIRABLE = "relink.case.unrepairable"
-ACCOUNT_STATUS_CHANGED = "relink.account.status_changed"
-PAYMENT_METHOD_CREATED = "relink.payment_method.created"
-PAYMENT_METHOD_SWITCHED = "relink.payment_method.switched"
-INVOICE_RETRIED = "relink.invoice.retried"
-INVOICE_RECOVERED = "relink.invoice.recovered"
-INVOICE_RETRY_FAILED = "relink.invoice.retry_failed"
-PAYMENT_METHOD_BLOCKED = "relink.payment_method.blocked"
-TEST = "relink.test"
-EVENT_TYPES = (
-    CASE_OPENED,
-    CASE_REMINDER_DUE,
-    CASE_RESOLVED,
-    CASE_UNREPAIRABLE,
-    ACCOUNT_STATUS_CHANGED,
-    PAYMENT_METHOD_CREATED,
-    PAYMENT_METHOD_SWITCHED,
-    INVOICE_RETRIED,
-    INVOICE_RECOVERED,
-    INVOICE_RETRY_FAILED,
-    PAYMENT_METHOD_BLOCKED,
-    TEST,
-)
 WITH_LINK = (CASE_OPENED, CASE_REMINDER_DUE)
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def enabled() -> bool:
@@ -77,7 +66,7 @@ def record_case_event(
     authorization = session.get(FcAuthorization, (case.authorization_id, case.stripe_account))
     view = {
         "case": case_view(case),
-        "account_holder": _holder(authorization.holder_type, authorization.holder_id)
+        "account_holder": Holder.of(authorization.holder_type, authorization.holder_id)
         if authorization
         else None,
         **data,
@@ -91,13 +80,14 @@ def record_payment_method(
     """The customer saved a new PaymentMethod from an account linked on the relink page
     (the `no_account` path): Stripe does not update existing payment methods, the platform
     has to switch to this one."""
+    assert case.id is not None
     return record_case_event(
         session,
         PAYMENT_METHOD_CREATED,
         case,
         payment_method=attempt.payment_method_id,
         fc_account=attempt.linked_account_id,
-        replaces={"account": attempt.account_id, "case": case.id},
+        replaces=Replaces(account=attempt.account_id, case=case.id),
     )
 
 
@@ -106,6 +96,7 @@ def record_payment_method_switched(
 ) -> PlatformEvent | None:
     """relink made the new PaymentMethod the customer's default (PAYMENT_METHOD_SWITCH)
     and moved the subscriptions and detached the old PaymentMethods it lists."""
+    assert case.id is not None
     done = {kind: [s["target"] for s in switch.steps if s["step"] == kind] for kind in STEPS}
     return record_case_event(
         session,
@@ -116,7 +107,7 @@ def record_payment_method_switched(
         customer_default="default" in {s["step"] for s in switch.steps},
         subscriptions=done["subscription"],
         detached=done["detach"],
-        replaces={"account": switch.old_account_id, "case": case.id},
+        replaces=Replaces(account=switch.old_account_id, case=case.id),
     )
 
 
@@ -136,12 +127,12 @@ def record_invoice(
         session,
         event_type,
         case,
-        invoice={
-            "id": recovery.invoice_id,
-            "customer": recovery.customer_id,
-            "amount_due": recovery.amount_due,
-            "currency": recovery.currency,
-        },
+        invoice=Invoice(
+            id=recovery.invoice_id,
+            customer=recovery.customer_id,
+            amount_due=recovery.amount_due,
+            currency=recovery.currency,
+        ),
         payment_method=recovery.payment_method_id,
         failed_payment_method=recovery.failed_payment_method_id,
         status=recovery.status,
@@ -155,28 +146,27 @@ def record_account_status(
     """relink's view of an account changed: active, inactive (cause, action) or
     disconnected; `as_of` is the Stripe time of the snapshot that says so."""
     inactive = (
-        {"cause": account.inactive_cause, "action": account.inactive_action}
+        Inactive(cause=account.inactive_cause, action=account.inactive_action)
         if account.status == "inactive"
         else None
     )
-    connected = {"stripe_account": account.stripe_account} if account.stripe_account else {}
     view = {
-        "account": {
-            **connected,
-            "id": account.id,
-            "authorization": account.authorization_id,
-            "status": account.status,
-            "previous_status": previous,
-            "inactive": inactive,
-            "institution_name": account.institution_name,
-            "last4": account.last4,
-            "as_of": account.state_at,
-        },
-        "account_holder": _holder(account.holder_type, account.holder_id),
+        "account": AccountView(
+            stripe_account=account.stripe_account,
+            id=account.id,
+            authorization=account.authorization_id,
+            status=account.status,
+            previous_status=previous,
+            inactive=inactive,
+            institution_name=account.institution_name,
+            last4=account.last4,
+            as_of=account.state_at,
+        ),
+        "account_holder": Holder.of(account.holder_type, account.holder_id),
         "case_id": case.id if case is not None else None,
     }
     # a connected account's own sequence: the same id on another account is another account
-    key = ":".join(["account", *connected.values(), account.id])
+    key = ":".join(["account", *filter(None, [account.stripe_account]), account.id])
     return record(session, ACCOUNT_STATUS_CHANGED, key, view, account_id=account.id)
 
 
@@ -184,19 +174,21 @@ def record(
     session: Session,
     event_type: str,
     sequence_key: str,
-    data: dict[str, Any],
+    data: Mapping[str, object],
     *,
     case_id: int | None = None,
     account_id: str | None = None,
     now: datetime | None = None,
 ) -> PlatformEvent | None:
-    """Write the event with the next number of `sequence_key`; deliver it after the commit.
+    """Write the event with the next number of `sequence_key`, its payload validated by
+    the type's model (a ValidationError writes nothing); deliver it after the commit.
     None (nothing written) while PLATFORM_WEBHOOK_URL is unset."""
     if not enabled():
         return None
     now = now or utcnow()
     sequence = next_sequence(session, sequence_key)
-    payload = {"type": event_type, "timestamp": iso(now), "data": {"sequence": sequence, **data}}
+    event = {"type": event_type, "timestamp": now, "data": {"sequence": sequence, **data}}
+    payload = PAYLOADS[event_type].model_validate(event).model_dump(mode="json")
     row = PlatformEvent(
         webhook_id=f"msg_{secrets.token_hex(16)}",
         type=event_type,
@@ -229,27 +221,23 @@ def next_sequence(session: Session, key: str) -> int:
     return int(session.execute(statement).scalar_one())
 
 
-def case_view(case: RelinkCase) -> dict[str, Any]:
+def case_view(case: RelinkCase) -> CaseView:
     """The case as the platform sees it; a connected account's case names the account."""
-    connected = {"stripe_account": case.stripe_account} if case.stripe_account else {}
-    blocked = {"blocked_payment_methods": case.blocked_payment_methods}
-    return {
-        **connected,
-        **(blocked if case.blocked_payment_methods else {}),
-        "id": case.id,
-        "state": case.state,
-        "authorization": case.authorization_id,
-        "account": case.account_id,
-        "cause": case.cause,
-        "action": case.action,
-        "opened_at": iso(case.opened_at),
-        "resolved_at": iso(case.resolved_at),
-        "resolution": case.resolution,
-    }
-
-
-def _holder(holder_type: str | None, holder_id: str | None) -> dict[str, str] | None:
-    return {"type": holder_type, "id": holder_id} if holder_type and holder_id else None
+    assert case.id is not None
+    blocked = [BlockedPaymentMethod.model_validate(m) for m in case.blocked_payment_methods or []]
+    return CaseView(
+        stripe_account=case.stripe_account,
+        blocked_payment_methods=blocked,
+        id=case.id,
+        state=case.state,
+        authorization=case.authorization_id,
+        account=case.account_id,
+        cause=case.cause,
+        action=case.action,
+        opened_at=case.opened_at,
+        resolved_at=case.resolved_at,
+        resolution=case.resolution,
+    )
 
 
 def body(row: PlatformEvent, settings: Settings | None = None) -> str:

@@ -232,6 +232,7 @@ FC_EVENT_TYPES = (
     "financial_connections.account.upcoming_account_number_expiry",
     "financial_connections.account.account_numbers_updated",
     "financial_connections.authorization.upcoming_deactivation",
+    "financial_connections.authorization.expected_deactivation_date_updated",
 )
 
 

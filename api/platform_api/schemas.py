@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from shared.contacts import EMAIL, LOCALE
+from shared.platform_payloads import BlockedPaymentMethod, Holder
 
 
 class ErrorDetail(BaseModel):
@@ -17,17 +18,6 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     error: ErrorDetail
-
-
-class Holder(BaseModel):
-    type: str = Field(description="customer or account")
-    id: str
-
-
-class BlockedPaymentMethod(BaseModel):
-    id: str
-    reason: str = Field(description="Stripe's us_bank_account.status_details.blocked.reason")
-    fc_account: str
 
 
 class Case(BaseModel):

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from api.platform_api import schemas
 from shared import timeline
 from shared.connect import PLATFORM
+from shared.contacts import mask_email
 from shared.db import utcnow
 from shared.links import LinkPayload, link_url
 from shared.models import (
@@ -39,16 +40,6 @@ class CaseFilters:
     authorization: str | None = None
     institution: str | None = None
     updated_since: datetime | None = None
-
-
-def mask_email(address: str) -> str:
-    """`ada@example.com` → `a***@example.com`: enough to tell addresses apart, not to mail."""
-    local, _, domain = address.rpartition("@")
-    return f"{local[:1]}***@{domain}" if local else "***"
-
-
-def _holder(holder_type: str | None, holder_id: str | None) -> schemas.Holder | None:
-    return schemas.Holder(type=holder_type, id=holder_id) if holder_type and holder_id else None
 
 
 def _authorizations_held_by(
@@ -127,7 +118,7 @@ def case_out(case: RelinkCase, authorization: FcAuthorization | None) -> schemas
         authorization_id=case.authorization_id,
         account_id=case.account_id,
         stripe_account=case.stripe_account or None,
-        holder=_holder(authorization.holder_type, authorization.holder_id)
+        holder=schemas.Holder.of(authorization.holder_type, authorization.holder_id)
         if authorization
         else None,
         institution=authorization.institution_name if authorization else None,
@@ -210,7 +201,7 @@ def account_out(account: FcAccount, open_case_id: int | None) -> schemas.Account
     return schemas.Account(
         id=account.id,
         authorization_id=account.authorization_id,
-        holder=_holder(account.holder_type, account.holder_id),
+        holder=schemas.Holder.of(account.holder_type, account.holder_id),
         institution=account.institution_name,
         display_name=account.display_name,
         last4=account.last4,

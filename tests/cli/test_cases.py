@@ -10,7 +10,6 @@ from tests.cli.conftest import (
     ADDRESS,
     relink,
 )
-from worker.cli.output import mask_email
 
 
 def test_cases_list_shows_a_table(cases: None) -> None:
@@ -96,11 +95,3 @@ def test_cases_show_unknown_case_exits_1(db: None) -> None:
     result = relink("cases", "show", "404")
     assert result.exit_code == 1
     assert "no case 404" in result.output
-
-
-@pytest.mark.parametrize(
-    ("address", "masked"),
-    [(ADDRESS, "a***@example.com"), ("x@y.z", "x***@y.z"), ("no-at-sign", "***"), (None, None)],
-)
-def test_mask_email(address: str | None, masked: str | None) -> None:
-    assert mask_email(address) == masked

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from shared import migrate
+from shared.catalog import INVOICE_EVENT_TYPES, SNAPSHOT_EVENT_TYPES
 from shared.settings import get_settings
 from sim.testing import run_sim_server
 from tests.cli.conftest import (
@@ -27,13 +28,7 @@ def good_endpoint(**overrides: Any) -> dict[str, Any]:
         "api_version": "2026-09-30.preview",
         "application": None,
         "livemode": False,
-        "enabled_events": [
-            "financial_connections.account.deactivated",
-            "financial_connections.account.reactivated",
-            "financial_connections.account.upcoming_deactivation",
-            "financial_connections.account.expected_deactivation_date_updated",
-            "financial_connections.account.disconnected",
-        ],
+        "enabled_events": sorted(SNAPSHOT_EVENT_TYPES),
     }
     endpoint.update(overrides)
     return endpoint
@@ -142,6 +137,29 @@ def test_webhook_endpoint_check(endpoint: dict[str, Any], status: str, words: st
     check = operator_cli.check_webhook_endpoint(get_settings(), fetch=lambda _s: [endpoint])
     assert check.status == status, check.detail
     assert words in check.detail
+
+
+AUTHORIZATION_WARNING = "financial_connections.authorization.upcoming_deactivation"
+
+
+def test_every_type_relink_handles_is_required_or_recommended(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    without_auth = good_endpoint(
+        enabled_events=sorted(SNAPSHOT_EVENT_TYPES - {AUTHORIZATION_WARNING})
+    )
+    check = operator_cli.check_webhook_endpoint(get_settings(), fetch=lambda _s: [without_auth])
+    assert (check.status, check.detail.count("financial_connections")) == ("warn", 1)
+    assert AUTHORIZATION_WARNING in check.detail
+
+    monkeypatch.setenv("RECOVER_FAILED_PAYMENTS", "true")
+    get_settings.cache_clear()
+    check = operator_cli.check_webhook_endpoint(get_settings(), fetch=lambda _s: [good_endpoint()])
+    assert check.status == "warn"
+    assert all(t in check.detail for t in INVOICE_EVENT_TYPES)
+    with_invoices = good_endpoint(enabled_events=sorted(SNAPSHOT_EVENT_TYPES | INVOICE_EVENT_TYPES))
+    check = operator_cli.check_webhook_endpoint(get_settings(), fetch=lambda _s: [with_invoices])
+    assert check.status == "ok", check.detail
 
 
 def test_webhook_endpoint_check_against_the_simulator(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from shared.catalog import HANDLED_EVENT_TYPES
+from shared.catalog import HANDLED_EVENT_TYPES, SNAPSHOT_EVENT_TYPES
 from sim.state import FC_EVENT_TYPES
 from sim.testing import SimServer
 from tests.conformance.schemas import EVENT_TYPES, assert_valid, errors
@@ -48,6 +48,12 @@ def test_every_event_type_relink_handles_or_the_simulator_sends_is_in_the_spec()
     }
     assert snapshot_types <= EVENT_TYPES, snapshot_types - EVENT_TYPES
     assert set(FC_EVENT_TYPES) <= EVENT_TYPES, set(FC_EVENT_TYPES) - EVENT_TYPES
+
+
+def test_a_simulated_endpoint_subscribes_to_every_financial_connections_type_relink_handles() -> (
+    None
+):
+    assert set(FC_EVENT_TYPES) == SNAPSHOT_EVENT_TYPES
 
 
 def test_every_webhook_envelope_is_a_valid_event(

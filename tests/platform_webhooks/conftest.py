@@ -1,16 +1,39 @@
-"""Platform webhooks on SQLite with a real HTTP receiver; tasks published are collected."""
+"""Platform webhooks on SQLite with a real HTTP receiver; tasks published are collected.
+Every event a test here writes is checked against its type's model afterwards."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 
+from shared import platform_events
+from shared.db import session_scope
+from shared.platform_models import PlatformEvent
+from shared.platform_payloads import PAYLOADS
 from shared.settings import get_settings
 from sim.testing import SimServer
 from tests.cases.world import simulated_world
 from tests.platform_webhooks.receiver import OLD_SECRET, SECRET, Receiver, running
+
+
+@pytest.fixture(autouse=True)
+def events_match_their_models(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After the test, every `platform_event` row written validates against its type's
+    model, both as stored and as delivered (with the link), and is the model's own JSON."""
+    yield
+    if "db" not in request.fixturenames:
+        return
+    with session_scope() as session:
+        rows = session.exec(select(PlatformEvent)).all()
+        for row in rows:
+            model = PAYLOADS[row.type]
+            stored = model.model_validate_json(row.payload)
+            assert json.loads(row.payload) == stored.model_dump(mode="json")
+            model.model_validate_json(platform_events.body(row))
 
 
 @pytest.fixture

@@ -7,10 +7,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from pydantic import ValidationError
 from sqlmodel import select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from shared import platform_events
+from shared import platform_events, platform_payloads
 from shared.catalog import DELIVER_PLATFORM_EVENT
 from shared.db import session_scope, utcnow
 from shared.platform_models import PlatformAttempt, PlatformEvent
@@ -19,10 +20,12 @@ from tests.conftest import Published
 from tests.platform_webhooks.receiver import OLD_SECRET, SECRET, WRONG_SECRET, Receiver
 from worker.platform_webhooks import repository, service
 
+HELLO = {"hello": "relink"}
 
-def write_event(key: str = "test", **data: object) -> int:
+
+def write_event(key: str = "test") -> int:
     with session_scope() as session:
-        row = platform_events.record(session, platform_events.TEST, key, {"n": 1, **data})
+        row = platform_events.record(session, platform_payloads.TEST, key, HELLO)
         assert row is not None
         assert row.id is not None
         return row.id
@@ -65,12 +68,12 @@ def test_a_delivery_verifies_with_each_secret_and_not_with_a_wrong_one(
     [delivery] = receiver.received()
     payload = delivery.verified(SECRET)
     assert payload["type"] == "relink.test"
-    assert payload["data"] == {"sequence": 1, "n": 1}
+    assert payload["data"] == {"sequence": 1, "hello": "relink"}
     assert delivery.verified(OLD_SECRET) == payload  # both secrets sign during a rotation
     assert len(delivery.headers["webhook-signature"].split(" ")) == 2
     with pytest.raises(WebhookVerificationError):
         Webhook(WRONG_SECRET).verify(delivery.body, delivery.headers)
-    tampered = delivery.body.replace(b'"n":1', b'"n":2')
+    tampered = delivery.body.replace(b'"hello":"relink"', b'"hello":"attacker"')
     with pytest.raises(WebhookVerificationError):
         Webhook(SECRET).verify(tampered, delivery.headers)
     row = row_of(event_id)
@@ -208,7 +211,7 @@ def test_sequence_numbers_are_per_key_and_a_rollback_gives_its_number_back(
     write_event("case:1")
     write_event("case:2")
     with session_scope() as session:
-        platform_events.record(session, platform_events.TEST, "case:1", {})
+        platform_events.record(session, platform_payloads.TEST, "case:1", HELLO)
         session.rollback()  # the change that caused it failed
     write_event("case:1")
     with session_scope() as session:
@@ -218,7 +221,17 @@ def test_sequence_numbers_are_per_key_and_a_rollback_gives_its_number_back(
 
 def test_nothing_is_written_without_a_platform_url(db: None, published: Published) -> None:
     with session_scope() as session:
-        assert platform_events.record(session, platform_events.TEST, "test", {}) is None
+        assert platform_events.record(session, platform_payloads.TEST, "test", HELLO) is None
     with session_scope() as session:
         assert session.exec(select(PlatformEvent)).all() == []
     assert published == []
+
+
+@pytest.mark.parametrize("data", [{}, {"hello": "relink", "n": 1}, {"hello": 1}])
+def test_a_payload_its_model_refuses_writes_nothing(
+    receiver: Receiver, data: dict[str, object]
+) -> None:
+    with session_scope() as session, pytest.raises(ValidationError):
+        platform_events.record(session, platform_payloads.TEST, "test", data)
+    with session_scope() as session:
+        assert session.exec(select(PlatformEvent)).all() == []

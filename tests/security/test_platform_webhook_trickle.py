@@ -18,7 +18,7 @@ import pytest
 import yaml
 from sqlmodel import select
 
-from shared import platform_events
+from shared import platform_events, platform_payloads
 from shared.catalog import DELIVER_PLATFORM_EVENT
 from shared.db import session_scope, utcnow
 from shared.platform_models import PlatformAttempt, PlatformEvent
@@ -103,7 +103,7 @@ def trickler(monkeypatch: pytest.MonkeyPatch, db: None) -> Iterator[Trickler]:
 
 def write_event() -> int:
     with session_scope() as session:
-        row = platform_events.record(session, platform_events.TEST, "test", {"n": 1})
+        row = platform_events.record(session, platform_payloads.TEST, "test", {"hello": "relink"})
         assert row is not None
         assert row.id is not None
         return row.id

@@ -13,7 +13,7 @@ import stripe
 import structlog
 from sqlmodel import Session
 
-from shared import platform_events
+from shared import platform_events, platform_payloads
 from shared.connect import current_account
 from shared.models import FcAccount, RelinkCase
 from shared.stripe_client import make_stripe_client
@@ -60,7 +60,7 @@ def handle_account_numbers(
     case.blocked_payment_methods = [*(case.blocked_payment_methods or []), *new]
     session.add(case)
     platform_events.record_case_event(
-        session, platform_events.PAYMENT_METHOD_BLOCKED, case, payment_methods=new
+        session, platform_payloads.PAYMENT_METHOD_BLOCKED, case, payment_methods=new
     )
     log.info("payment_methods_blocked", case_id=case.id, account_id=stored.id, count=len(new))
     return case

@@ -8,7 +8,7 @@ from typing import Any
 import structlog
 from sqlmodel import Session
 
-from shared import platform_events
+from shared import platform_events, platform_payloads
 from shared.db import utcnow
 from shared.models import CaseState, EmailKind
 from shared.outbox import add_email
@@ -51,6 +51,6 @@ def handle_disconnection(session: Session, event: dict[str, Any], account: Accou
     case.last_heard_at = now
     session.add(case)
     add_email(session, case, EmailKind.UNREPAIRABLE, send_after=now, key="unrepairable", now=now)
-    platform_events.record_case_event(session, platform_events.CASE_UNREPAIRABLE, case)
+    platform_events.record_case_event(session, platform_payloads.CASE_UNREPAIRABLE, case)
     log.info("case_unrepairable", case_id=case.id, event_id=event["id"], cause=DISCONNECTED)
     return "unrepairable"

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import structlog
 from sqlmodel import Session
 
-from shared import platform_events
+from shared import platform_events, platform_payloads
 from shared.db import utcnow
 from shared.models import CaseState, EmailKind, FcAccount, FcAuthorization, RelinkCase
 from shared.outbox import add_email
@@ -176,7 +176,7 @@ def open_proactive_case(
     if opened:
         send_after = now + timedelta(seconds=get_settings().quiet_period_seconds)
         add_email(session, case, EmailKind.PROACTIVE, send_after=send_after, key="relink", now=now)
-        platform_events.record_case_event(session, platform_events.CASE_OPENED, case)
+        platform_events.record_case_event(session, platform_payloads.CASE_OPENED, case)
         log.info(
             "proactive_case_opened",
             case_id=case.id,

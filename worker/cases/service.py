@@ -12,7 +12,7 @@ import structlog
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from shared import metrics, platform_events
+from shared import metrics, platform_events, platform_payloads
 from shared.catalog import ASSESS_MONEY_AT_STAKE
 from shared.db import utcnow
 from shared.models import CaseState, EmailKind, EmailOutbox, OutboxStatus, RelinkCase
@@ -70,7 +70,7 @@ def open_or_join_case(
     if opened:
         unrepairable = case.state == CaseState.UNREPAIRABLE
         opened_type = (
-            platform_events.CASE_UNREPAIRABLE if unrepairable else platform_events.CASE_OPENED
+            platform_payloads.CASE_UNREPAIRABLE if unrepairable else platform_payloads.CASE_OPENED
         )
         platform_events.record_case_event(session, opened_type, case)
         metrics.count_step(session, "deactivated")
@@ -119,7 +119,7 @@ def resolve_case(
     session.add(case)
     assert case.id is not None
     cancelled = cancel_pending_emails(session, case.id)
-    platform_events.record_case_event(session, platform_events.CASE_RESOLVED, case)
+    platform_events.record_case_event(session, platform_payloads.CASE_RESOLVED, case)
     if (step := metrics.resolution_step(resolution, case.payment_method_id)) is not None:
         metrics.count_step(session, step)
     if resolution in metrics.REPAIRED_RESOLUTIONS:  # its accounts work again

@@ -10,6 +10,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from shared import timeline
+from shared.contacts import mask_email
 from shared.db import session_scope
 from shared.models import CaseState, FcAccount, FcAuthorization, RelinkCase
 from shared.timeline import Entry
@@ -18,7 +19,6 @@ from worker.cli.output import (
     echo_json,
     fail,
     iso,
-    mask_email,
     render_table,
     settings_or_exit,
 )
@@ -105,7 +105,7 @@ def _entry_json(entry: Entry) -> dict[str, Any]:
         error = extra.pop("last_error", None)
         detail += f", {error[:80]}" if error else ""
     if entry.kind == "email":
-        extra["recipient"] = mask_email(entry.recipient)
+        extra["recipient"] = entry.recipient and mask_email(entry.recipient)
     return {
         "at": iso(entry.at),
         "kind": entry.kind,

@@ -13,6 +13,7 @@ import typer
 from sqlalchemy import text
 
 from shared import queue
+from shared.catalog import INVOICE_EVENT_TYPES, SNAPSHOT_EVENT_TYPES
 from shared.settings import ConfigError, Settings, load_settings
 from shared.stripe_client import list_webhook_endpoints, make_stripe_client
 from shared.urls import masked_url
@@ -23,15 +24,11 @@ from worker.cli.output import (
 )
 from worker.emails.smtp import SmtpFailure, open_session
 
-# The events a relink webhook endpoint must deliver, and those it should.
+# The events a relink webhook endpoint must deliver; it should deliver every other type
+# relink handles (recommended_event_types).
 REQUIRED_EVENT_TYPES = (
     "financial_connections.account.deactivated",
     "financial_connections.account.reactivated",
-)
-RECOMMENDED_EVENT_TYPES = (
-    "financial_connections.account.upcoming_deactivation",
-    "financial_connections.account.expected_deactivation_date_updated",
-    "financial_connections.account.disconnected",
 )
 WEBHOOK_PATH = "/webhooks/stripe"
 CONNECT_WEBHOOK_PATH = "/webhooks/stripe/connect"
@@ -142,6 +139,13 @@ def check_connect_endpoint(settings: Settings, fetch: Fetch = fetch_webhook_endp
     return _check_endpoint(settings, fetch, connect=True)
 
 
+def recommended_event_types(settings: Settings) -> list[str]:
+    """The snapshot types relink handles beyond the required ones, and the invoice outcomes
+    with RECOVER_FAILED_PAYMENTS (without them a sweep reads each payment back)."""
+    invoices = INVOICE_EVENT_TYPES if settings.recover_failed_payments else frozenset()
+    return sorted((SNAPSHOT_EVENT_TYPES | invoices) - set(REQUIRED_EVENT_TYPES))
+
+
 def _check_endpoint(settings: Settings, fetch: Fetch, *, connect: bool) -> Check:
     import stripe
 
@@ -168,7 +172,7 @@ def _check_endpoint(settings: Settings, fetch: Fetch, *, connect: bool) -> Check
     if "*" not in enabled:
         if missing := [t for t in REQUIRED_EVENT_TYPES if t not in enabled]:
             problems.append("missing events " + ", ".join(missing))
-        if missing := [t for t in RECOMMENDED_EVENT_TYPES if t not in enabled]:
+        if missing := [t for t in recommended_event_types(settings) if t not in enabled]:
             warnings.append("not enabled: " + ", ".join(missing))
     version = endpoint.get("api_version")
     if not (isinstance(version, str) and version.endswith(".preview")):

@@ -1,5 +1,5 @@
 """What every operator command shares: settings or exit 2, failures exit 1, tables, JSON,
-masked email addresses."""
+times to the second."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from shared import db
 from shared.settings import ConfigError, Settings, load_settings
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
@@ -29,7 +30,8 @@ def fail(message: str) -> typer.Exit:
 
 
 def iso(value: datetime | None) -> str | None:
-    return value.isoformat(timespec="seconds") if value else None
+    """To the second: an operator reads it."""
+    return db.iso(value, timespec="seconds")
 
 
 def render_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -48,13 +50,3 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> st
 
 def echo_json(value: object) -> None:
     typer.echo(json.dumps(value, indent=2, default=str))
-
-
-def mask_email(address: str | None) -> str | None:
-    """`ada@example.com` → `a***@example.com`: enough to tell addresses apart, not to mail."""
-    if not address:
-        return address
-    local, at, domain = address.rpartition("@")
-    if not at:
-        return "***"
-    return f"{local[:1]}***@{domain}"

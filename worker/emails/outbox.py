@@ -22,7 +22,7 @@ import structlog
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from shared import metrics, platform_events
+from shared import metrics, platform_events, platform_payloads
 from shared.catalog import SEND_EMAIL
 from shared.connect import acting_on
 from shared.db import outlasting_outages, session_scope, utcnow
@@ -233,7 +233,7 @@ def _mark_sent(session: Session, plan: Plan, recipient: Recipient | None) -> Non
             _count_first_email(session, case, plan.kind, now)
     if plan.kind in (EmailKind.REMINDER, EmailKind.FRESH_LINK):
         platform_events.record_case_event(
-            session, platform_events.CASE_REMINDER_DUE, case, reason=plan.kind.value
+            session, platform_payloads.CASE_REMINDER_DUE, case, reason=plan.kind.value
         )
     if case.state == CaseState.NO_CONTACT:
         case.state = CaseState.OPEN  # an address turned up (e.g. for a fresh link)

@@ -98,10 +98,6 @@ def lock_claimed(
     return row
 
 
-def add_attempt(session: Session, attempt: PlatformAttempt) -> None:
-    session.add(attempt)
-
-
 def events(session: Session, *, status: str | None = None, limit: int = 50) -> list[PlatformEvent]:
     query = select(PlatformEvent).order_by(col(PlatformEvent.id).desc()).limit(limit)
     if status is not None:

@@ -26,7 +26,7 @@ import structlog
 from sqlmodel import Session
 from standardwebhooks.webhooks import Webhook
 
-from shared import platform_endpoint, platform_events
+from shared import platform_endpoint, platform_events, platform_payloads
 from shared.catalog import DELIVER_PLATFORM_EVENT
 from shared.db import session_scope, utcnow
 from shared.platform_models import (
@@ -242,7 +242,7 @@ def finish(
 def send_test_event() -> int:
     """Write a `relink.test` event (delivered like any other); its row id."""
     with session_scope() as session:
-        row = platform_events.record(session, platform_events.TEST, "test", {"hello": "relink"})
+        row = platform_events.record(session, platform_payloads.TEST, "test", {"hello": "relink"})
         if row is None or row.id is None:
             raise RuntimeError("PLATFORM_WEBHOOK_URL is not set")
         return row.id

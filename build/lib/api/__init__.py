@@ -1,1 +1,0 @@
-"""FastAPI app: the Stripe webhook receiver, health checks and the relink page."""

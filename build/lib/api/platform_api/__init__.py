@@ -1,1 +1,0 @@
-"""The platform JSON API under /api/v1."""

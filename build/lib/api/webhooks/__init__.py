@@ -1,1 +1,0 @@
-"""Receiving Stripe webhooks: verify the signature, record in the inbox, enqueue."""

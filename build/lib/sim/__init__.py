@@ -1,1 +1,0 @@
-"""A stateful, in-memory simulator of the Stripe Financial Connections API surface relink uses."""

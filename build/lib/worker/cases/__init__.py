@@ -1,1 +1,0 @@
-"""Relink cases: accounts, deactivation, reactivation, reconciliation and sweeps."""

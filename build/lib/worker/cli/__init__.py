@@ -1,1 +1,0 @@
-"""The `relink` command: dev stack, migrations and the operator commands."""

@@ -1,1 +1,0 @@
-"""Relink emails: the outbox, rendering, transport, contacts and reminders."""

@@ -1,1 +1,0 @@
-"""Jinja2 email templates (a package so the wheel ships them)."""

@@ -1,1 +1,0 @@
-"""Processing recorded events: one handler per Stripe event type, exactly once in effect."""

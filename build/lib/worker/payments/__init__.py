@@ -1,1 +1,0 @@
-"""Switching the platform's payments to the PaymentMethod saved on the relink page."""
