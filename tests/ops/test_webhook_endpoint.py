@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from api import limits
 from api.app import create_app
-from shared import platform_endpoint, platform_events
+from shared import platform_endpoint, platform_events, platform_payloads
 from shared.catalog import DELIVER_PLATFORM_EVENT
 from shared.db import session_scope, utcnow
 from shared.platform_models import PlatformEvent
@@ -46,7 +46,9 @@ def disabled_with_held(count: int) -> list[int]:
     ids: list[int] = []
     with session_scope() as session:
         for _ in range(count):
-            row = platform_events.record(session, platform_events.TEST, "case:1", {})
+            row = platform_events.record(
+                session, platform_payloads.TEST, "case:1", {"hello": "relink"}
+            )
             assert row is not None
             assert row.id is not None
             row.status = "held"
