@@ -23,6 +23,7 @@ from sqlmodel import Session
 
 from shared import money
 from shared.db import session_scope
+from shared.models import REPAIRED_RESOLUTIONS
 
 FUNNEL_STEPS = (
     "deactivated", "emailed", "link_opened", "session_started",
@@ -50,8 +51,6 @@ INVOICE_RECOVERIES = Counter(
 )
 RECOVERY_OUTCOMES = ("retried", "recovered", "failed", "closed")
 _PENDING = "relink_metrics_pending"
-REPAIRED_RESOLUTIONS = ("reactivated", "sweep", "replaced")
-"""A case that ended with its bank link working: reactivated, or replaced by a new account."""
 
 
 def after_commit(session: Session, record: Callable[[], None]) -> None:

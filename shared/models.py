@@ -111,6 +111,8 @@ class CaseState(StrEnum):
 
 
 OPEN_CASE_STATES = (CaseState.OPEN, CaseState.PROACTIVE, CaseState.NO_CONTACT)
+# A case that ended with its bank link working: reactivated, or replaced by a new account.
+REPAIRED_RESOLUTIONS = ("reactivated", "sweep", "replaced")
 
 
 class RelinkCase(SQLModel, table=True):

@@ -19,12 +19,11 @@ from sqlalchemy import func, or_, select
 from sqlmodel import Session, col
 
 from shared.db import utcnow
-from shared.models import CaseState, RelinkCase
+from shared.models import REPAIRED_RESOLUTIONS, CaseState, RelinkCase
 from shared.money_models import CaseMoney
 from shared.recovery_models import PaymentRecovery, RecoveryStatus
 
 AT_RISK_STATES = (CaseState.OPEN, CaseState.NO_CONTACT, CaseState.UNREPAIRABLE)
-REPAIRED_RESOLUTIONS = ("reactivated", "sweep")
 RATE_WINDOWS = (7, 30)
 # https://docs.stripe.com/currencies#zero-decimal and #three-decimal: how many decimals a
 # currency's minor unit has (display only: amounts stay in minor units).

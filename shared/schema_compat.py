@@ -103,6 +103,10 @@ def require_compatible_schema(engine: Engine) -> None:
     except OperationalError as exc:
         log.warning("schema_check_skipped", reason=type(exc).__name__)
         return
+    finally:
+        # No pooled connection outlives the check: the worker's main process forks its pool
+        # children after it, and a connection shared across a fork breaks in both.
+        engine.dispose()
     reason = refusal(database, known_revisions())
     if reason is not None:
         log.error("schema_mismatch", reason=reason)

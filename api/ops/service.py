@@ -19,9 +19,9 @@ from sqlmodel import Session, col
 
 from shared import money, platform_endpoint
 from shared.db import utcnow
-from shared.metrics import REPAIRED_RESOLUTIONS
 from shared.models import (
     OPEN_CASE_STATES,
+    REPAIRED_RESOLUTIONS,
     CaseState,
     EmailOutbox,
     EventStatus,
