@@ -90,3 +90,27 @@ def test_html_is_escaped_and_text_is_not() -> None:
     assert "&lt;b&gt;Savings&lt;/b&gt;" in content.html
     assert '"><img' not in content.html
     assert evil in content.text  # plain text is not HTML-escaped
+
+
+@pytest.mark.parametrize(
+    ("locale", "subject", "body"),
+    [
+        ("en", "Reconnect your bank account", "your bank account at your bank"),
+        ("es", "Vuelva a conectar su cuenta de banco", "su banco"),
+    ],
+)
+def test_an_unnamed_bank_reads_as_a_bank_in_the_customers_language(
+    locale: str, subject: str, body: str
+) -> None:
+    content = render_email(
+        family=CauseFamily.ACCESS,
+        kind=EmailKind.RELINK,
+        institution=None,
+        accounts=ACCOUNTS,
+        link=LINK,
+        expires_at=EXPIRES,
+        locale=locale,
+    )
+    assert content.subject == subject
+    assert f"<title>{subject}</title>" in content.html  # the HTML title is the subject
+    assert body in content.text

@@ -40,7 +40,7 @@ class Plan:
     account_id: str
     holder_type: str | None
     holder_id: str | None
-    institution: str
+    institution: str | None  # None: neither Stripe nor our records name the bank
     accounts: list[AccountLine]
     deadline: datetime | None = None  # a proactive email's "before <date>"
     stripe_account: str = ""  # the case's: '' the platform's, else a connected account
@@ -66,10 +66,8 @@ def plan_email(session: Session, row: EmailOutbox) -> Plan | str:
     primary = next((a for a in accounts if a.id == case.account_id), accounts[0])
     authorization = session.get(FcAuthorization, (case.authorization_id, case.stripe_account))
     institution = (
-        (authorization.institution_name if authorization else None)
-        or primary.institution_name
-        or "your bank"
-    )
+        authorization.institution_name if authorization else None
+    ) or primary.institution_name
     kind = EmailKind(row.kind)
     if kind == EmailKind.PROACTIVE and family is not CauseFamily.PROACTIVE:
         kind = EmailKind.RELINK  # warned, then broken before the email left: say so

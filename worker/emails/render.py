@@ -54,13 +54,14 @@ def environment(templates_dir: Path | None, locale: str) -> Environment:
 def _subject(
     family: CauseFamily,
     kind: EmailKind,
-    institution: str,
+    institution: str | None,
     deadline: str | None,
     locale: str,
     number_expiry: bool = False,
 ) -> str:
     _ = translations(locale).gettext
-    names = {"institution": institution, "deadline": deadline}
+    # "Reconnect your bank account", never "your your bank": the subject's own noun
+    names = {"institution": institution or _("bank"), "deadline": deadline}
     if family is CauseFamily.UNREPAIRABLE:
         subject = _("Your %(institution)s account can no longer be used: please set up a new one")
     elif family is CauseFamily.RECONNECTED:
@@ -92,7 +93,7 @@ def render_email(
     *,
     family: CauseFamily,
     kind: EmailKind,
-    institution: str,
+    institution: str | None,
     accounts: list[AccountLine],
     link: str | None,
     expires_at: datetime | None,
@@ -103,13 +104,16 @@ def render_email(
     """Render the email in `locale` (a supported one); `link` and `expires_at` are None for
     the unrepairable and reconnected families; `deadline` is a proactive email's expected
     deactivation date, or with `number_expiry` the date the number used for payments
-    expires."""
+    expires; `institution` is None when neither Stripe nor our records name the bank."""
     settings = get_settings()
+    _ = translations(locale).gettext
     day = long_date(deadline, locale) if deadline else None
+    subject = _subject(family, kind, institution, day, locale, number_expiry)
     context = {
         "brand": settings.brand,
+        "subject": subject,
         "kind": kind.value,
-        "institution": institution,
+        "institution": institution or _("your bank"),
         "accounts": accounts,
         "link": link,
         "expires": long_datetime_utc(expires_at, locale) if expires_at else None,
@@ -119,7 +123,7 @@ def render_email(
     env = environment(settings.templates_dir, locale)
     return EmailContent(
         locale=locale,
-        subject=_subject(family, kind, institution, day, locale, number_expiry),
+        subject=subject,
         text=env.get_template(f"{family.value}.txt").render(context),
         html=env.get_template(f"{family.value}.html").render(context),
     )
