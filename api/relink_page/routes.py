@@ -29,6 +29,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.bodies import BodyTooLarge, read_body
 from api.relink_page import outcomes, service, setup
+from api.relink_page.fc_sessions import online_acceptance
 from api.relink_page.language import page_locale
 from api.relink_page.pages import (
     brand_stylesheet,
@@ -38,7 +39,6 @@ from api.relink_page.pages import (
     render,
     render_outcome,
 )
-from api.relink_page.sessions import online_acceptance
 from shared.links import LinkError, LinkPayload, read_link, read_link_at
 from shared.settings import get_settings
 from shared.settings.page import RelinkUi
@@ -212,7 +212,7 @@ async def relink_opened(request: Request, token: str) -> Response:
 async def relink_session(request: Request, token: str) -> Response:
     """The button: the page that runs Stripe.js on the case's open session (its client
     secret in this answer's body only)."""
-    return await guarded(request, token, service.open_session, ui="embedded")
+    return await guarded(request, token, service.open_fc_session, ui="embedded")
 
 
 @router.post("/relink/{token}/complete", response_class=HTMLResponse)
@@ -239,7 +239,7 @@ async def relink_hosted(request: Request, token: str) -> Response:
     page of relink's), which sends the customer back to GET …/return."""
     return_url = f"{get_settings().public_base_url.rstrip('/')}/relink/{token}/return"
     return await guarded(
-        request, token, service.open_session, lambda _: (return_url,), ui="stripe_hosted"
+        request, token, service.open_fc_session, lambda _: (return_url,), ui="stripe_hosted"
     )
 
 

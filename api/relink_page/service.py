@@ -23,7 +23,14 @@ import structlog
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from api.relink_page import calls
+from api.relink_page import stripe_calls
+from api.relink_page.fc_sessions import (
+    any_account_session_params,
+    bank_of,
+    hosted_params,
+    parse_account,
+    relink_session_params,
+)
 from api.relink_page.outcomes import (
     Bank,
     Collect,
@@ -37,7 +44,7 @@ from api.relink_page.outcomes import (
     StripeUnavailable,
     UnknownSession,
 )
-from api.relink_page.records import (
+from api.relink_page.repository import (
     SUCCEEDED,
     attempts_of,
     can_go_on,
@@ -50,13 +57,6 @@ from api.relink_page.records import (
     reconcile_args,
     recorded,
     reusable,
-)
-from api.relink_page.sessions import (
-    any_account_session_params,
-    bank_of,
-    hosted_params,
-    parse_account,
-    relink_session_params,
 )
 from shared import metrics, outbox, stripe_client
 from shared.catalog import RECONCILE_AUTHORIZATION
@@ -126,7 +126,7 @@ def record_opened(payload: LinkPayload) -> Outcome:
 # POST /relink/{token}/session: the page's button
 
 
-def open_session(payload: LinkPayload, return_url: str | None = None) -> Outcome:
+def open_fc_session(payload: LinkPayload, return_url: str | None = None) -> Outcome:
     """The session the customer relinks in: the case's open one read back, else a new one.
     Stripe.js collects it on this page; with `return_url` (RELINK_UI=stripe_hosted) the
     customer goes to its hosted `url`, which sends them back there."""
@@ -134,18 +134,18 @@ def open_session(payload: LinkPayload, return_url: str | None = None) -> Outcome
     if not can_go_on(case):
         return closed(case, account)
     mode = next_mode(tried)
-    client = calls.client_for(case)
+    client = stripe_calls.client_for(case)
     latest = reusable(tried, mode, utcnow())
     if latest is not None:
-        session = calls.call(
+        fc_session = stripe_calls.call(
             "session retrieve", stripe_client.retrieve_fc_session, client, latest.session_id
         )
-        if _still_open(session, return_url):
+        if _still_open(fc_session, return_url):
             log.info("relink_session_reused", case_id=case.id, session_id=latest.session_id)
-            return _handoff(bank_of(account), session, mode, return_url, payload)
+            return _handoff(bank_of(account), fc_session, mode, return_url, payload)
     live: AccountSnapshot | None = None
     if mode == "account":
-        answer = calls.call(
+        answer = stripe_calls.call(
             "account retrieve", stripe_client.retrieve_account, client, payload.account_id
         )
         live = AccountSnapshot.parse(answer)
@@ -162,7 +162,7 @@ def open_session(payload: LinkPayload, return_url: str | None = None) -> Outcome
     if return_url is not None:  # one hosted session per link it returns to
         params |= hosted_params(return_url)
         key += "-hosted-" + hashlib.sha256(return_url.encode()).hexdigest()[:16]
-    created = calls.call(
+    created = stripe_calls.call(
         "session create", stripe_client.create_fc_session, client, params, idempotency_key=key
     )
     with session_scope() as db:
@@ -181,27 +181,27 @@ def open_session(payload: LinkPayload, return_url: str | None = None) -> Outcome
     return _handoff(bank_of(account, live), created, mode, return_url, payload)
 
 
-def _still_open(session: dict[str, Any], return_url: str | None) -> bool:
+def _still_open(fc_session: dict[str, Any], return_url: str | None) -> bool:
     """Unfinished, and of this page's kind: Stripe.js's, or hosted returning to this link."""
-    returns_to = session.get("return_url")
+    returns_to = fc_session.get("return_url")
     return (
-        not session.get("relink_result")
-        and session.get("status") in OPEN_SESSION_STATUSES
+        not fc_session.get("relink_result")
+        and fc_session.get("status") in OPEN_SESSION_STATUSES
         and returns_to == return_url
     )
 
 
 def _handoff(
-    bank: Bank, session: dict[str, Any], mode: str, return_url: str | None, payload: LinkPayload
+    bank: Bank, fc_session: dict[str, Any], mode: str, return_url: str | None, payload: LinkPayload
 ) -> Outcome:
     """Stripe.js's session (its client secret for the page body; Stripe.js on the link's
     connected account, if any), or the hosted page."""
     if return_url is None:
-        secret = str(session["client_secret"])
-        return Collect(bank, session["id"], secret, mode, payload.stripe_account)
-    if not session.get("url"):
+        secret = str(fc_session["client_secret"])
+        return Collect(bank, fc_session["id"], secret, mode, payload.stripe_account)
+    if not fc_session.get("url"):
         raise StripeUnavailable("the hosted session has no url")
-    return Redirect(str(session["url"]))
+    return Redirect(str(fc_session["url"]))
 
 
 # POST /relink/{token}/complete, and GET /relink/{token}/return from Stripe's hosted page
@@ -217,14 +217,16 @@ def complete_relink(payload: LinkPayload, session_id: str) -> Outcome:
         return closed(case, account)
     if attempt.result is not None:
         return recorded(attempt, account)
-    client = calls.client_for(case)
-    session = calls.call("session retrieve", stripe_client.retrieve_fc_session, client, session_id)
+    client = stripe_calls.client_for(case)
+    fc_session = stripe_calls.call(
+        "session retrieve", stripe_client.retrieve_fc_session, client, session_id
+    )
     with session_scope() as db:
         case = load_case(db, payload, lock=True)
         attempt = find_attempt(db, case, session_id=session_id)
         if attempt.result is not None:  # another request recorded it meanwhile
             return recorded(attempt, account)
-        outcome = _record_session(db, case, attempt, session, account)
+        outcome = _record_fc_session(db, case, attempt, fc_session, account)
     if isinstance(outcome, NewAccount):
         outcome = replace(outcome, name=_holder_name(client, account))
     return outcome
@@ -252,18 +254,18 @@ def _linked_in(
     return db.get(FcAccount, (linked["id"], stripe_account)) is None
 
 
-def _record_session(
+def _record_fc_session(
     db: Session,
     case: RelinkCase,
     attempt: RelinkAttempt,
-    session: dict[str, Any],
+    fc_session: dict[str, Any],
     account: FcAccount | None,
 ) -> Outcome:
-    result = session.get("relink_result") or {}
+    result = fc_session.get("relink_result") or {}
     bank = bank_of(account)
     if result.get("account") or result.get("authorization"):
         if attempt.mode == "authorization":
-            linked = list((session.get("accounts") or {}).get("data") or [])
+            linked = list((fc_session.get("accounts") or {}).get("data") or [])
             unknown = [a for a in linked if _linked_in(attempt, a, db, case.stripe_account)]
             if unknown:
                 new_id = str(unknown[0]["id"])
@@ -281,11 +283,11 @@ def _record_session(
         publish_after_commit(db, RECONCILE_AUTHORIZATION, reconcile_args(case, authorization))
         log.info("relink_succeeded", case_id=case.id, session_id=attempt.session_id)
         return Reconnected(bank)
-    if session.get("status") in OPEN_SESSION_STATUSES:
+    if fc_session.get("status") in OPEN_SESSION_STATUSES:
         # Not finished at Stripe (an early GET …/return, a prefetch): nothing is recorded, so
         # the customer's real return still reads the result.
-        return Failed(bank, str(session.get("status") or "pending"))
-    reason = result.get("failure_reason") or str(session.get("status") or "other")
+        return Failed(bank, str(fc_session.get("status") or "pending"))
+    reason = result.get("failure_reason") or str(fc_session.get("status") or "other")
     finish(attempt, reason)
     log.info("relink_failed", case_id=case.id, session_id=attempt.session_id, reason=reason)
     return recorded(attempt, account)
@@ -295,7 +297,7 @@ def _holder_name(client: stripe.StripeClient, account: FcAccount | None) -> str 
     """The customer's name on file at Stripe, to prefill the mandate form."""
     if account is None or account.holder_type != "customer" or not account.holder_id:
         return None
-    return calls.best_effort(stripe_client.retrieve_customer_name, client, account.holder_id)
+    return stripe_calls.best_effort(stripe_client.retrieve_customer_name, client, account.holder_id)
 
 
 # POST /relink/{token}/fresh

@@ -9,7 +9,8 @@ from typing import Any
 
 import structlog
 
-from api.relink_page import calls
+from api.relink_page import stripe_calls
+from api.relink_page.fc_sessions import bank_of, parse_account, setup_intent_params
 from api.relink_page.outcomes import (
     ConfirmSetup,
     Failed,
@@ -17,7 +18,7 @@ from api.relink_page.outcomes import (
     PaymentMethodSaved,
     UnknownSession,
 )
-from api.relink_page.records import (
+from api.relink_page.repository import (
     can_go_on,
     closed,
     find_attempt,
@@ -25,7 +26,6 @@ from api.relink_page.records import (
     load_case,
     reconcile_args,
 )
-from api.relink_page.sessions import bank_of, parse_account, setup_intent_params
 from shared import metrics, platform_events, stripe_client
 from shared.catalog import RECONCILE_AUTHORIZATION
 from shared.db import session_scope
@@ -56,10 +56,10 @@ def create_setup(
         return closed(case, account)
     if attempt.payment_method_id:
         return PaymentMethodSaved(bank_of(account))
-    client = calls.client_for(case)
+    client = stripe_calls.client_for(case)
     intent, shown_name = None, None
     if attempt.setup_intent_id:
-        intent = calls.call(
+        intent = stripe_calls.call(
             "setup intent retrieve",
             stripe_client.retrieve_setup_intent,
             client,
@@ -73,7 +73,7 @@ def create_setup(
         params = setup_intent_params(attempt.linked_account_id, name, account, acceptance)
         key = f"relink-attempt-{attempt.id}-setup-after-{attempt.setup_intent_id or 0}"
         key += "-confirmed" if acceptance is not None else ""
-        intent = calls.call(
+        intent = stripe_calls.call(
             "setup intent create",
             stripe_client.create_setup_intent,
             client,
@@ -89,7 +89,7 @@ def create_setup(
             if intent.get("status") in CONFIRMED and intent.get("payment_method"):
                 return _save_payment_method(payload, intent, account)
             return Failed(bank_of(account), "setup")
-    linked = calls.best_effort(  # only for the page's wording
+    linked = stripe_calls.best_effort(  # only for the page's wording
         stripe_client.retrieve_account, client, attempt.linked_account_id
     )
     bank = bank_of(account, parse_account(linked))
@@ -107,8 +107,8 @@ def complete_setup(payload: LinkPayload, setup_intent_id: str) -> Outcome:
         return closed(case, account)
     if attempt.payment_method_id:
         return PaymentMethodSaved(bank_of(account))
-    client = calls.client_for(case)
-    intent = calls.call(
+    client = stripe_calls.client_for(case)
+    intent = stripe_calls.call(
         "setup intent retrieve", stripe_client.retrieve_setup_intent, client, setup_intent_id
     )
     if intent.get("status") not in CONFIRMED or not intent.get("payment_method"):

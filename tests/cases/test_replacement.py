@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from api.relink_page.records import mark_replaced, replaced_by_new
+from api.relink_page.repository import mark_replaced, replaced_by_new
 from shared.db import session_scope
 from shared.models import FcAccount, OutboxStatus, RelinkCase
 from sim.testing import SimServer

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import stripe
 
-from api.relink_page.sessions import (
+from api.relink_page.fc_sessions import (
     any_account_session_params,
     hosted_params,
     online_acceptance,

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.relink_page import limits
+from api.relink_page import stripe_calls
 from shared import ratelimit
 from shared.db import session_scope
 from shared.settings import get_settings
@@ -44,11 +44,11 @@ def sim(sim_server: SimServer, monkeypatch: pytest.MonkeyPatch) -> SimServer:
 def client(db: None, sim: SimServer, published: list[Any]) -> Iterator[TestClient]:
     """The app; every rate-limit bucket (the per-case ones too) starts full."""
     ratelimit.reset_buckets()
-    limits.reset()
+    stripe_calls.reset()
     with TestClient(create_app(), follow_redirects=False) as test_client:
         yield test_client
     ratelimit.reset_buckets()
-    limits.reset()
+    stripe_calls.reset()
 
 
 @pytest.fixture

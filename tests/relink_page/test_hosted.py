@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from api.app import create_app
-from api.relink_page import limits
+from api.relink_page import stripe_calls
 from shared import ratelimit
 from shared.db import get_engine, session_scope
 from shared.links import sign_link
@@ -39,12 +39,12 @@ def hosted(sim: SimServer, monkeypatch: pytest.MonkeyPatch) -> None:
 def client(db: None, sim: SimServer, published: list[Any]) -> Iterator[TestClient]:
     """The app, reached from a real IP address (the mandate records it)."""
     ratelimit.reset_buckets()
-    limits.reset()
+    stripe_calls.reset()
     app = create_app()
     with TestClient(app, follow_redirects=False, client=(CUSTOMER_IP, 50000)) as test_client:
         yield test_client
     ratelimit.reset_buckets()
-    limits.reset()
+    stripe_calls.reset()
 
 
 def assert_no_stripe_js_and_no_secret(response: Any, sim: SimServer) -> None:

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import inspect, text
 from sqlmodel import Session, select
 
-from api.relink_page import sessions
+from api.relink_page import fc_sessions
 from shared.db import get_engine, session_scope
 from shared.links import LinkPayload
 from shared.models import (
@@ -254,7 +254,7 @@ def test_head_of_the_link_is_its_page_without_a_body(client: TestClient, world: 
 def test_session_parameters_omit_a_missing_holder_and_keep_permissions_unique() -> None:
     payload = LinkPayload(1, "fca_1", "fcauth_1")
     account = FcAccount(id="fca_1", status="inactive", permissions=["payment_method", "balances"])
-    params = sessions.relink_session_params(payload, None, account)
+    params = fc_sessions.relink_session_params(payload, None, account)
     assert params == {
         "permissions": ["payment_method", "balances"],
         "relink_options": {"authorization": "fcauth_1", "account": "fca_1"},
@@ -262,13 +262,13 @@ def test_session_parameters_omit_a_missing_holder_and_keep_permissions_unique() 
     live = snapshot(
         status="inactive", account_holder={"type": "account", "account": "acct_1"}, permissions=[]
     )
-    assert sessions.relink_session_params(payload, live, account) == {
+    assert fc_sessions.relink_session_params(payload, live, account) == {
         "account_holder": {"type": "account", "account": "acct_1"},
         "permissions": ["payment_method", "balances"],
         "relink_options": {"authorization": "fcauth_1", "account": "fca_1"},
     }
     stored = FcAccount(id="fca_1", status="inactive", holder_type="customer", holder_id="cus_1")
-    assert sessions.relink_session_params(payload, None, stored)["account_holder"] == {
+    assert fc_sessions.relink_session_params(payload, None, stored)["account_holder"] == {
         "type": "customer",
         "customer": "cus_1",
     }

@@ -22,7 +22,7 @@ from worker.cli.output import (
     echo_json,
     render_table,
 )
-from worker.emails.smtp import SmtpFailure, open_session
+from worker.emails.smtp import SmtpFailure, smtp_connection
 
 # The events a relink webhook endpoint must deliver; it should deliver every other type
 # relink handles (recommended_event_types).
@@ -90,7 +90,7 @@ def check_email(settings: Settings) -> Check:
     shown = masked_url(url)  # TLS and AUTH exactly as the transport does them
     timeout = min(5.0, settings.email_timeout_seconds)
     try:
-        with open_session(url, timeout=timeout, ca_bundle=settings.email_ca_bundle) as smtp:
+        with smtp_connection(url, timeout=timeout, ca_bundle=settings.email_ca_bundle) as smtp:
             code, _ = smtp.noop()
     except SmtpFailure as exc:
         return Check("email", "fail", str(exc))

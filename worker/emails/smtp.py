@@ -72,7 +72,7 @@ def tls_context(ca_bundle: Path | None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(ca_bundle) if ca_bundle else None)
 
 
-def open_session(email_url: str, *, timeout: float, ca_bundle: Path | None) -> smtplib.SMTP:
+def smtp_connection(email_url: str, *, timeout: float, ca_bundle: Path | None) -> smtplib.SMTP:
     """Connected, over TLS and logged in when EMAIL_URL asks; use it as a context manager.
     Raises SmtpFailure for anything before MAIL FROM."""
     server = SmtpServer.parse(email_url)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from shared.logging import redact_text
 from shared.settings import get_settings
-from worker.emails.smtp import SmtpFailure, SmtpLoginRefused, open_session
+from worker.emails.smtp import SmtpFailure, SmtpLoginRefused, smtp_connection
 
 SMTP_SCHEMES = ("smtp://", "smtps://")
 _LINK_TOKEN = re.compile(r"(/relink/)[A-Za-z0-9_.\-]+")
@@ -43,7 +43,7 @@ def _smtp(message: EmailMessage, email_url: str) -> None:
     """A refused TLS or login is a TransportError too: the attempt fails, nothing is sent."""
     settings = get_settings()
     try:
-        with open_session(
+        with smtp_connection(
             email_url, timeout=settings.email_timeout_seconds, ca_bundle=settings.email_ca_bundle
         ) as smtp:
             smtp.send_message(message)

@@ -1,4 +1,6 @@
-"""How the relink page spends Stripe calls: a case's request token first (limits.take), then
+"""How the relink page spends Stripe calls: a case's request token first (`take`: one token
+bucket per case, api/limits.py, PAGE_CASE_REQUESTS_PER_MINUTE tokens a minute, a minute's worth
+as the burst; a request without a token is answered 503 at once, nothing waits for one), then
 the api's own client (shared.stripe_client.make_page_stripe_client); a Stripe error becomes
 StripeUnavailable and a Stripe budget that cannot serve in time becomes Busy."""
 
@@ -11,14 +13,30 @@ from typing import Any, TypeVar
 import stripe
 import structlog
 
-from api.relink_page import limits
+from api import limits
 from api.relink_page.outcomes import Busy, StripeUnavailable
 from shared import stripe_client
 from shared.models import RelinkCase
 from shared.ratelimit import RateLimitTimeout
+from shared.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+
+LIMIT_NAME = "relink_page_case"
+RETRY_AFTER_SECONDS = 60
+
+
+def take(case_id: int, settings: Settings | None = None) -> None:
+    """One request's token for this case, or Busy."""
+    settings = settings or get_settings()
+    if not limits.take(LIMIT_NAME, str(case_id), settings.page_case_requests_per_minute, settings):
+        raise Busy(f"case {case_id}: too many requests", retry_after=RETRY_AFTER_SECONDS)
+
+
+def reset() -> None:
+    """Forget every case's bucket (tests)."""
+    limits.reset()
 
 
 @contextmanager
@@ -30,7 +48,7 @@ def stripe_errors(what: str) -> Iterator[None]:
         raise StripeUnavailable(f"Stripe refused {what}") from None
     except RateLimitTimeout as exc:
         log.warning("stripe_budget_spent", call=what, wait=round(exc.wait, 3))
-        raise Busy(f"no Stripe token for {what}", retry_after=limits.RETRY_AFTER_SECONDS) from None
+        raise Busy(f"no Stripe token for {what}", retry_after=RETRY_AFTER_SECONDS) from None
 
 
 def call(what: str, request: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -51,5 +69,5 @@ def client_for(case: RelinkCase) -> stripe.StripeClient:
     """The case's request token (or Busy), then the api's Stripe client on the case's Stripe
     account (`Stripe-Account` for a connected account's case)."""
     assert case.id is not None
-    limits.take(case.id)
+    take(case.id)
     return stripe_client.make_page_stripe_client(stripe_account=case.stripe_account)

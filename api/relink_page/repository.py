@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from api.relink_page.fc_sessions import bank_of
 from api.relink_page.outcomes import (
     Failed,
     NewAccount,
@@ -18,7 +19,6 @@ from api.relink_page.outcomes import (
     UnknownSession,
     Unrepairable,
 )
-from api.relink_page.sessions import bank_of
 from shared.db import utcnow
 from shared.links import LinkPayload
 from shared.models import (
