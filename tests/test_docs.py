@@ -130,7 +130,7 @@ def test_every_relative_link_resolves_to_a_file_and_its_anchor() -> None:
                 broken.append(f"{path.relative_to(ROOT)}: {link} (no such file)")
             elif anchor and file.suffix == ".md" and anchor not in anchors(file):
                 broken.append(f"{path.relative_to(ROOT)}: {link} (no such heading)")
-    assert broken == []
+    assert not broken, "\n".join(broken)
 
 
 def test_the_readme_shows_the_two_set_up_commands() -> None:
@@ -149,12 +149,13 @@ def test_every_relink_command_shown_exists_with_its_options() -> None:
         for path, command in shown
         if (problem := resolve(group, command))
     ]
-    assert wrong == []
+    assert not wrong, "\n".join(wrong)
 
 
 def test_the_configuration_table_lists_exactly_the_settings() -> None:
     documented = documented_variables()
     fields = {**Settings.model_fields, **OpsSettings.model_fields}
     settings = {name.upper() for name in fields}
-    assert sorted(settings - documented) == []  # every setting is documented
-    assert sorted(documented - settings - OUTSIDE_SETTINGS) == []  # and nothing else
+    assert not settings - documented, f"not documented: {sorted(settings - documented)}"
+    unknown = documented - settings - OUTSIDE_SETTINGS
+    assert not unknown, f"documented, but no setting: {sorted(unknown)}"
