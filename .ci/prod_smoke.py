@@ -144,7 +144,7 @@ def deactivate_one(sim_client: SimClient) -> None:
 
 
 def smoke_stack(broker: str) -> None:
-    """The production processes by their documented commands (README: Running in production)."""
+    """The production processes by their documented commands (docs/operating.md)."""
     redis_url = "redis://127.0.0.1:6379/12"
     redis.Redis.from_url(redis_url).flushdb()
     port = free_port()

@@ -34,7 +34,7 @@ log = structlog.get_logger(__name__)
 async def _frozen_startup_heap(_app: FastAPI) -> AsyncIterator[None]:
     """Move the ~150,000 objects alive after start-up (modules, classes, the Stripe SDK) out of
     the collector's reach: every full collection walked them, a 72-93 ms pause every few
-    seconds under load that was the receiver's p99 (benchmarks/receiver.py, README)."""
+    seconds under load that was the receiver's p99 (benchmarks/receiver.py, docs/performance.md)."""
     gc.collect()
     gc.freeze()
     yield

@@ -1,4 +1,4 @@
-"""Which code runs on which schema (README: Upgrading).
+"""Which code runs on which schema (docs/operating.md: Upgrading).
 
 A release needs the database at least at its own schema, SCHEMA_REVISION: `relink migrate`
 comes first. The database names, in schema_compat, the oldest release schema whose code still

@@ -1,5 +1,5 @@
 """One typed settings object, read from the environment (names as in DESIGN.md and the
-README's Configuration table), assembled from one section per domain: add a setting to its
+table of docs/configuration.md), assembled from one section per domain: add a setting to its
 domain's section, or a new section here. Validator names must differ across sections: one
 of the same name in a later base would silently replace the other."""
 

@@ -2,7 +2,7 @@
 delivery verified with the `standardwebhooks` library) against what the traffic must cause and
 what relink wrote to its `platform_event` outbox.
 
-What relink guarantees (README, "Platform webhooks"), and so what is asserted:
+What relink guarantees (docs/platform-webhooks.md), and so what is asserted:
 - at least once: a webhook-id may arrive more than once (a *duplicate delivery*, counted, not
   failed), always with the same body;
 - exactly one webhook-id per logical event: two ids for one case's `opened`, one account's

@@ -98,7 +98,7 @@ def test_a_connect_deactivation_is_emailed_and_relinked_on_its_connected_account
 
     flow = calls(sim)
     print("stripe calls of the connect flow:", dict(route_counts(flow)))
-    assert route_counts(flow) == {  # the README's count: as for the platform's own accounts
+    assert route_counts(flow) == {  # docs/connect.md's count: as for the platform's own accounts
         "GET /v1/financial_connections/accounts/{id}": 2,  # the email's check, the button's
         "GET /v1/customers/{id}": 1,  # the email's address
         "POST /v1/financial_connections/sessions": 1,

@@ -14,21 +14,16 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from tests.integration.stack import ROOT, free_port
+from tests.integration.stack import free_port
+from tests.test_docs import quick_start_commands
 
 RELINK_VARIABLES = ("DATABASE_URL", "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRETS", "LINK_SIGNING_KEYS")
-
-
-def first_command() -> str:
-    readme = (ROOT / "README.md").read_text()
-    quick_start = readme.split("## Quick start", 1)[1]
-    return re.search(r"```sh\n(.+?)\n```", quick_start, re.S).group(1)  # type: ignore[union-attr]
 
 
 def test_the_readme_first_command_then_relink_demo_tells_the_whole_story(tmp_path: Path) -> None:
     # The README's first command installs the project in a venv and starts `relink dev`;
     # this venv is that install, so its `relink` script is the one the README runs.
-    assert first_command() == (
+    assert quick_start_commands()[0] == (
         "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/relink dev"
     )
     relink = Path(sys.executable).parent / "relink"

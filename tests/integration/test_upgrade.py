@@ -1,4 +1,4 @@
-"""Upgrades without a stop (README: Upgrading): the previous release's own api and worker, from
+"""Upgrades without a stop (docs/operating.md): the previous release's own api and worker, from
 its commit and its own hashed lock, run on a database this release migrated, and process a
 deactivation into one email; `relink migrate` again is a no-op that names the old release's
 connections; the schema downgrades to the previous release's and comes back."""
