@@ -22,7 +22,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import delete
 from sqlmodel import col
 
-from api import limits
+from api import request_limits
 from api.ops.settings import ops_settings
 from shared.db import session_scope, utcnow
 from shared.models import OpsSessionEnd
@@ -91,7 +91,7 @@ def attempt_allowed(request: Request) -> bool:
     OPS_AUTH_ATTEMPTS_PER_MINUTE per address. A signed session cookie costs none."""
     client = request.client.host if request.client else "unknown"
     per_minute = ops_settings().ops_auth_attempts_per_minute
-    return limits.take(ATTEMPTS, client, per_minute, get_settings())
+    return request_limits.take(ATTEMPTS, client, per_minute, get_settings())
 
 
 def operator_of(request: Request) -> Operator | None:

@@ -1,6 +1,6 @@
 """How the relink page spends Stripe calls: a case's request token first (`take`: one token
-bucket per case, api/limits.py, PAGE_CASE_REQUESTS_PER_MINUTE tokens a minute, a minute's worth
-as the burst; a request without a token is answered 503 at once, nothing waits for one), then
+bucket per case, api/request_limits.py, PAGE_CASE_REQUESTS_PER_MINUTE tokens a minute, a
+minute's worth as the burst; a request without a token is answered 503 at once), then
 the api's own client (shared.stripe_client.make_page_stripe_client); a Stripe error becomes
 StripeUnavailable and a Stripe budget that cannot serve in time becomes Busy."""
 
@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import stripe
 import structlog
 
-from api import limits
+from api import request_limits
 from api.relink_page.outcomes import Busy, StripeUnavailable
 from shared import stripe_client
 from shared.models import RelinkCase
@@ -30,13 +30,15 @@ RETRY_AFTER_SECONDS = 60
 def take(case_id: int, settings: Settings | None = None) -> None:
     """One request's token for this case, or Busy."""
     settings = settings or get_settings()
-    if not limits.take(LIMIT_NAME, str(case_id), settings.page_case_requests_per_minute, settings):
+    if not request_limits.take(
+        LIMIT_NAME, str(case_id), settings.page_case_requests_per_minute, settings
+    ):
         raise Busy(f"case {case_id}: too many requests", retry_after=RETRY_AFTER_SECONDS)
 
 
 def reset() -> None:
     """Forget every case's bucket (tests)."""
-    limits.reset()
+    request_limits.reset()
 
 
 @contextmanager

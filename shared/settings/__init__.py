@@ -18,10 +18,10 @@ from shared.settings.cases import CaseSettings
 from shared.settings.connect import ConnectSettings
 from shared.settings.core import VAR_DIR, ConfigError
 from shared.settings.emails import EmailSettings
-from shared.settings.limits import LimitSettings
 from shared.settings.page import PageSettings
 from shared.settings.payments import PaymentSettings
 from shared.settings.platform import Delivery, PlatformSettings
+from shared.settings.rate_limits import LimitSettings
 from shared.urls import masked_url
 
 __all__ = ["VAR_DIR", "ConfigError", "Delivery", "Settings", "get_settings", "load_settings"]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api import limits
+from api import request_limits
 from api.app import create_app
 from shared import platform_endpoint, platform_events, platform_payloads
 from shared.catalog import DELIVER_PLATFORM_EVENT
@@ -29,7 +29,7 @@ def client(db: None, published: list[Any], monkeypatch: pytest.MonkeyPatch) -> I
     monkeypatch.setenv("PLATFORM_WEBHOOK_URL", "https://platform.example.com/hooks")
     monkeypatch.setenv("PLATFORM_WEBHOOK_SECRETS", SECRET)
     get_settings.cache_clear()
-    limits.reset()
+    request_limits.reset()
     with TestClient(create_app(), follow_redirects=False) as test_client:
         yield test_client
 

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from api import limits
+from api import request_limits
 from api.app import create_app
 from shared.catalog import PROCESS_EVENT
 from shared.db import get_engine, utcnow
@@ -26,7 +26,7 @@ TOKEN = "ops-token-for-tests-0123456789"
 def client(db: None, published: list[Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     monkeypatch.setenv("OPS_TOKEN", TOKEN)
     get_settings.cache_clear()
-    limits.reset()  # every test client is the same address
+    request_limits.reset()  # every test client is the same address
     with Session(get_engine()) as session:
         seed(session, utcnow())
         session.commit()
