@@ -15,7 +15,7 @@ WHITE = "#ffffff"
 
 
 @dataclass(frozen=True)
-class Contact:
+class SupportContact:
     href: str  # mailto:… or the support page
     label: str
 
@@ -39,13 +39,13 @@ class Brand:
         return self.name + ("'" if self.name.endswith("s") else "'s")
 
     @property
-    def contacts(self) -> list[Contact]:
+    def contacts(self) -> list[SupportContact]:
         """Where the customer can reach the merchant: the email first, then the page."""
         found = []
         if self.support_email:
-            found.append(Contact(f"mailto:{self.support_email}", self.support_email))
+            found.append(SupportContact(f"mailto:{self.support_email}", self.support_email))
         if self.support_url:
-            found.append(Contact(self.support_url, self.support_url))
+            found.append(SupportContact(self.support_url, self.support_url))
         return found
 
     @property

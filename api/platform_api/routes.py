@@ -250,7 +250,7 @@ def _subject(subject_type: ContactSubject, subject_id: str) -> None:
 
 @router.put(
     "/contacts/{subject_type}/{subject_id}",
-    response_model=schemas.Contact,
+    response_model=schemas.ContactOut,
     responses={
         409: {"model": schemas.ErrorBody, "description": "the account has a holder"},
         413: {"model": schemas.ErrorBody, "description": "a body over 4 KiB"},
@@ -267,7 +267,7 @@ def set_contact(
     subject_id: StripeId,
     checked: Annotated[tuple[Caller, schemas.ContactIn], Depends(contact_body)],
     account: StripeAccount,
-) -> schemas.Contact:
+) -> schemas.ContactOut:
     """Who relink writes to for an account holder (customer, account) or for a Financial
     Connections account without one (fc_account): preferred to the address at Stripe. A new
     address revokes the links of the subject's open cases and is logged (`contact_changed`)."""
@@ -306,10 +306,10 @@ def set_contact(
         return service.contact_out(row, sees_pii=caller.sees_pii)
 
 
-@router.get("/contacts/{subject_type}/{subject_id}", response_model=schemas.Contact)
+@router.get("/contacts/{subject_type}/{subject_id}", response_model=schemas.ContactOut)
 def get_contact(
     subject_type: ContactSubject, subject_id: StripeId, caller: Reader, account: StripeAccount
-) -> schemas.Contact:
+) -> schemas.ContactOut:
     """The contact set for a subject; its address masked unless the key has read:pii."""
     with session_scope() as session:
         row = contacts.get_contact(session, subject_type, subject_id, stripe_account=account)

@@ -112,7 +112,7 @@ class ContactIn(BaseModel):
     locale: str | None = Field(default=None, max_length=35, pattern=f"^{LOCALE.pattern}$")
 
 
-class Contact(BaseModel):
+class ContactOut(BaseModel):
     object: Literal["contact"] = "contact"
     subject_type: str
     subject_id: str

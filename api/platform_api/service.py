@@ -19,12 +19,12 @@ from shared.db import utcnow
 from shared.links import LinkPayload, link_url
 from shared.models import (
     OPEN_CASE_STATES,
+    Contact,
     ContactSubject,
     FcAccount,
     FcAuthorization,
     RelinkCase,
 )
-from shared.models import Contact as ContactRow
 from shared.settings import get_settings
 from shared.stripe_objects import AccountStatus, Action
 
@@ -258,8 +258,8 @@ def mint_link(session: Session, case: RelinkCase) -> schemas.Link | str:
     )
 
 
-def contact_out(contact: ContactRow, *, sees_pii: bool) -> schemas.Contact:
-    return schemas.Contact(
+def contact_out(contact: Contact, *, sees_pii: bool) -> schemas.ContactOut:
+    return schemas.ContactOut(
         subject_type=contact.subject_type,
         subject_id=contact.subject_id,
         email=contact.email if sees_pii else mask_email(contact.email),
