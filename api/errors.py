@@ -11,6 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -25,6 +26,7 @@ from shared.errors import (
     RelinkError,
 )
 
+log = structlog.get_logger(__name__)
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 # Errors and API answers (links, addresses) are about one request: no cache keeps them.
 NO_STORE = {"Cache-Control": "no-store"}
@@ -66,7 +68,10 @@ def _body(type_: str, code: str, message: str, param: str | None) -> bytes:
 
 def error_body(error: RelinkError) -> bytes:
     """The answer's JSON; each distinct body is rendered once (the receiver's few are
-    constants, rendered again for every refused delivery otherwise)."""
+    constants, rendered again for every refused delivery otherwise). A 5xx is logged with
+    its traceback: relink's side failed, whether it was expected to or not."""
+    if error.http_status >= 500:
+        log.error("request_failed", status=error.http_status, code=error.code, exc_info=error)
     return _body(error.type, error.code, error.message, error.param)
 
 

@@ -66,6 +66,7 @@ def deliver(client: TestClient) -> Deliver:
             assert row_count() == before, "a rejected delivery wrote a row"
             assert response.headers["content-type"].startswith("application/json")
             assert set(response.json()) == {"error"}
+            assert set(response.json()["error"]) == {"type", "code", "message", "param"}
         return response
 
     return post
