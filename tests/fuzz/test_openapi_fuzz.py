@@ -1,6 +1,7 @@
 """Schemathesis against the app's own OpenAPI schema (the webhook and health routes): any
-request the schema allows gets an answer below 500, writes nothing unless it is a verified
-event (no generated request carries a valid signature), and never shows a secret."""
+request the schema allows gets an answer below 500 that the schema documents (status and
+body: the error shape), writes nothing unless it is a verified event (no generated request
+carries a valid signature), and never shows a secret."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Schemathesis on /api/v1 with a live key (read and write, not read:pii) over stored cases,
-accounts and a contact: whatever the schema allows is answered below 500, in the API's error
-shape when refused, and never shows a secret, the key or a full email address."""
+accounts and a contact: whatever the schema allows is answered below 500, as the schema
+documents it (status and body; the error shape when refused), and never shows a secret, the
+key or a full email address."""
 
 from __future__ import annotations
 
