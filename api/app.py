@@ -10,11 +10,10 @@ import structlog
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api import health, metrics, platform_webhooks
+from api import errors, health, metrics, platform_webhooks
 from api.ops import routes as ops
 from api.ops.settings import ops_settings
 from api.platform_api import deliveries as platform_deliveries
-from api.platform_api import errors as platform_errors
 from api.platform_api import revenue
 from api.platform_api import routes as platform_api
 from api.relink_page import routes as relink
@@ -67,7 +66,7 @@ def create_app() -> FastAPI:
     app.include_router(platform_api.router)
     app.include_router(platform_deliveries.router)
     app.include_router(revenue.router)
-    platform_errors.install(app)
+    errors.install(app)
     platform_webhooks.document(app)
     app.mount(
         "/static",

@@ -1,6 +1,6 @@
 """GET /metrics/: the Prometheus metrics (every process's, summed, under
 PROMETHEUS_MULTIPROC_DIR), behind `Authorization: Bearer METRICS_TOKEN` when a
-token is set (compared in constant time)."""
+token is set (compared in constant time; refused in the error shape, api/errors.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import hmac
 from prometheus_client import make_asgi_app
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.errors import error_body
+from shared.errors import AuthenticationError
 from shared.metrics import export_registry
 from shared.settings import Settings
 
@@ -18,6 +20,7 @@ def metrics_app(settings: Settings) -> ASGIApp:
     if settings.metrics_token is None:
         return metrics
     expected = f"Bearer {settings.metrics_token.get_secret_value()}".encode()
+    refusal = error_body(AuthenticationError("Authorization: Bearer <METRICS_TOKEN> is required"))
 
     async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
         given = dict(scope.get("headers") or []).get(b"authorization", b"")
@@ -26,10 +29,13 @@ def metrics_app(settings: Settings) -> ASGIApp:
                 {
                     "type": "http.response.start",
                     "status": 401,
-                    "headers": [(b"www-authenticate", b"Bearer"), (b"content-type", b"text/plain")],
+                    "headers": [
+                        (b"www-authenticate", b"Bearer"),
+                        (b"content-type", b"application/json"),
+                    ],
                 }
             )
-            await send({"type": "http.response.body", "body": b"unauthorized\n"})
+            await send({"type": "http.response.body", "body": refusal})
             return
         await metrics(scope, receive, send)
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from shared.db import utcnow
+from shared.errors import InvalidRequestError
 from shared.models import ApiKey
 
 SCOPES = ("read", "write", "read:pii", "write:contacts", "write:webhooks")
@@ -22,8 +23,10 @@ KEY_FORMAT = re.compile(r"(rlk_[0-9a-f]{12})_[A-Za-z0-9_-]{43}")
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 
 
-class UnknownScope(ValueError):
+class UnknownScope(InvalidRequestError):
     """A scope relink does not grant."""
+
+    code = "unknown_scope"
 
 
 def key_hash(key: str) -> str:

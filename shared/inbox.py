@@ -11,6 +11,7 @@ from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, col, select
 
 from shared.db import utcnow
+from shared.errors import InvalidRequestError
 from shared.models import EventStatus, WebhookEvent
 
 MAX_ID_LENGTH = 255
@@ -20,8 +21,10 @@ MAX_CLOCK_DISTANCE_SECONDS = 10 * 365 * 86400
 THIN_EVENT_OBJECT = "v2.core.event"
 
 
-class NotAnEvent(ValueError):
+class NotAnEvent(InvalidRequestError):
     """A payload that is not a Stripe event relink can record; the message names the field."""
+
+    code = "not_an_event"
 
 
 def _short_text(value: object, *, prefix: str = "") -> bool:

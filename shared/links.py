@@ -15,6 +15,7 @@ from itsdangerous import (
 )
 from itsdangerous.encoding import base64_decode, base64_encode
 
+from shared.errors import InvalidRequestError
 from shared.settings import Settings, get_settings
 
 SALT = "relink.link.v1"
@@ -23,7 +24,7 @@ SALT = "relink.link.v1"
 TOKEN_SHAPE = re.compile(r"\.?[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
-class LinkError(Exception):
+class LinkError(InvalidRequestError):
     """A link that cannot be used; `expired` tells the two cases apart."""
 
     def __init__(
@@ -34,7 +35,7 @@ class LinkError(Exception):
         payload: LinkPayload | None = None,
         signed_at: datetime | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, "link_expired" if expired else "link_invalid")
         self.expired = expired
         self.payload = payload  # for an expired link: whose it was (the signature was valid)
         self.signed_at = signed_at

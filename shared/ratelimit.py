@@ -18,6 +18,7 @@ Use: `acquire("stripe")` before each Stripe request (shared/stripe_client.py doe
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from shared.errors import RateLimitError
 from shared.settings import ConfigError, Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -76,11 +78,12 @@ return string.format('%.6f', wait)
 """
 
 
-class RateLimitTimeout(Exception):
+class RateLimitTimeout(RateLimitError):
     """Waiting for a token would take longer than the caller allowed; nothing was taken."""
 
     def __init__(self, name: str, wait: float) -> None:
-        super().__init__(f"rate limit {name!r}: next token in {wait:.3f}s")
+        message = f"rate limit {name!r}: next token in {wait:.3f}s"
+        super().__init__(message, "rate_limit_timeout", retry_after=math.ceil(wait))
         self.name = name
         self.wait = wait
 

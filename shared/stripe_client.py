@@ -15,6 +15,7 @@ from stripe import RequestOptions
 
 from shared.connect import current_account
 from shared.contacts import EMAIL
+from shared.errors import UnavailableError
 from shared.ratelimit import acquire
 from shared.settings import Settings, get_settings
 
@@ -94,8 +95,10 @@ def rate_limited_backoff(retries: int) -> float:
     return ceiling * random.uniform(0.5, 1.0)
 
 
-class StripeNotConfigured(Exception):
+class StripeNotConfigured(UnavailableError):
     """STRIPE_API_KEY is not set, so relink cannot call Stripe."""
+
+    code = "stripe_not_configured"
 
 
 def make_stripe_client(

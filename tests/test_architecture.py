@@ -1,14 +1,17 @@
 """The layout's rules, checked: api imports no worker module, nothing happens at import, the
-worker's handler registry is the catalog the receiver reads, and no module grows past 400
-lines."""
+worker's handler registry is the catalog the receiver reads, no module grows past 400
+lines, and every exception relink defines has the one root, shared.errors.RelinkError."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import subprocess
 import sys
 from pathlib import Path
 
 from shared.catalog import HANDLED_EVENT_TYPES
+from shared.errors import RelinkError
 from worker.inbox.handlers import HANDLERS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,3 +51,21 @@ def test_no_module_is_over_400_lines() -> None:
         if (lines := len(path.read_text().splitlines())) > MAX_MODULE_LINES
     }
     assert long == {}
+
+
+def test_every_exception_relink_defines_derives_from_relink_error() -> None:
+    """One root: whatever relink raises has Stripe's fields, and api/errors.py renders any of
+    them in the one error shape (the SDK's and the libraries' exceptions are theirs)."""
+    strays = []
+    for package in ("api", "worker", "shared"):
+        for found in pkgutil.walk_packages([str(ROOT / package)], f"{package}."):
+            module = importlib.import_module(found.name)
+            strays += [
+                f"{found.name}.{value.__name__}"
+                for value in vars(module).values()
+                if isinstance(value, type)
+                and issubclass(value, BaseException)
+                and value.__module__ == found.name
+                and not issubclass(value, RelinkError)
+            ]
+    assert strays == []

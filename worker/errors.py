@@ -7,9 +7,13 @@ import random
 import stripe
 from sqlalchemy.exc import OperationalError
 
+from shared.errors import RelinkError
 
-class PermanentEventError(Exception):
+
+class PermanentEventError(RelinkError):
     """The event cannot be processed as it is (a bad payload, a wrong API version)."""
+
+    code = "event_not_processable"
 
     def __init__(self, event_id: str, reason: str) -> None:
         super().__init__(f"{event_id}: {reason}")

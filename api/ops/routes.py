@@ -4,8 +4,10 @@ the button that enables a disabled platform endpoint (as `relink webhooks enable
 
 Without OPS_TOKEN every /ops route answers 404. A browser without a session is sent to the
 login form; a wrong Authorization header gets 401; logins and bearer tokens past
-OPS_AUTH_ATTEMPTS_PER_MINUTE for the client's address get 429. Every page is no-store, framed
-by nobody, and runs only its own scripts.
+OPS_AUTH_ATTEMPTS_PER_MINUTE for the client's address get 429. Those refusals, and a bad CSRF
+token's 403, are the API's JSON error shape (api/errors.py); a wrong token typed into the
+login form gets the form again (401). Every answer is no-store, framed by nobody, and runs
+only its own scripts.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from api.errors import error_response
 from api.ops import auth, service
 from api.ops.formatting import FILTERS
 from api.ops.settings import ops_settings
 from shared import platform_endpoint
 from shared.db import session_scope, utcnow
+from shared.errors import AuthenticationError, ForbiddenError, NotFoundError, RateLimitError
 from shared.models import EventStatus
 from shared.replay import reset_for_replay
 from shared.settings import get_settings
@@ -49,10 +53,6 @@ HEADERS = {
 }
 
 
-class NotFound(Exception):
-    """/ops without OPS_TOKEN."""
-
-
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
     return templates.TemplateResponse(
         request, template, context, status_code=status_code, headers=HEADERS
@@ -60,7 +60,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
 
 
 def _too_many() -> Response:
-    return Response("too many attempts", 429, {"Retry-After": "60", **HEADERS})
+    return error_response(RateLimitError("too many attempts", retry_after=60), HEADERS)
 
 
 def _throttled(request: Request) -> Response | None:
@@ -73,8 +73,12 @@ def _throttled(request: Request) -> Response | None:
 def _refused(request: Request) -> Response:
     """401 for a wrong Authorization header; otherwise the login form."""
     if auth.bearer(request) is not None:
-        return Response("unauthorized", 401, {"WWW-Authenticate": "Bearer", **HEADERS})
+        return error_response(AuthenticationError("the bearer token is not OPS_TOKEN"), HEADERS)
     return RedirectResponse("/ops/login", 303, headers=HEADERS)
+
+
+def _bad_csrf() -> Response:
+    return error_response(ForbiddenError("bad or missing CSRF token"), HEADERS)
 
 
 async def _form(request: Request) -> dict[str, str] | None:
@@ -92,7 +96,7 @@ def _window(days: str | None) -> int:
 
 
 def _not_configured() -> Response | None:
-    return None if auth.configured_token() else Response("not found", 404, HEADERS)
+    return None if auth.configured_token() else error_response(NotFoundError("not found"), HEADERS)
 
 
 @router.get("/ops", response_class=HTMLResponse)
@@ -169,9 +173,9 @@ async def replay(request: Request, event_id: str) -> Response:
         return _refused(request)
     form = await _form(request)
     if form is None or not auth.csrf_matches(operator, form.get("csrf", "")):
-        return Response("forbidden: bad or missing CSRF token", 403, HEADERS)
+        return _bad_csrf()
     if not event_id.isprintable():  # no event id has a control character (NUL fails PostgreSQL)
-        return Response("not found: no such event", 404, HEADERS)
+        return error_response(NotFoundError("no such event"), HEADERS)
     outcome = await run_in_threadpool(
         reset_for_replay, event_id[:255], force=False, replayable=PROBLEMS
     )
@@ -196,7 +200,7 @@ async def enable_webhooks(request: Request) -> Response:
         return _refused(request)
     form = await _form(request)
     if form is None or not auth.csrf_matches(operator, form.get("csrf", "")):
-        return Response("forbidden: bad or missing CSRF token", 403, HEADERS)
+        return _bad_csrf()
     released = await run_in_threadpool(_enable_endpoint)
     if released is not None:
         log.warning("platform_endpoint_enabled", by="ops", released=len(released))

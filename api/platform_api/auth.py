@@ -10,9 +10,9 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.platform_api.errors import ApiError
 from shared.api_keys import find_key, mark_used
 from shared.db import session_scope
+from shared.errors import AuthenticationError, ForbiddenError
 
 bearer = HTTPBearer(auto_error=False, description="an API key made with `relink keys create`")
 
@@ -31,18 +31,11 @@ def authenticate(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Caller:
     if credentials is None:
-        raise ApiError(
-            401,
-            "unauthorized",
-            "an API key is required: Authorization: Bearer <key>",
-            {"WWW-Authenticate": "Bearer"},
-        )
+        raise AuthenticationError("an API key is required: Authorization: Bearer <key>")
     with session_scope() as session:
         row = find_key(session, credentials.credentials)
         if row is None:
-            raise ApiError(
-                401, "unauthorized", "the API key is not valid", {"WWW-Authenticate": "Bearer"}
-            )
+            raise AuthenticationError("the API key is not valid")
         mark_used(session, row)
         return Caller(prefix=row.prefix, scopes=frozenset(row.scopes))
 
@@ -52,7 +45,7 @@ def require(scope: str) -> Callable[[Caller], Caller]:
 
     def check(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
         if scope not in caller.scopes:
-            raise ApiError(403, "forbidden", f"the API key lacks the {scope} scope")
+            raise ForbiddenError(f"the API key lacks the {scope} scope")
         return caller
 
     return check

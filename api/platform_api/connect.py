@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header
 
-from api.platform_api.errors import ApiError
 from shared.connect import PLATFORM
+from shared.errors import InvalidRequestError
 
 HEADER = "Stripe-Account"
 PATTERN = r"^acct_[A-Za-z0-9]{1,250}$"
@@ -41,10 +41,9 @@ def stripe_account(
     if value is None:
         return PLATFORM
     if not _ACCOUNT.fullmatch(value):
-        raise ApiError(
-            400,
-            "invalid_stripe_account",
+        raise InvalidRequestError(
             f"the {HEADER} header must be a connected account's id: acct_ then letters and digits",
+            "invalid_stripe_account",
         )
     return value
 

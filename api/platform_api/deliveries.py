@@ -13,12 +13,13 @@ import structlog
 from fastapi import APIRouter, Depends, Path, Query
 from sqlmodel import Session, col, select
 
+from api.errors import documented
 from api.platform_api import schemas
 from api.platform_api.auth import Caller, require
-from api.platform_api.errors import ApiError
 from api.platform_api.routes import ERRORS, NO_CONTROLS, no_store
 from shared import platform_endpoint
 from shared.db import session_scope, utcnow
+from shared.errors import ConflictError, NotFoundError
 from shared.platform_models import DeliveryStatus, PlatformAttempt, PlatformEvent
 
 router = APIRouter(
@@ -78,7 +79,7 @@ def _views(session: Session, rows: list[PlatformEvent]) -> list[schemas.Delivery
 def _one(session: Session, delivery_id: int) -> schemas.Delivery:
     row = session.get(PlatformEvent, delivery_id)
     if row is None:
-        raise ApiError(404, "not_found", f"no webhook delivery {delivery_id}")
+        raise NotFoundError(f"no webhook delivery {delivery_id}")
     return _views(session, [row])[0]
 
 
@@ -127,7 +128,7 @@ def get_delivery(delivery_id: DeliveryId, _caller: Reader) -> schemas.Delivery:
     "/{delivery_id}/redeliver",
     response_model=schemas.Delivery,
     status_code=202,
-    responses={409: {"model": schemas.ErrorBody, "description": "the endpoint is disabled"}},
+    responses=documented({409: "the endpoint is disabled"}),
 )
 def redeliver(delivery_id: DeliveryId, caller: Redeliverer) -> schemas.Delivery:
     """Send the event again, the same webhook id and body; a delivery already queued, or
@@ -135,13 +136,12 @@ def redeliver(delivery_id: DeliveryId, caller: Redeliverer) -> schemas.Delivery:
     with session_scope() as session:
         outcome = platform_endpoint.redeliver(session, delivery_id, now=utcnow())
         if outcome is None:
-            raise ApiError(404, "not_found", f"no webhook delivery {delivery_id}")
+            raise NotFoundError(f"no webhook delivery {delivery_id}")
         if outcome == platform_endpoint.DISABLED:
-            raise ApiError(
-                409,
-                "endpoint_disabled",
+            raise ConflictError(
                 "the platform endpoint is disabled: an operator enables it "
                 "(relink webhooks enable, or /ops), then its held deliveries go out",
+                "endpoint_disabled",
             )
         session.flush()
         delivery = _one(session, delivery_id)

@@ -9,8 +9,8 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
+from api.errors import NO_STORE
 from api.platform_api.connect import StripeAccount
-from api.platform_api.errors import NO_STORE
 from api.platform_api.routes import ERRORS, Reader
 from shared import money
 from shared.db import session_scope

@@ -13,26 +13,31 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from api.bodies import BodyTooLarge, read_body
+from api.bodies import read_body
+from api.errors import NO_STORE, documented
 from api.platform_api import schemas, service
 from api.platform_api.auth import Caller, require
 from api.platform_api.connect import StripeAccount
-from api.platform_api.errors import NO_STORE, ApiError
 from shared import contacts, outbox
 from shared.db import session_scope
+from shared.errors import (
+    ConflictError,
+    InvalidParameterError,
+    NotFoundError,
+    RateLimitError,
+)
 from shared.models import OPEN_CASE_STATES, CaseState, ContactSubject, FcAccount, RelinkCase
 from shared.settings import get_settings
 
-ERRORS: dict[int | str, dict[str, object]] = {
-    status: {"model": schemas.ErrorBody, "description": description}
-    for status, description in (
-        (400, "a Stripe-Account header that is not a connected account's id"),
-        (401, "no API key, or not a live one"),
-        (403, "the key lacks the scope"),
-        (404, "no such object"),
-        (422, "an invalid parameter or body"),
-    )
-}
+ERRORS = documented(
+    {
+        400: "a Stripe-Account header that is not a connected account's id",
+        401: "no API key, or not a live one",
+        403: "the key lacks the scope",
+        404: "no such object",
+        422: "an invalid parameter or body",
+    }
+)
 
 
 def no_store(response: Response) -> None:
@@ -65,7 +70,7 @@ def _case(session: Session, case_id: int, stripe_account: str) -> RelinkCase:
     """The case, if it lives on `stripe_account`: another account's is not found."""
     case = session.get(RelinkCase, case_id)
     if case is None or case.stripe_account != stripe_account:
-        raise ApiError(404, "not_found", f"no case {case_id}")
+        raise NotFoundError(f"no case {case_id}")
     return case
 
 
@@ -74,7 +79,7 @@ def _open_case(session: Session, case_id: int, stripe_account: str) -> RelinkCas
     missing one (a write-only key cannot tell them apart by probing ids)."""
     case = session.get(RelinkCase, case_id)
     if case is None or case.stripe_account != stripe_account or case.state not in OPEN_CASE_STATES:
-        raise ApiError(404, "not_found", f"no case {case_id}")
+        raise NotFoundError(f"no case {case_id}")
     return case
 
 
@@ -85,8 +90,8 @@ def _utc(moment: datetime) -> datetime:
     try:
         return moment.astimezone(UTC)
     except OverflowError:
-        raise ApiError(
-            422, "invalid_request", "updated_since: outside the range of dates in UTC"
+        raise InvalidParameterError(
+            "updated_since: outside the range of dates in UTC", param="updated_since"
         ) from None
 
 
@@ -142,7 +147,7 @@ def get_case(case_id: CaseId, caller: Reader, account: StripeAccount) -> schemas
     with session_scope() as session:
         detail = service.get_case(session, case_id, account, sees_pii=caller.sees_pii)
     if detail is None:
-        raise ApiError(404, "not_found", f"no case {case_id}")
+        raise NotFoundError(f"no case {case_id}")
     return detail
 
 
@@ -154,7 +159,7 @@ def get_account(
     with session_scope() as session:
         account = service.get_account(session, account_id, stripe_account)
     if account is None:
-        raise ApiError(404, "not_found", f"no account {account_id}")
+        raise NotFoundError(f"no account {account_id}")
     return account
 
 
@@ -162,7 +167,7 @@ def get_account(
     "/cases/{case_id}/links",
     response_model=schemas.Link,
     status_code=201,
-    responses={409: {"model": schemas.ErrorBody, "description": "the case has no account"}},
+    responses=documented({409: "the case has no account"}),
 )
 def mint_link(case_id: CaseId, _caller: Writer, account: StripeAccount) -> schemas.Link:
     """A fresh signed relink link for an open case, for the platform's own prompt (a closed
@@ -170,7 +175,7 @@ def mint_link(case_id: CaseId, _caller: Writer, account: StripeAccount) -> schem
     with session_scope() as session:
         link = service.mint_link(session, _open_case(session, case_id, account))
     if isinstance(link, str):
-        raise ApiError(409, "no_account", f"case {case_id} has no account to relink")
+        raise ConflictError(f"case {case_id} has no account to relink", "no_account")
     return link
 
 
@@ -188,12 +193,7 @@ def revoke_links(case_id: CaseId, caller: Writer, account: StripeAccount) -> Res
     "/cases/{case_id}/resend",
     response_model=schemas.Resend,
     status_code=202,
-    responses={
-        429: {
-            "model": schemas.ErrorBody,
-            "description": "a fresh link went out too recently, or the day's cap is reached",
-        }
-    },
+    responses=documented({429: "a fresh link went out too recently, or the day's cap is reached"}),
 )
 def resend(case_id: CaseId, _caller: Writer, account: StripeAccount) -> schemas.Resend:
     """Email the case's holder a fresh link (the relink page's own path and limits); a closed
@@ -202,22 +202,18 @@ def resend(case_id: CaseId, _caller: Writer, account: StripeAccount) -> schemas.
         _open_case(session, case_id, account)
         outcome = outbox.request_fresh_link(session, case_id)
     if outcome in ("missing", "not_open"):
-        raise ApiError(404, "not_found", f"no case {case_id}")
+        raise NotFoundError(f"no case {case_id}")
     if outcome == "rate_limited":
         interval = get_settings().fresh_link_interval_seconds
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"case {case_id} got a fresh link less than {interval}s ago",
-            {"Retry-After": str(interval)},
+        raise RateLimitError(
+            f"case {case_id} got a fresh link less than {interval}s ago", retry_after=interval
         )
     if outcome == "daily_cap":
         cap = get_settings().fresh_link_daily_cap
-        raise ApiError(
-            429,
-            "daily_cap",
+        raise RateLimitError(
             f"case {case_id} got {cap} fresh links in the last 24 hours (FRESH_LINK_DAILY_CAP)",
-            {"Retry-After": str(24 * 3600)},
+            "daily_cap",
+            retry_after=24 * 3600,
         )
     return schemas.Resend(case_id=case_id, outcome="queued")
 
@@ -229,12 +225,7 @@ MAX_CONTACT_BYTES = 4 * 1024
 async def contact_body(caller: ContactWriter, request: Request) -> tuple[Caller, schemas.ContactIn]:
     """The caller and its contact: the key is checked first, then the body is read, up to
     MAX_CONTACT_BYTES (a request without a key, or a larger body, is refused unread)."""
-    try:
-        body = await read_body(request, MAX_CONTACT_BYTES)
-    except BodyTooLarge:
-        raise ApiError(
-            413, "too_large", f"a contact body is at most {MAX_CONTACT_BYTES} bytes"
-        ) from None
+    body = await read_body(request, MAX_CONTACT_BYTES)
     try:
         return caller, schemas.ContactIn.model_validate_json(body)
     except ValidationError as exc:
@@ -245,16 +236,13 @@ async def contact_body(caller: ContactWriter, request: Request) -> tuple[Caller,
 def _subject(subject_type: ContactSubject, subject_id: str) -> None:
     prefix = ID_PREFIXES[subject_type]
     if not subject_id.startswith(prefix):
-        raise ApiError(422, "invalid_request", f"a {subject_type} id starts with {prefix}")
+        raise InvalidParameterError(f"a {subject_type} id starts with {prefix}", param="subject_id")
 
 
 @router.put(
     "/contacts/{subject_type}/{subject_id}",
     response_model=schemas.ContactOut,
-    responses={
-        409: {"model": schemas.ErrorBody, "description": "the account has a holder"},
-        413: {"model": schemas.ErrorBody, "description": "a body over 4 KiB"},
-    },
+    responses=documented({409: "the account has a holder", 413: "a body over 4 KiB"}),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -277,10 +265,10 @@ def set_contact(
         if subject_type == ContactSubject.FC_ACCOUNT:
             fc_account = session.get(FcAccount, (subject_id, account))
             if fc_account is None:
-                raise ApiError(404, "not_found", f"no account {subject_id}")
+                raise NotFoundError(f"no account {subject_id}")
             if fc_account.holder_type:
-                raise ApiError(
-                    409, "has_holder", f"set the contact of its {fc_account.holder_type} instead"
+                raise ConflictError(
+                    f"set the contact of its {fc_account.holder_type} instead", "has_holder"
                 )
         before = contacts.get_contact(session, subject_type, subject_id, stripe_account=account)
         before_email = before.email if before else None
@@ -314,7 +302,7 @@ def get_contact(
     with session_scope() as session:
         row = contacts.get_contact(session, subject_type, subject_id, stripe_account=account)
         if row is None:
-            raise ApiError(404, "not_found", f"no contact for {subject_type} {subject_id}")
+            raise NotFoundError(f"no contact for {subject_type} {subject_id}")
         return service.contact_out(row, sees_pii=caller.sees_pii)
 
 
@@ -330,7 +318,7 @@ def delete_contact(
     with session_scope() as session:
         row = contacts.get_contact(session, subject_type, subject_id, stripe_account=account)
         if row is None:
-            raise ApiError(404, "not_found", f"no contact for {subject_type} {subject_id}")
+            raise NotFoundError(f"no contact for {subject_type} {subject_id}")
         before = row.email
         contacts.delete_contact(session, subject_type, subject_id, stripe_account=account)
         service.contact_changed(

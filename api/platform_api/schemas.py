@@ -11,15 +11,6 @@ from shared.contacts import EMAIL, LOCALE
 from shared.platform_payloads import BlockedPaymentMethod, Holder
 
 
-class ErrorDetail(BaseModel):
-    code: str = Field(description="stable, machine-readable: unauthorized, forbidden, not_found…")
-    message: str
-
-
-class ErrorBody(BaseModel):
-    error: ErrorDetail
-
-
 class Case(BaseModel):
     object: Literal["relink_case"] = "relink_case"
     id: int

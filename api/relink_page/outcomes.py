@@ -6,31 +6,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# errors (the routes map them to HTTP)
+from shared.errors import InvalidRequestError, NotFoundError, RateLimitError, UnavailableError
+
+# errors (the routes render each as its page, never as JSON)
 
 
-class RelinkError(Exception):
-    """A relink request that cannot go on."""
-
-
-class UnknownCase(RelinkError):
+class UnknownCase(NotFoundError):
     """The link is validly signed but its case is gone."""
 
+    code = "unknown_case"
 
-class UnknownSession(RelinkError):
+
+class UnknownSession(InvalidRequestError):
     """A session (or SetupIntent) id that no attempt of this link's case recorded."""
 
+    code = "unknown_session"
 
-class StripeUnavailable(RelinkError):
+
+class StripeUnavailable(UnavailableError):
     """Stripe refused or could not be reached; the customer should retry later."""
 
+    code = "stripe_unavailable"
 
-class Busy(RelinkError):
+
+class Busy(RateLimitError):
     """This case's request limit, or the api's Stripe budget, is spent for now."""
 
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+    code = "busy"
 
 
 # outcomes (the routes render them)

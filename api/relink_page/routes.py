@@ -28,6 +28,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from api.bodies import BodyTooLarge, read_body
+from api.errors import documented
 from api.relink_page import outcomes, service, setup
 from api.relink_page.fc_sessions import online_acceptance
 from api.relink_page.language import page_locale
@@ -44,7 +45,8 @@ from shared.settings import get_settings
 from shared.settings.page import RelinkUi
 from shared.stripe_client import StripeNotConfigured
 
-router = APIRouter()
+# The pages answer HTML; only a request FastAPI itself refuses would get the JSON shape.
+router = APIRouter(responses=documented({422: "a parameter FastAPI cannot read"}))
 STATIC_DIR = Path(__file__).parent / "static"
 MAX_FORM_BYTES = 16 * 1024
 DAY = 24 * 3600

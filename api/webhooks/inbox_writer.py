@@ -12,8 +12,8 @@ import structlog
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from api.errors import Rejected
 from shared.db import session_scope
+from shared.errors import RelinkError, UnavailableError
 from shared.inbox import InboxItem, forget_enqueue, record_events
 from shared.queue import events_task, publish_after_commit
 from shared.settings import get_settings
@@ -23,13 +23,13 @@ MAX_BATCH = 500
 log = structlog.get_logger(__name__)
 
 
-def _unavailable() -> Rejected:
-    return Rejected(503, "database_unavailable", "the inbox is unavailable; retry")
+def _unavailable() -> UnavailableError:
+    return UnavailableError("the inbox is unavailable; retry", "database_unavailable")
 
 
-def write_batch(items: list[InboxItem]) -> list[str | Rejected]:
+def write_batch(items: list[InboxItem]) -> list[str | RelinkError]:
     """Each item's outcome: queued, stored (broker down), recorded (a duplicate), ignored, or
-    the Rejected its request answers. A batch the database refuses is written again one
+    the error its request answers. A batch the database refuses is written again one
     event at a time, so one bad event never fails its neighbours; once the database is
     unreachable the rest of the batch is refused without trying."""
     try:
@@ -40,12 +40,12 @@ def write_batch(items: list[InboxItem]) -> list[str | Rejected]:
     except Exception:  # a value the database refuses (SQLAlchemy's DataError, a driver's own)
         if len(items) == 1:
             log.exception("event_not_recorded", event_id=items[0].header.id)
-            return [Rejected(500, "event_not_recorded", "the event could not be recorded")]
+            return [RelinkError("the event could not be recorded", "event_not_recorded")]
     log.warning("inbox_batch_refused_writing_one_by_one", events=len(items))
-    outcomes: list[str | Rejected] = []
+    outcomes: list[str | RelinkError] = []
     for item in items:
         last = outcomes[-1] if outcomes else None
-        unreachable = isinstance(last, Rejected) and last.check == "database_unavailable"
+        unreachable = isinstance(last, RelinkError) and last.code == "database_unavailable"
         outcomes.extend([_unavailable()] if unreachable else write_batch([item]))
     return outcomes
 
@@ -107,7 +107,7 @@ class InboxWriter:
             for (_, future), outcome in zip(batch, outcomes, strict=True):
                 if future.done():
                     continue
-                if isinstance(outcome, Rejected):
+                if isinstance(outcome, RelinkError):
                     future.set_exception(outcome)
                 else:
                     future.set_result(outcome)

@@ -5,9 +5,10 @@ every other method on these paths, goes on to the FastAPI app."""
 
 from __future__ import annotations
 
+from prometheus_client import Counter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.errors import Rejected, rejection_body
+from api.errors import error_body
 from api.webhooks.inbox_writer import InboxWriter
 from api.webhooks.routes import (
     ENDPOINTS,
@@ -17,8 +18,11 @@ from api.webhooks.routes import (
     declared_too_large,
     too_large,
 )
+from shared.errors import RelinkError
 
 _JSON = (b"content-type", b"application/json")
+# Labelled `check` (the error's code) as it was before the error shape had a `code`.
+REJECTIONS = Counter("relink_webhook_rejections", "Webhook deliveries refused", ["check"])
 
 
 class WebhookReceiver:
@@ -40,8 +44,9 @@ class WebhookReceiver:
                 return  # the client went away: nothing to answer
             header, payload = verify(body, headers.get("stripe-signature"))
             outcome = await self.writer.submit(accepted(header, payload))
-        except Rejected as rejected:
-            await _answer(send, rejected.status_code, rejection_body(rejected))
+        except RelinkError as error:
+            REJECTIONS.labels(check=error.code).inc()
+            await _answer(send, error.http_status, error_body(error))
             return
         await _answer(send, 200, accepted_body(header, outcome))
 

@@ -13,20 +13,22 @@ objects."""
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
 import structlog
-from fastapi import APIRouter, Header
+from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client import Counter
 from pydantic import SecretStr
 
-from api.errors import Rejected
+from api.bodies import BodyTooLarge
+from api.errors import documented
 from api.webhooks.signature import verify_signature
 from api.webhooks.thin import thin_event_header
 from shared.catalog import HANDLED_EVENT_TYPES
-from shared.inbox import THIN_EVENT_OBJECT, EventHeader, InboxItem, NotAnEvent
+from shared.errors import InvalidRequestError, NotFoundError
+from shared.inbox import THIN_EVENT_OBJECT, EventHeader, InboxItem
 from shared.settings import get_settings
 
 MAX_BODY_BYTES = 256 * 1024
@@ -43,22 +45,20 @@ def declared_too_large(content_length: str | None) -> bool:
     )
 
 
-def too_large() -> Rejected:
-    return Rejected(413, "body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
+def too_large() -> BodyTooLarge:
+    return BodyTooLarge(f"the body exceeds {MAX_BODY_BYTES} bytes", "body_too_large")
 
 
 def parse_event_header(payload: str, signature: str, secret: str, tolerance: int) -> EventHeader:
-    """A snapshot event's header, or a thin event's (verified and parsed by the SDK)."""
+    """A snapshot event's header, or a thin event's (verified and parsed by the SDK);
+    NotAnEvent (400 `not_an_event`) names what is wrong with one."""
     try:
         event: Any = orjson.loads(payload)
     except orjson.JSONDecodeError:
-        raise Rejected(400, "body_not_json", "the body is not JSON") from None
+        raise InvalidRequestError("the body is not JSON", "body_not_json") from None
     if isinstance(event, dict) and event.get("object") == THIN_EVENT_OBJECT:
         return thin_event_header(event, payload, signature, secret, tolerance)
-    try:
-        return EventHeader.from_event(event, now=time.time())
-    except NotAnEvent as exc:
-        raise Rejected(400, "not_an_event", str(exc)) from None
+    return EventHeader.from_event(event, now=time.time())
 
 
 def verified_event(body: bytes, stripe_signature: str | None) -> tuple[EventHeader, str]:
@@ -66,11 +66,10 @@ def verified_event(body: bytes, stripe_signature: str | None) -> tuple[EventHead
     settings = get_settings()
     header, payload = _verified(body, stripe_signature, settings.stripe_webhook_secrets)
     if header.account is not None:
-        raise Rejected(
-            400,
-            "connect_event_on_account_endpoint",
+        raise InvalidRequestError(
             "the event has `account` (a connected account's): Connect events go to "
             "/webhooks/stripe/connect, with STRIPE_CONNECT=true",
+            "connect_event_on_account_endpoint",
         )
     return header, payload
 
@@ -80,12 +79,12 @@ def verified_connect_event(body: bytes, stripe_signature: str | None) -> tuple[E
     STRIPE_CONNECT_WEBHOOK_SECRETS secret; 404 while STRIPE_CONNECT is off."""
     settings = get_settings()
     if not settings.stripe_connect:
-        raise Rejected(404, "connect_disabled", "STRIPE_CONNECT is off")
+        raise NotFoundError("STRIPE_CONNECT is off", "connect_disabled")
     secrets = settings.stripe_connect_webhook_secrets
     header, payload = _verified(body, stripe_signature, secrets)
     if header.account is None:
-        raise Rejected(
-            400, "not_a_connect_event", "the event has no `account`: it is no Connect event"
+        raise InvalidRequestError(
+            "the event has no `account`: it is no Connect event", "not_a_connect_event"
         )
     return header, payload
 
@@ -99,16 +98,15 @@ def _verified(
     try:
         payload = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise Rejected(400, "body_not_utf8", "the body is not UTF-8") from None
+        raise InvalidRequestError("the body is not UTF-8", "body_not_utf8") from None
     tolerance = settings.webhook_tolerance_seconds
     secret = verify_signature(payload, stripe_signature, secrets, tolerance)
     header = parse_event_header(payload, stripe_signature or "", secret, tolerance)
     if header.livemode != settings.livemode:
         mode = "live" if settings.livemode else "test"
-        raise Rejected(
-            400,
-            "livemode_mismatch",
+        raise InvalidRequestError(
             f"event livemode={str(header.livemode).lower()} but STRIPE_API_KEY is a {mode} key",
+            "livemode_mismatch",
         )
     return header, payload
 
@@ -131,17 +129,37 @@ def accepted_body(header: EventHeader, outcome: str) -> bytes:
 # The operations as the OpenAPI schema (and the fuzz suite) sees them. Every POST to these
 # paths is served before routing by api.webhooks.receiver (FastAPI's request handling cost
 # more than an empty endpoint's whole request); the routes answer the other methods (405).
+# The header is declared here rather than as a FastAPI parameter, which would document a 422
+# that FastAPI never gets to answer.
+
+SIGNATURE_HEADER = {
+    "parameters": [
+        {
+            "name": "stripe-signature",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string"},
+        }
+    ]
+}
+REFUSALS = {
+    400: "a check failed (`code` names it): the signature, the body, the event, livemode or "
+    "the endpoint's Connect rule",
+    413: f"a body over {MAX_BODY_BYTES} bytes",
+    500: "the event could not be recorded",
+    503: "no webhook secret is configured, or the database is down: Stripe retries",
+}
 
 
-@router.post("/webhooks/stripe")
-async def receive_stripe_webhook(
-    stripe_signature: Annotated[str | None, Header()] = None,
-) -> Response:
+@router.post("/webhooks/stripe", responses=documented(REFUSALS), openapi_extra=SIGNATURE_HEADER)
+async def receive_stripe_webhook() -> Response:
     raise RuntimeError("POST /webhooks/stripe is served by api.webhooks.receiver")
 
 
-@router.post("/webhooks/stripe/connect")
-async def receive_connect_webhook(
-    stripe_signature: Annotated[str | None, Header()] = None,
-) -> Response:
+@router.post(
+    "/webhooks/stripe/connect",
+    responses=documented({**REFUSALS, 404: "STRIPE_CONNECT is off"}),
+    openapi_extra=SIGNATURE_HEADER,
+)
+async def receive_connect_webhook() -> Response:
     raise RuntimeError("POST /webhooks/stripe/connect is served by api.webhooks.receiver")

@@ -10,7 +10,15 @@ import time
 
 import stripe
 
-from api.errors import Rejected
+from shared.errors import AuthenticationError, UnavailableError
+
+
+class SignatureRefused(AuthenticationError):
+    """A Stripe-Signature header that is missing, malformed or does not verify: a 400, as
+    the endpoint has always answered (Stripe retries any non-2xx alike)."""
+
+    http_status = 400
+
 
 # The SDK's messages, mapped to the name of the check that failed.
 _SDK_CHECKS = (
@@ -35,30 +43,33 @@ def signed_timestamp(header: str) -> int:
     after the size caps and before any HMAC: a header whose `t` the SDK and relink could read
     differently (two of them, or not an integer) is refused here."""
     if len(header) > MAX_HEADER_BYTES:
-        raise Rejected(
-            400, "signature_header_too_large", f"Stripe-Signature exceeds {MAX_HEADER_BYTES} bytes"
+        raise SignatureRefused(
+            f"Stripe-Signature exceeds {MAX_HEADER_BYTES} bytes", "signature_header_too_large"
         )
     if not header.isascii():  # Stripe's never is; the SDK's compare_digest raises on it
-        raise Rejected(
-            400, "malformed_signature_header", "the Stripe-Signature header is not ASCII"
+        raise SignatureRefused(
+            "the Stripe-Signature header is not ASCII", "malformed_signature_header"
         )
     items = [item.split("=", 2) for item in header.split(",")]
     if sum(1 for item in items if item[0] == "v1") > MAX_V1_SIGNATURES:
-        raise Rejected(400, "too_many_signatures", f"more than {MAX_V1_SIGNATURES} v1 signatures")
+        raise SignatureRefused(
+            f"more than {MAX_V1_SIGNATURES} v1 signatures", "too_many_signatures"
+        )
     timestamps = [item[1] if len(item) > 1 else "" for item in items if item[0] == "t"]
     if len(timestamps) != 1 or not timestamps[0].isascii() or not timestamps[0].isdigit():
-        raise Rejected(
-            400, "malformed_signature_header", "the Stripe-Signature header needs one integer t"
+        raise SignatureRefused(
+            "the Stripe-Signature header needs one integer t", "malformed_signature_header"
         )
     return int(timestamps[0])
 
 
 def verify_signature(payload: str, header: str | None, secrets: list[str], tolerance: int) -> str:
-    """The secret that verifies the header (its timestamp not ahead); Rejected if none."""
+    """The secret that verifies the header (its timestamp not ahead); SignatureRefused if
+    none, UnavailableError (503: Stripe retries) while no secret is configured."""
     if not secrets:
-        raise Rejected(503, "no_webhook_secret", "STRIPE_WEBHOOK_SECRETS is not configured")
+        raise UnavailableError("STRIPE_WEBHOOK_SECRETS is not configured", "no_webhook_secret")
     if not header:
-        raise Rejected(400, "missing_signature_header", "the Stripe-Signature header is missing")
+        raise SignatureRefused("the Stripe-Signature header is missing", "missing_signature_header")
     timestamp = signed_timestamp(header)
     failure = "signature_mismatch"
     for secret in secrets:
@@ -71,7 +82,7 @@ def verify_signature(payload: str, header: str | None, secrets: list[str], toler
             break
         else:
             if timestamp > time.time() + tolerance:
-                raise Rejected(400, "timestamp_in_future", "the signature's timestamp is ahead")
+                raise SignatureRefused("the signature's timestamp is ahead", "timestamp_in_future")
             return secret
     messages = {
         "malformed_signature_header": "the Stripe-Signature header cannot be parsed",
@@ -79,4 +90,4 @@ def verify_signature(payload: str, header: str | None, secrets: list[str], toler
         "signature_mismatch": "no v1 signature matches the body with any configured secret",
         "timestamp_too_old": f"the signature's timestamp is more than {tolerance}s old",
     }
-    raise Rejected(400, failure, messages.get(failure, "the signature does not verify"))
+    raise SignatureRefused(messages.get(failure, "the signature does not verify"), failure)

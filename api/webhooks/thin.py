@@ -10,7 +10,7 @@ from typing import Any
 
 import stripe
 
-from api.errors import Rejected
+from api.webhooks.signature import SignatureRefused
 from shared.catalog import HANDLED_EVENT_TYPES
 from shared.inbox import EventHeader, NotAnEvent
 
@@ -23,16 +23,11 @@ def thin_event_header(
 ) -> EventHeader:
     """The header of a thin event whose signature `secret` verified, checked field by field
     and then verified and parsed by the SDK (a body its typed class cannot read is a 400)."""
-    try:
-        header = EventHeader.from_thin_event(event, now=time.time(), handled=HANDLED_EVENT_TYPES)
-    except NotAnEvent as exc:
-        raise Rejected(400, "not_an_event", str(exc)) from None
+    header = EventHeader.from_thin_event(event, now=time.time(), handled=HANDLED_EVENT_TYPES)
     try:
         _PARSER.parse_event_notification(payload, signature, secret, tolerance)
     except stripe.SignatureVerificationError:
-        raise Rejected(400, "signature_mismatch", "the thin event does not verify") from None
+        raise SignatureRefused("the thin event does not verify", "signature_mismatch") from None
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise Rejected(
-            400, "not_an_event", f"the SDK cannot parse the thin event: {type(exc).__name__}"
-        ) from None
+        raise NotAnEvent(f"the SDK cannot parse the thin event: {type(exc).__name__}") from None
     return header

@@ -9,11 +9,15 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode
 
+from shared.errors import RelinkError
+
 VAR_DIR = Path("var")
 
 
-class ConfigError(Exception):
+class ConfigError(RelinkError):
     """Raised at start-up when a setting is missing or invalid; names the variable."""
+
+    code = "invalid_configuration"
 
 
 def webhook_secrets(value: list[SecretStr]) -> list[SecretStr]:

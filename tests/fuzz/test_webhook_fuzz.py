@@ -66,6 +66,7 @@ def deliver(client: TestClient) -> Deliver:
             assert row_count() == before, "a rejected delivery wrote a row"
             assert response.headers["content-type"].startswith("application/json")
             assert set(response.json()) == {"error"}
+            assert set(response.json()["error"]) == {"type", "code", "message", "param"}
         return response
 
     return post
@@ -101,7 +102,7 @@ def test_validly_signed_json_that_is_not_an_event(
     body = json.dumps(document).encode()
     response = deliver(body, {"Stripe-Signature": signature(body, secret)})
     assert response.status_code == 400
-    assert response.json()["error"]["check"] in ("not_an_event", "body_not_json")
+    assert response.json()["error"]["code"] in ("not_an_event", "body_not_json")
 
 
 event_fields = st.fixed_dictionaries(

@@ -126,7 +126,7 @@ def test_database_down_answers_503_and_writes_nothing(
     try:
         response = deliver(stack, body_of(evt))
         assert response.status_code == 503
-        assert response.json()["error"]["check"] == "database_unavailable"
+        assert response.json()["error"]["code"] == "database_unavailable"
         ready = requests.get(f"{stack.base_url}/readyz", timeout=30)
         assert ready.status_code == 503
         assert ready.json()["database"]["ok"] is False

@@ -14,17 +14,22 @@ from shared.models import ApiKey
 from tests.platform_api.conftest import add_case, bearer, make_key
 
 
-def error_of(response: object) -> dict[str, str]:
+def error_of(response: object) -> dict[str, str | None]:
     body = response.json()  # type: ignore[attr-defined]
     assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message"}
+    assert set(body["error"]) == {"type", "code", "message", "param"}
     return body["error"]
 
 
 def test_no_key_is_401_in_the_api_error_shape(api: TestClient) -> None:
     response = api.get("/api/v1/cases")
     assert response.status_code == 401
-    assert error_of(response)["code"] == "unauthorized"
+    assert error_of(response) == {
+        "type": "authentication_error",
+        "code": "unauthorized",
+        "message": "an API key is required: Authorization: Bearer <key>",
+        "param": None,
+    }
     assert response.headers["www-authenticate"] == "Bearer"
 
 
@@ -50,8 +55,10 @@ def test_each_route_needs_its_scope(api: TestClient, keys: dict[str, dict[str, s
         forbidden = api.get(path, headers=keys["write"])
         assert forbidden.status_code == 403, path
         assert error_of(forbidden) == {
+            "type": "invalid_request_error",
             "code": "forbidden",
             "message": "the API key lacks the read scope",
+            "param": None,
         }
     writes = [f"/api/v1/cases/{case_id}/links", f"/api/v1/cases/{case_id}/resend"]
     for path in writes:

@@ -49,8 +49,13 @@ def test_limit_outside_1_to_100_is_a_422_in_the_error_shape(api: TestClient, key
     for limit in (0, 101, -1):
         response = api.get("/api/v1/cases", params={"limit": limit}, headers=keys["read"])
         assert response.status_code == 422
-        assert response.json()["error"]["code"] == "invalid_request"
-        assert "limit" in response.json()["error"]["message"]
+        error = response.json()["error"]
+        assert (error["type"], error["code"], error["param"]) == (
+            "invalid_request_error",
+            "invalid_request",
+            "limit",
+        )
+        assert "limit" in error["message"]
 
 
 def ids(api: TestClient, keys: Keys, **params: str | int) -> list[int]:
@@ -130,7 +135,14 @@ def test_one_case_has_its_accounts_and_a_timeline_with_masked_addresses(
 
     missing = api.get("/api/v1/cases/999999", headers=keys["read"])
     assert missing.status_code == 404
-    assert missing.json() == {"error": {"code": "not_found", "message": "no case 999999"}}
+    assert missing.json() == {
+        "error": {
+            "type": "invalid_request_error",
+            "code": "not_found",
+            "message": "no case 999999",
+            "param": None,
+        }
+    }
 
 
 def test_an_accounts_standing(api: TestClient, keys: Keys) -> None:

@@ -68,7 +68,8 @@ def test_a_bad_stripe_account_header_is_a_400_in_the_error_shape_on_every_route(
         assert response.status_code == 400, (method, path, response.text)
         assert response.json()["error"]["code"] == "invalid_stripe_account"
         assert set(response.json()) == {"error"}
-        assert set(response.json()["error"]) == {"code", "message"}
+        assert set(response.json()["error"]) == {"type", "code", "message", "param"}
+        assert response.json()["error"]["type"] == "invalid_request_error"
     with session_scope() as session:  # the refused PUTs wrote nothing
         assert session.exec(select(Contact)).all() == []
 
@@ -116,7 +117,12 @@ def test_cases_are_listed_and_read_within_one_stripe_account(api: TestClient, ke
             response = api.request(method, path, headers=on(keys, account))
             assert response.status_code == 404, (method, path, account)
             assert response.json() == {
-                "error": {"code": "not_found", "message": f"no case {case_id}"}
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": "not_found",
+                    "message": f"no case {case_id}",
+                    "param": None,
+                }
             }
 
 

@@ -117,7 +117,12 @@ def test_one_delivery_shows_every_attempt(api: TestClient, keys: Keys) -> None:
     missing = api.get(f"{URL}/999999", headers=keys["read"])
     assert missing.status_code == 404
     assert missing.json() == {
-        "error": {"code": "not_found", "message": "no webhook delivery 999999"}
+        "error": {
+            "type": "invalid_request_error",
+            "code": "not_found",
+            "message": "no webhook delivery 999999",
+            "param": None,
+        }
     }
 
 

@@ -88,6 +88,7 @@ def test_resend_queues_one_fresh_link_email_within_the_interval(
     again = api.post(f"/api/v1/cases/{case_id}/resend", headers=keys["write"])
     assert again.status_code == 429
     assert again.json()["error"]["code"] == "rate_limited"
+    assert again.json()["error"]["type"] == "rate_limit_error"
     assert again.headers["retry-after"] == str(get_settings().fresh_link_interval_seconds)
     assert len(fresh_rows(case_id)) == 1
 
@@ -108,6 +109,7 @@ def test_resend_past_the_daily_cap_is_429_with_nothing_queued(
     assert api.post(f"/api/v1/cases/{case_id}/resend", headers=keys["write"]).status_code == 202
     refused = api.post(f"/api/v1/cases/{case_id}/resend", headers=keys["write"])
     assert (refused.status_code, refused.json()["error"]["code"]) == (429, "daily_cap")
+    assert refused.headers["retry-after"] == str(24 * 3600)
     assert "FRESH_LINK_DAILY_CAP" in refused.json()["error"]["message"]
     assert len(fresh_rows(case_id)) == 1
     assert len(published) == 1

@@ -51,12 +51,28 @@ def status_of(event_id: str) -> str:
         return event.status
 
 
+def refusal(answer: Any) -> tuple[int, str, str]:
+    """An /ops refusal: the API's error shape, with the dashboard's headers."""
+    assert answer.headers["content-type"] == "application/json"
+    assert (answer.headers["cache-control"], answer.headers["x-frame-options"]) == (
+        "no-store",
+        "DENY",
+    )
+    error = answer.json()["error"]
+    assert set(error) == {"type", "code", "message", "param"}
+    assert error["param"] is None
+    return answer.status_code, error["type"], error["code"]
+
+
+NOT_FOUND = (404, "invalid_request_error", "not_found")
+
+
 def test_without_ops_token_every_ops_route_is_404(db: None) -> None:
     with TestClient(create_app(), follow_redirects=False) as client:
-        assert client.get("/ops").status_code == 404
-        assert client.get("/ops/login").status_code == 404
-        assert client.post("/ops/login", data={"token": ""}).status_code == 404
-        assert client.post(f"/ops/events/{DEAD_EVENT}/replay").status_code == 404
+        assert refusal(client.get("/ops")) == NOT_FOUND
+        assert refusal(client.get("/ops/login")) == NOT_FOUND
+        assert refusal(client.post("/ops/login", data={"token": ""})) == NOT_FOUND
+        assert refusal(client.post(f"/ops/events/{DEAD_EVENT}/replay")) == NOT_FOUND
 
 
 def test_a_browser_without_a_session_is_sent_to_the_login_form(client: TestClient) -> None:
@@ -71,7 +87,8 @@ def test_a_browser_without_a_session_is_sent_to_the_login_form(client: TestClien
 def test_a_wrong_or_foreign_authorization_header_is_401(client: TestClient) -> None:
     for header in (f"Bearer {TOKEN}x", "Bearer ", f"Basic {TOKEN}", TOKEN):
         answer = client.get("/ops", headers={"Authorization": header})
-        assert answer.status_code == 401, header
+        assert refusal(answer) == (401, "authentication_error", "unauthorized"), header
+        assert answer.headers["www-authenticate"] == "Bearer"
         assert "deactivated" not in answer.text
     assert client.get("/ops", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
 
@@ -127,7 +144,7 @@ def test_a_replay_without_the_csrf_token_is_refused(
     login(client)
     for data in ({}, {"csrf": "0" * 64}):
         answer = client.post(f"/ops/events/{DEAD_EVENT}/replay", data=data)
-        assert answer.status_code == 403
+        assert refusal(answer) == (403, "invalid_request_error", "forbidden")
     assert status_of(DEAD_EVENT) == "dead"
     assert published == []
 
@@ -158,7 +175,7 @@ def test_a_replay_of_an_id_with_a_nul_is_404_not_a_500(
     client: TestClient, published: list[Any]
 ) -> None:
     answer = client.post("/ops/events/evt_%00/replay", headers={"Authorization": f"Bearer {TOKEN}"})
-    assert answer.status_code == 404
+    assert refusal(answer) == NOT_FOUND
     assert published == []
 
 
@@ -179,7 +196,7 @@ def test_logins_past_the_limit_are_429_even_with_the_right_token(
     for _ in range(3):
         assert client.post("/ops/login", data={"token": "guess"}).status_code == 401
     refused = client.post("/ops/login", data={"token": TOKEN})
-    assert refused.status_code == 429
+    assert refusal(refused) == (429, "rate_limit_error", "rate_limited")
     assert refused.headers["Retry-After"] == "60"
     assert "set-cookie" not in refused.headers
 

@@ -69,6 +69,14 @@ def test_metrics_with_a_token_refuse_anything_else(
     assert response.status_code == 401
     assert "relink_" not in response.text
     assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json() == {
+        "error": {
+            "type": "authentication_error",
+            "code": "unauthorized",
+            "message": "Authorization: Bearer <METRICS_TOKEN> is required",
+            "param": None,
+        }
+    }
 
 
 def test_metrics_with_a_token_answer_the_bearer(app_under: AppUnder) -> None:

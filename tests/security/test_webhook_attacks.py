@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from api.app import create_app
-from api.errors import Rejected
 from api.webhooks import inbox_writer
 from shared.db import session_scope
+from shared.errors import RelinkError
 from shared.inbox import EventHeader, InboxItem
 from shared.models import WebhookEvent
 from shared.settings import get_settings
@@ -47,7 +47,7 @@ def test_a_5_mb_signature_header_is_refused_before_any_parsing(receiver: TestCli
     started = time.perf_counter()
     response = deliver(receiver, body, header)
     assert response.status_code == 400
-    assert response.json()["error"]["check"] == "signature_header_too_large"
+    assert response.json()["error"]["code"] == "signature_header_too_large"
     assert time.perf_counter() - started < 1.0
     assert stored_ids() == []
 
@@ -56,7 +56,7 @@ def test_more_than_16_v1_signatures_are_refused(receiver: TestClient) -> None:
     body = body_of(event())
     header = signature(body, WEBHOOK_SECRET) + "".join(f",v1={n:064x}" for n in range(16))
     response = deliver(receiver, body, header)
-    assert (response.status_code, response.json()["error"]["check"]) == (
+    assert (response.status_code, response.json()["error"]["code"]) == (
         400,
         "too_many_signatures",
     )
@@ -65,7 +65,7 @@ def test_more_than_16_v1_signatures_are_refused(receiver: TestClient) -> None:
 def test_a_second_non_integer_t_is_a_400_not_a_500(receiver: TestClient) -> None:
     body = body_of(event())
     response = deliver(receiver, body, signature(body, WEBHOOK_SECRET) + ",t=abc")
-    assert (response.status_code, response.json()["error"]["check"]) == (
+    assert (response.status_code, response.json()["error"]["code"]) == (
         400,
         "malformed_signature_header",
     )
@@ -116,7 +116,7 @@ def test_a_non_ascii_v1_signature_is_a_400_not_a_500(
         content=body,
         headers={"Content-Type": "application/json", "Stripe-Signature": forged.encode()},
     )
-    assert (response.status_code, response.json()["error"]["check"]) == (
+    assert (response.status_code, response.json()["error"]["code"]) == (
         400,
         "malformed_signature_header",
     )
@@ -153,7 +153,7 @@ def test_one_event_the_database_refuses_fails_alone_not_its_batch(
     items = [InboxItem(header(f"evt_good_{n}", now), "{}", handled=True) for n in range(29)]
     items.insert(7, InboxItem(header("evt_overflow", 2**63), "{}", handled=True))
     outcomes = inbox_writer.write_batch(items)
-    assert [isinstance(outcome, Rejected) for outcome in outcomes] == [
+    assert [isinstance(outcome, RelinkError) for outcome in outcomes] == [
         item.header.id == "evt_overflow" for item in items
     ]
     assert stored_ids() == sorted(f"evt_good_{n}" for n in range(29))

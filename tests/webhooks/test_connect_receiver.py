@@ -62,7 +62,7 @@ def test_a_connect_event_signed_with_the_platform_secret_is_refused(client: Test
         client, "/webhooks/stripe/connect", body_of(event(account=CONNECTED)), WEBHOOK_SECRET
     )
     assert response.status_code == 400
-    assert response.json()["error"]["check"] == "signature_mismatch"
+    assert response.json()["error"]["code"] == "signature_mismatch"
     assert stored() == []
 
 
@@ -71,7 +71,7 @@ def test_a_platform_event_never_passes_as_a_connect_one(client: TestClient) -> N
     """Signed with the Connect secret but without `account`: not a connected account's."""
     response = post(client, "/webhooks/stripe/connect", body_of(event()), CONNECT_SECRET)
     assert response.status_code == 400
-    assert response.json()["error"]["check"] == "not_a_connect_event"
+    assert response.json()["error"]["code"] == "not_a_connect_event"
     assert stored() == []
 
 
@@ -85,7 +85,7 @@ def test_the_accounts_endpoint_refuses_an_event_with_account(
         get_settings.cache_clear()
     response = post(client, "/webhooks/stripe", body_of(event(account=CONNECTED)), WEBHOOK_SECRET)
     assert response.status_code == 400
-    assert response.json()["error"]["check"] == "connect_event_on_account_endpoint"
+    assert response.json()["error"]["code"] == "connect_event_on_account_endpoint"
     assert stored() == []
 
 
@@ -93,7 +93,7 @@ def test_the_connect_endpoint_is_off_without_stripe_connect(client: TestClient) 
     body = body_of(event(account=CONNECTED))
     response = post(client, "/webhooks/stripe/connect", body, CONNECT_SECRET)
     assert response.status_code == 404
-    assert response.json()["error"]["check"] == "connect_disabled"
+    assert response.json()["error"]["code"] == "connect_disabled"
     assert stored() == []
 
 

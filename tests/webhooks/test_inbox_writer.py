@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from api.errors import Rejected
 from api.webhooks import inbox_writer
+from shared.errors import UnavailableError
 from shared.inbox import EventHeader, InboxItem
 from tests.conftest import Published
 
@@ -43,7 +43,7 @@ def test_requests_arriving_during_a_write_share_the_next_batch(
 
 def test_a_failed_write_fails_every_request_in_its_batch(monkeypatch: pytest.MonkeyPatch) -> None:
     def database_down(_items: list[InboxItem]) -> list[str]:
-        raise Rejected(503, "database_unavailable", "down")
+        raise UnavailableError("down", "database_unavailable")
 
     monkeypatch.setattr(inbox_writer, "write_batch", database_down)
 
@@ -53,7 +53,7 @@ def test_a_failed_write_fails_every_request_in_its_batch(monkeypatch: pytest.Mon
         return await asyncio.gather(*tasks, return_exceptions=True)
 
     results = asyncio.run(scenario())
-    assert [type(r) for r in results] == [Rejected] * 3
+    assert [type(r) for r in results] == [UnavailableError] * 3
 
 
 def test_duplicates_within_one_batch_are_queued_once(db: None, published: Published) -> None:

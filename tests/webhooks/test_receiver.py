@@ -92,16 +92,23 @@ REJECTIONS = [
     ("body_not_utf8", lambda _: (b"\xff\xfe", "t=1,v1=00")),
     ("not_an_event", lambda _: (b"[1, 2]", signature(b"[1, 2]", WEBHOOK_SECRET))),
 ]
+# The body's own checks; the others are the signature's (Stripe's authentication_error).
+BODY_CHECKS = {"body_not_json", "body_not_utf8", "not_an_event"}
 
 
-@pytest.mark.parametrize(("check", "make"), REJECTIONS)
+@pytest.mark.parametrize(("code", "make"), REJECTIONS)
 def test_bad_delivery_is_refused_with_the_failed_check(
-    client: TestClient, queued: list[str], check: str, make
+    client: TestClient, queued: list[str], code: str, make
 ) -> None:  # type: ignore[no-untyped-def]
     body, header = make(body_of(event()))
     response = post(client, body, header)
     assert response.status_code == 400
-    assert response.json()["error"]["check"] == check
+    kind = "invalid_request_error" if code in BODY_CHECKS else "authentication_error"
+    message = response.json()["error"]["message"]
+    assert message
+    assert response.json() == {
+        "error": {"type": kind, "code": code, "message": message, "param": None}
+    }
     assert WEBHOOK_SECRET not in response.text
     assert OLD_WEBHOOK_SECRET not in response.text
     assert stored_events() == []
@@ -123,7 +130,7 @@ def test_live_event_for_a_test_key_is_refused(client: TestClient) -> None:
     body = body_of(event(livemode=True))
     response = post(client, body, signature(body, WEBHOOK_SECRET))
     assert response.status_code == 400
-    assert response.json()["error"]["check"] == "livemode_mismatch"
+    assert response.json()["error"]["code"] == "livemode_mismatch"
     assert "test key" in response.json()["error"]["message"]
     assert stored_events() == []
 
@@ -159,7 +166,8 @@ def test_without_webhook_secrets_the_endpoint_refuses(
     body = body_of(event())
     response = post(client, body, signature(body, WEBHOOK_SECRET))
     assert response.status_code == 503
-    assert response.json()["error"]["check"] == "no_webhook_secret"
+    assert response.json()["error"]["code"] == "no_webhook_secret"
+    assert response.json()["error"]["type"] == "api_error"
     assert stored_events() == []
 
 
@@ -231,7 +239,8 @@ def test_database_down_answers_503_so_stripe_retries(
     body = body_of(event())
     response = post(client, body, signature(body, WEBHOOK_SECRET))
     assert response.status_code == 503
-    assert response.json()["error"]["check"] == "database_unavailable"
+    assert response.json()["error"]["code"] == "database_unavailable"
+    assert response.json()["error"]["type"] == "api_error"
     assert queued == []
 
 
@@ -266,3 +275,24 @@ def test_the_asgi_served_operations_stay_in_the_openapi_schema(
     for path in (URL, f"{URL}/connect"):
         [parameter] = paths[path]["post"]["parameters"]
         assert (parameter["name"], parameter["in"]) == ("stripe-signature", "header")
+        refusals = paths[path]["post"]["responses"]
+        statuses = {"400", "413", "500", "503"} | ({"404"} if path.endswith("connect") else set())
+        assert set(refusals) == {"200"} | statuses
+        for status in statuses:
+            schema = refusals[status]["content"]["application/json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/ErrorBody"}
+
+
+def test_a_method_the_receiver_does_not_serve_is_refused_in_the_error_shape(
+    client: TestClient,
+) -> None:
+    response = client.get(URL)
+    assert response.status_code == 405
+    assert response.json() == {
+        "error": {
+            "type": "invalid_request_error",
+            "code": "method_not_allowed",
+            "message": "Method Not Allowed",
+            "param": None,
+        }
+    }

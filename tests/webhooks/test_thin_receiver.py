@@ -108,7 +108,7 @@ def test_a_malformed_thin_event_is_refused_naming_the_field(
     body = body_of(evt)
     response = post(client, body, signature(body, WEBHOOK_SECRET))
     assert response.status_code == 400
-    assert response.json()["error"]["check"] == "not_an_event"
+    assert response.json()["error"]["code"] == "not_an_event"
     assert field in response.json()["error"]["message"]
     assert stored() == []
     assert queued == []
@@ -130,14 +130,15 @@ SIGNATURE_REJECTIONS = [
 ]
 
 
-@pytest.mark.parametrize(("check", "make"), SIGNATURE_REJECTIONS)
+@pytest.mark.parametrize(("code", "make"), SIGNATURE_REJECTIONS)
 def test_a_badly_signed_thin_event_is_refused_and_nothing_is_written(
-    client: TestClient, queued: list[str], check: str, make
+    client: TestClient, queued: list[str], code: str, make
 ) -> None:  # type: ignore[no-untyped-def]
     body, header = make(body_of(thin_event()))
     response = post(client, body, header)
     assert response.status_code == 400
-    assert response.json()["error"]["check"] == check
+    assert response.json()["error"]["code"] == code
+    assert response.json()["error"]["type"] == "authentication_error"
     assert stored() == []
     assert queued == []
 
@@ -145,15 +146,15 @@ def test_a_badly_signed_thin_event_is_refused_and_nothing_is_written(
 def test_the_endpoint_rules_hold_for_thin_events(client: TestClient) -> None:
     with_context = body_of(thin_event(context=CONNECTED))
     on_account = post(client, with_context, signature(with_context, WEBHOOK_SECRET))
-    assert on_account.json()["error"]["check"] == "connect_event_on_account_endpoint"
+    assert on_account.json()["error"]["code"] == "connect_event_on_account_endpoint"
     platform = body_of(thin_event())
     on_connect = post(
         client, platform, signature(platform, CONNECT_SECRET), "/webhooks/stripe/connect"
     )
-    assert on_connect.json()["error"]["check"] == "not_a_connect_event"
+    assert on_connect.json()["error"]["code"] == "not_a_connect_event"
     live = body_of(thin_event(livemode=True))
     assert (
-        post(client, live, signature(live, WEBHOOK_SECRET)).json()["error"]["check"]
+        post(client, live, signature(live, WEBHOOK_SECRET)).json()["error"]["code"]
         == "livemode_mismatch"
     )
     assert stored() == []

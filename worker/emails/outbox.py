@@ -62,6 +62,8 @@ OUTAGE_PATIENCE_SECONDS = 60.0
 class SmtpRateLimited(TransportError):
     """No SMTP token in time: nothing was sent, the attempt does not count, retry later."""
 
+    code = "smtp_rate_limited"
+
 
 def send_outbox(outbox_id: int, *, client: stripe.StripeClient | None = None) -> str:
     """Send the row if it is due and unclaimed, acting on its case's Stripe account. Returns

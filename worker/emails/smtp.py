@@ -18,14 +18,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from shared.errors import UnavailableError
 
-class SmtpFailure(Exception):
+
+class SmtpFailure(UnavailableError):
     """Connecting, TLS or AUTH failed; the message is safe to log and store."""
+
+    code = "smtp_failure"
 
 
 class SmtpLoginRefused(SmtpFailure):
     """The server refused the credentials (a 5xx to AUTH): trying again with the same ones
     only counts failed logins at the provider, which may lock the account."""
+
+    code = "smtp_login_refused"
 
 
 # smtplib's own order; one mechanism per login (smtplib's login() tries every advertised one

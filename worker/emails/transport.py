@@ -10,6 +10,7 @@ import tempfile
 from email.message import EmailMessage
 from pathlib import Path
 
+from shared.errors import UnavailableError
 from shared.logging import redact_text
 from shared.settings import get_settings
 from worker.emails.smtp import SmtpFailure, SmtpLoginRefused, smtp_connection
@@ -18,13 +19,17 @@ SMTP_SCHEMES = ("smtp://", "smtps://")
 _LINK_TOKEN = re.compile(r"(/relink/)[A-Za-z0-9_.\-]+")
 
 
-class TransportError(Exception):
+class TransportError(UnavailableError):
     """The message may not have been delivered; sending again is safe (same Message-ID)."""
+
+    code = "email_not_delivered"
 
 
 class LoginRefused(TransportError):
     """The SMTP server refused EMAIL_URL's credentials: nothing was sent, and nothing should
     be tried again with them for a while (worker/emails/claim.py `hold_after_refused_login`)."""
+
+    code = "smtp_login_refused"
 
 
 def deliver(message: EmailMessage, email_url: str, *, name: str) -> None:

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from shared import platform_events, stripe_payments
 from shared.db import session_scope, utcnow
+from shared.errors import UnavailableError
 from shared.models import RelinkCase
 from shared.payment_models import PaymentMethodSwitch, SwitchStatus
 from shared.payment_recovery import request_recovery
@@ -38,8 +39,10 @@ MAX_RUNS = 20  # over every task chain (the sweep starts new ones): then a trans
 SWEEP_BATCH = 100
 
 
-class SwitchInterrupted(Exception):
+class SwitchInterrupted(UnavailableError):
     """A transient error stopped a run part way; the steps it made are committed."""
+
+    code = "switch_interrupted"
 
     def __init__(self, switch_id: int, cause: Exception) -> None:
         super().__init__(f"switch {switch_id}: {type(cause).__name__}")

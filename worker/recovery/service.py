@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from shared import metrics, platform_events, stripe_payments
 from shared.db import session_scope, utcnow
+from shared.errors import UnavailableError
 from shared.models import FcAccount, RelinkCase
 from shared.payment_models import PaymentMethodSwitch, SwitchStatus
 from shared.recovery_models import PaymentRecovery, RecoveryStatus
@@ -38,8 +39,10 @@ ENDED = {  # an invoice in these statuses has nothing left to pay
 }
 
 
-class RecoveryInterrupted(Exception):
+class RecoveryInterrupted(UnavailableError):
     """A transient error stopped a run part way; the rows it wrote are committed."""
+
+    code = "recovery_interrupted"
 
     def __init__(self, case_id: int, cause: Exception) -> None:
         super().__init__(f"recovery of case {case_id}: {type(cause).__name__}")
