@@ -1,7 +1,7 @@
 """A case's timeline, oldest first: the case opened and resolved, the inbox events naming
 its authorization or accounts (while retention keeps their payloads), its emails, its relink
 sessions, its payment method switch and the invoices it paid again. `relink cases show`
-(worker/cli/cases.py) and the platform API (api/platform_api/service.py) both read it; each
+(cli/cases.py) and the platform API (api/platform_api/service.py) both read it; each
 decides how to show an email's address. Helpers here never commit."""
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from api.platform_api.service import get_case
+from cli.cases import case_timeline
 from shared.catalog import SWITCH_PAYMENT_METHOD
 from shared.db import get_engine
 from shared.models import FcAccount
@@ -21,7 +22,6 @@ from sim.testing import SimServer
 from tests.payments.conftest import PLATFORM_SECRET, configure
 from tests.payments.pages import billing_world, save_new_payment_method
 from tests.relink_page.world import World
-from worker.cli.cases import case_timeline
 from worker.payments import service
 
 WRITES = ("/v1/customers/", "/v1/subscriptions/", "/v1/payment_methods/")

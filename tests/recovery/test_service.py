@@ -15,6 +15,7 @@ from prometheus_client import REGISTRY
 from sqlmodel import Session, select
 
 from api.platform_api.service import get_case
+from cli.cases import case_timeline
 from shared.catalog import RECOVER_PAYMENTS
 from shared.db import get_engine, session_scope
 from shared.models import FcAccount, RelinkCase
@@ -26,7 +27,6 @@ from tests.payments.conftest import PLATFORM_SECRET, configure
 from tests.payments.pages import save_new_payment_method
 from tests.relink_page.world import World
 from worker.cases.service import resolve_case
-from worker.cli.cases import case_timeline
 from worker.inbox.handlers import on_invoice_settled
 from worker.payments.service import switch_payment_method
 from worker.recovery import service

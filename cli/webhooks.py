@@ -8,12 +8,12 @@ from typing import Annotated
 
 import typer
 
+from cli.output import JsonFlag, echo_json, fail, iso, render_table, settings_or_exit
 from shared import platform_endpoint
 from shared.catalog import DELIVER_PLATFORM_EVENT
 from shared.db import session_scope, utcnow
 from shared.platform_models import DeliveryStatus, PlatformEvent
 from shared.queue import publish_after_commit
-from worker.cli.output import JsonFlag, echo_json, fail, iso, render_table, settings_or_exit
 from worker.platform_webhooks import repository, service
 
 webhooks_cli = typer.Typer(
