@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from stripe import RequestOptions
 
 from shared.connect import current_account
 from shared.contacts import EMAIL
+from shared.delivery import backoff
 from shared.ratelimit import acquire
 from shared.settings import Settings, get_settings
 
@@ -81,17 +81,11 @@ class RateLimitedRequestsClient(stripe.RequestsClient):
             if str(response_headers.get("stripe-should-retry", "")).lower() == "false":
                 return content, status, response_headers
             retries += 1
-            delay = rate_limited_backoff(retries)
+            delay = backoff(retries, base=RATE_LIMITED_BACKOFF_BASE, cap=RATE_LIMITED_BACKOFF_CAP)
             log.warning("stripe answered 429; retry %d in %.2fs", retries, delay)
             if hasattr(content, "close"):  # a streamed body we will not read
                 content.close()
             self._sleep(delay)
-
-
-def rate_limited_backoff(retries: int) -> float:
-    """Exponential backoff with jitter in [half, full], capped."""
-    ceiling = min(RATE_LIMITED_BACKOFF_CAP, RATE_LIMITED_BACKOFF_BASE * 2 ** (retries - 1))
-    return ceiling * random.uniform(0.5, 1.0)
 
 
 class StripeNotConfigured(Exception):

@@ -13,8 +13,9 @@ from typing import Any
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from shared.delivery import DeliveryStatus
 from shared.models import EmailOutbox, RelinkAttempt, RelinkCase, WebhookEvent
-from shared.payment_models import PaymentMethodSwitch, SwitchStatus
+from shared.payment_models import PaymentMethodSwitch
 from shared.recovery_models import OUTCOMES, PaymentRecovery, RecoveryStatus
 
 NO_CUSTOMER = "nothing to switch: the account holder is not a Customer"
@@ -125,9 +126,9 @@ def _switch_entries(session: Session, case_id: int) -> list[Entry]:
             what, now = STEP_WORDS.get(kind, kind), f"now {row.payment_method_id}"
             entries.append(Entry(at, "payment_method", str(step["target"]), what, now))
         detail = {
-            SwitchStatus.SWITCHED: f"{len(row.steps)} writes, attempts {row.attempts}",
-            SwitchStatus.NOTHING_TO_SWITCH: NO_CUSTOMER,
-        }.get(SwitchStatus(row.status), row.last_error or f"attempts {row.attempts}")
+            DeliveryStatus.SWITCHED: f"{len(row.steps)} writes, attempts {row.attempts}",
+            DeliveryStatus.NOTHING_TO_SWITCH: NO_CUSTOMER,
+        }.get(DeliveryStatus(row.status), row.last_error or f"attempts {row.attempts}")
         entries.append(
             Entry(
                 row.finished_at or row.created_at,
