@@ -17,12 +17,10 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, and_, false, or_, update
-from sqlmodel import Session, SQLModel, col, select
-
-Row = TypeVar("Row", bound=SQLModel)
+from sqlmodel import Session, col, select
 
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 300.0
@@ -38,11 +36,22 @@ class DeliveryStatus(StrEnum):
     CANCELLED = "cancelled"  # email: the case resolved (or reactivated) first
     NO_CONTACT = "no_contact"  # email: no address on file, nothing sent
     DELIVERED = "delivered"  # platform event: the endpoint answered 2xx
-    HELD = (
-        "held"  # platform event: the endpoint is disabled, or an earlier event of its key is held
-    )
+    HELD = "held"  # platform event: the endpoint disabled, or an earlier one of its key held
     SWITCHED = "switched"  # payment switch: every write done
     NOTHING_TO_SWITCH = "nothing_to_switch"  # payment switch: no customer to switch
+
+
+class Leased(Protocol):
+    """A row whose claims are leased."""
+
+    status: str
+    attempts: int
+    claimed_at: datetime | None
+    last_error: str | None
+
+
+Row = TypeVar("Row")
+Claimed = TypeVar("Claimed", bound=Leased)
 
 
 @dataclass(frozen=True)
@@ -109,13 +118,13 @@ def held_by(outbox: Outbox[Any], row_id: int, claimed_at: datetime | None) -> Co
 
 def lock_claimable(
     session: Session,
-    outbox: Outbox[Row],
+    outbox: Outbox[Claimed],
     row_id: int,
     *,
     now: datetime,
     lease: timedelta,
     max_attempts: int | None = None,
-) -> Row | None:
+) -> Claimed | None:
     """The row, locked for this transaction, if it may be claimed now."""
     query = select(outbox.model).where(
         outbox.column("id") == row_id,
@@ -124,24 +133,24 @@ def lock_claimable(
     return session.exec(query.with_for_update().execution_options(populate_existing=True)).first()
 
 
-def take(session: Session, row: Row, *, now: datetime) -> Row:
+def take(session: Session, row: Claimed, *, now: datetime) -> Claimed:
     """Claim a locked row: `sending`, claimed now, one try more."""
-    row.status = DeliveryStatus.SENDING  # type: ignore[attr-defined]
-    row.claimed_at = now  # type: ignore[attr-defined]
-    row.attempts += 1  # type: ignore[attr-defined]
+    row.status = DeliveryStatus.SENDING
+    row.claimed_at = now
+    row.attempts += 1
     session.add(row)
     return row
 
 
 def claim(
     session: Session,
-    outbox: Outbox[Row],
+    outbox: Outbox[Claimed],
     row_id: int,
     *,
     now: datetime,
     lease: timedelta,
     max_attempts: int | None = None,
-) -> Row | None:
+) -> Claimed | None:
     """Claim the row for this worker, or None if it is not due, already claimed or done."""
     row = lock_claimable(session, outbox, row_id, now=now, lease=lease, max_attempts=max_attempts)
     return take(session, row, now=now) if row is not None else None
@@ -149,8 +158,8 @@ def claim(
 
 def release(
     session: Session,
-    outbox: Outbox[Row],
-    row: Row,
+    outbox: Outbox[Any],
+    row: Leased,
     *,
     now: datetime,
     retry_in: float | None,
@@ -159,10 +168,10 @@ def release(
     """Give a claimed row back after a failed try, due again in `retry_in` seconds; None:
     no try is left and the row is `failed`. Returns whether it is final."""
     final = retry_in is None
-    row.status = DeliveryStatus.FAILED if final else DeliveryStatus.PENDING  # type: ignore[attr-defined]
+    row.status = DeliveryStatus.FAILED if final else DeliveryStatus.PENDING
     if retry_in is not None:
         setattr(row, outbox.due, now + timedelta(seconds=retry_in))
-    row.last_error = error  # type: ignore[attr-defined]
+    row.last_error = error
     session.add(row)
     return final
 

@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 
 # A 429 that gets past the shared limiter is retried here, apart from the SDK's own network
 # retries (which it would otherwise use up, or which it skips for a 429 without
-# `Stripe-Should-Retry: true`), so a busy moment is never a failed event.
+# `Stripe-Should-Retry: true`), so a busy moment is never a failed event. The delay is the
+# outboxes' backoff policy (shared/delivery.py) on a scale of seconds: it is slept inside the
+# request, where an outbox row waits minutes to hours between its tries.
 RATE_LIMITED_RETRIES = 6
 RATE_LIMITED_BACKOFF_BASE = 0.5
 RATE_LIMITED_BACKOFF_CAP = 8.0
