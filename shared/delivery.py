@@ -125,7 +125,8 @@ def lock_claimable(
     lease: timedelta,
     max_attempts: int | None = None,
 ) -> Claimed | None:
-    """The row, locked for this transaction, if it may be claimed now."""
+    """The row, locked for this transaction, if it may be claimed now (`take` claims it,
+    after whatever check the outbox makes first)."""
     query = select(outbox.model).where(
         outbox.column("id") == row_id,
         claimable(outbox, now=now, lease=lease, max_attempts=max_attempts),
@@ -140,20 +141,6 @@ def take(session: Session, row: Claimed, *, now: datetime) -> Claimed:
     row.attempts += 1
     session.add(row)
     return row
-
-
-def claim(
-    session: Session,
-    outbox: Outbox[Claimed],
-    row_id: int,
-    *,
-    now: datetime,
-    lease: timedelta,
-    max_attempts: int | None = None,
-) -> Claimed | None:
-    """Claim the row for this worker, or None if it is not due, already claimed or done."""
-    row = lock_claimable(session, outbox, row_id, now=now, lease=lease, max_attempts=max_attempts)
-    return take(session, row, now=now) if row is not None else None
 
 
 def release(

@@ -7,7 +7,7 @@ backoff at ~2 s and an email failed for good within a 60 s outage)."""
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -32,6 +32,15 @@ def write_email(key: str = "a", *, due_in: timedelta = timedelta(0)) -> int:
         return row.id
 
 
+def claim(row_id: int, *, now: datetime, max_attempts: int | None = None) -> EmailOutbox | None:
+    """Claim in its own transaction."""
+    with session_scope() as session:
+        row = delivery.lock_claimable(
+            session, EMAILS, row_id, now=now, lease=LEASE, max_attempts=max_attempts
+        )
+        return delivery.take(session, row, now=now) if row is not None else None
+
+
 def test_delays_grow_with_the_attempts_and_keep_half_the_exponential_delay() -> None:
     random.seed(1)
     for attempts, base in [(1, 2.0), (2, 4.0), (5, 32.0), (9, 300.0), (20, 300.0)]:
@@ -50,30 +59,26 @@ def test_eight_attempts_always_span_over_a_minute() -> None:
 def test_a_claim_is_a_lease_and_a_stale_one_is_claimed_again() -> None:
     row_id = write_email()
     now = utcnow()
+    row = claim(row_id, now=now)
+    assert row is not None
+    assert (row.status, row.attempts, row.claimed_at) == (DeliveryStatus.SENDING, 1, now)
+    assert claim(row_id, now=now + LEASE / 2) is None
     with session_scope() as session:
-        row = delivery.claim(session, EMAILS, row_id, now=now, lease=LEASE)
-        assert row is not None
-        assert (row.status, row.attempts, row.claimed_at) == (DeliveryStatus.SENDING, 1, now)
-    with session_scope() as session:
-        assert delivery.claim(session, EMAILS, row_id, now=now + LEASE / 2, lease=LEASE) is None
         assert delivery.due_ids(session, EMAILS, now=now + LEASE / 2, lease=LEASE) == []
         assert delivery.due_ids(session, EMAILS, now=now + LEASE, lease=LEASE) == [row_id]
-        again = delivery.claim(session, EMAILS, row_id, now=now + LEASE, lease=LEASE)
-        assert again is not None
-        assert again.attempts == 2
-    with session_scope() as session:
-        later = now + 3 * LEASE
-        assert (
-            delivery.claim(session, EMAILS, row_id, now=later, lease=LEASE, max_attempts=2) is None
-        )
+    again = claim(row_id, now=now + LEASE)
+    assert again is not None
+    assert again.attempts == 2
+    assert claim(row_id, now=now + 3 * LEASE, max_attempts=2) is None
 
 
 def test_a_released_row_is_due_after_its_delay_or_failed_when_no_try_is_left() -> None:
     retried, failed = write_email("retried"), write_email("failed")
     now = utcnow()
-    with session_scope() as session:
-        for row_id, retry_in in [(retried, 60.0), (failed, None)]:
-            row = delivery.claim(session, EMAILS, row_id, now=now, lease=LEASE)
+    for row_id, retry_in in [(retried, 60.0), (failed, None)]:
+        assert claim(row_id, now=now) is not None
+        with session_scope() as session:
+            row = session.get(EmailOutbox, row_id)
             assert row is not None
             final = delivery.release(
                 session, EMAILS, row, now=now, retry_in=retry_in, error="TimeoutError"
@@ -99,8 +104,7 @@ def test_a_released_row_is_due_after_its_delay_or_failed_when_no_try_is_left() -
 def test_a_stale_claim_that_used_every_try_is_failed_by_the_sweep() -> None:
     row_id = write_email()
     now = utcnow()
-    with session_scope() as session:
-        assert delivery.claim(session, EMAILS, row_id, now=now, lease=LEASE) is not None
+    assert claim(row_id, now=now) is not None
     with session_scope() as session:
         delivery.fail_exhausted(session, EMAILS, now=now + LEASE, lease=LEASE, max_attempts=1)
     with session_scope() as session:

@@ -31,14 +31,16 @@ def claim(
 ) -> EmailOutbox | None:
     """Claim the row for this worker, or None if it is not due, already claimed or done."""
     settings = settings or get_settings()
-    return delivery.claim(
+    now = now or utcnow()
+    row = delivery.lock_claimable(
         session,
         EMAILS,
         outbox_id,
-        now=now or utcnow(),
+        now=now,
         lease=lease(settings),
         max_attempts=settings.max_email_attempts,
     )
+    return delivery.take(session, row, now=now) if row is not None else None
 
 
 def due_outbox_ids(session: Session, *, now: datetime | None = None, limit: int = 500) -> list[int]:
