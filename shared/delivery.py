@@ -86,17 +86,21 @@ def claimable(
 ) -> ColumnElement[bool]:
     """Pending and due, or claimed `lease` ago or longer (its worker is gone; None: claims
     are row locks, never stale); under `max_attempts` tries where the outbox limits them."""
-    status = outbox.column("status")
-    pending = and_(status == DeliveryStatus.PENDING, outbox.column(outbox.due) <= now)
-    stale = (
-        and_(status == DeliveryStatus.SENDING, outbox.column("claimed_at") <= now - lease)
-        if lease is not None
-        else false()
+    pending = and_(
+        outbox.column("status") == DeliveryStatus.PENDING, outbox.column(outbox.due) <= now
     )
-    condition = or_(pending, stale)
+    condition = or_(pending, false() if lease is None else stale(outbox, now=now, lease=lease))
     if max_attempts is not None:
         condition = and_(outbox.column("attempts") < max_attempts, condition)
     return condition
+
+
+def stale(outbox: Outbox[Any], *, now: datetime, lease: timedelta) -> ColumnElement[bool]:
+    """Claimed `lease` ago or longer: its worker is taken for dead."""
+    return and_(
+        outbox.column("status") == DeliveryStatus.SENDING,
+        outbox.column("claimed_at") <= now - lease,
+    )
 
 
 def in_flight(outbox: Outbox[Any], *, now: datetime, lease: timedelta) -> ColumnElement[bool]:
@@ -169,11 +173,7 @@ def fail_exhausted(
     """Rows whose stale claim used up every try are `failed`: no worker finished them."""
     session.execute(
         update(outbox.model)
-        .where(
-            outbox.column("status") == DeliveryStatus.SENDING,
-            outbox.column("claimed_at") <= now - lease,
-            outbox.column("attempts") >= max_attempts,
-        )
+        .where(stale(outbox, now=now, lease=lease), outbox.column("attempts") >= max_attempts)
         .values(status=DeliveryStatus.FAILED, last_error="claimed too often without finishing")
         .execution_options(synchronize_session=False)
     )
