@@ -7,6 +7,7 @@ RUN pip install --no-cache-dir --require-hashes -r requirements/build.txt \
 COPY pyproject.toml README.md alembic.ini ./
 COPY api api
 COPY worker worker
+COPY cli cli
 COPY shared shared
 COPY sim sim
 COPY migrations migrations

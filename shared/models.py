@@ -15,6 +15,7 @@ from sqlmodel import Field, SQLModel
 
 from shared.connect import PLATFORM, current_account
 from shared.db import AwareDateTime, utcnow
+from shared.delivery import DeliveryStatus, Outbox
 
 
 def _ts(*, nullable: bool = True, index: bool = False) -> Column:  # type: ignore[type-arg]
@@ -185,13 +186,9 @@ class EmailKind(StrEnum):
     PROACTIVE = "proactive"  # "reconnect before <date>": the first email of a proactive case
 
 
-class OutboxStatus(StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"  # claimed by one worker (claimed_at); reclaimable when stale
-    SENT = "sent"
-    CANCELLED = "cancelled"  # the case resolved (or reactivated) first
-    NO_CONTACT = "no_contact"  # no address on file: nothing sent
-    FAILED = "failed"  # transport errors outlasted every retry
+# The email outbox's statuses are the delivery toolkit's (pending, sending, sent, cancelled,
+# no_contact, failed); the name stays for the cases domain, which cancels pending rows.
+OutboxStatus = DeliveryStatus
 
 
 class EmailOutbox(SQLModel, table=True):
@@ -206,13 +203,16 @@ class EmailOutbox(SQLModel, table=True):
     kind: str = Field(max_length=32)
     recipient: str | None = Field(default=None, max_length=320)
     send_after: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
-    status: str = Field(default="pending", max_length=16, index=True)
+    status: str = Field(default=DeliveryStatus.PENDING, max_length=16, index=True)
     attempts: int = 0
     message_id: str = Field(max_length=255, unique=True)
     claimed_at: datetime | None = Field(default=None, sa_column=_ts())
     sent_at: datetime | None = Field(default=None, sa_column=_ts())
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+EMAILS = Outbox(EmailOutbox, due="send_after")
 
 
 class RelinkAttempt(SQLModel, table=True):

@@ -6,21 +6,13 @@ after a failed write) never makes a write twice."""
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from shared.db import AwareDateTime, utcnow
-
-
-class SwitchStatus(StrEnum):
-    PENDING = "pending"  # to do, or retrying after an error (last_error)
-    SWITCHED = "switched"  # every write done
-    NOTHING_TO_SWITCH = "nothing_to_switch"  # no customer: a holder-less or Connect account
-    FAILED = "failed"  # Stripe refused a write (4xx), or retries ran out
-
+from shared.delivery import DeliveryStatus, Outbox
 
 # The writes a switch makes, in this order: `subscription_cleared` unsets a default naming an
 # old PaymentMethod that is not moved, before that PaymentMethod is detached.
@@ -40,7 +32,9 @@ class PaymentMethodSwitch(SQLModel, table=True):
         default=None, max_length=255, description="the broken FC account it replaces"
     )
     customer_id: str | None = Field(default=None, max_length=255)
-    status: str = Field(default=SwitchStatus.PENDING, max_length=32)
+    # pending (to do, or retrying after an error), switched, nothing_to_switch (no customer:
+    # a holder-less or Connect account), failed (Stripe refused a write, or retries ran out)
+    status: str = Field(default=DeliveryStatus.PENDING, max_length=32)
     # Each write done, in order: {"step": default|subscription|detach, "target", "at"}.
     steps: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
@@ -53,3 +47,7 @@ class PaymentMethodSwitch(SQLModel, table=True):
     finished_at: datetime | None = Field(
         default=None, sa_column=Column(AwareDateTime(), nullable=True)
     )
+
+
+# A run's claim is its row lock (no lease): pending rows are the sweep's once old enough.
+SWITCHES = Outbox(PaymentMethodSwitch, due="created_at")

@@ -17,9 +17,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from shared.catalog import DELIVER_PLATFORM_EVENT
+from shared.delivery import DeliveryStatus
 from shared.platform_models import (
     ENDPOINT_ID,
-    DeliveryStatus,
     PlatformAttempt,
     PlatformEndpoint,
     PlatformEvent,

@@ -8,12 +8,13 @@ database (shared/platform_events.py)."""
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
+from typing import Literal, get_args
 
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from shared.db import AwareDateTime, utcnow
+from shared.delivery import DeliveryStatus, Outbox
 
 RESPONSE_BODY_BYTES = 1024
 ENDPOINT_ID = 1
@@ -23,12 +24,9 @@ def _ts(*, nullable: bool = True) -> Column:  # type: ignore[type-arg]
     return Column(AwareDateTime(), nullable=nullable)
 
 
-class DeliveryStatus(StrEnum):
-    PENDING = "pending"  # to be delivered at `next_attempt_at`
-    SENDING = "sending"  # claimed by one worker (claimed_at); reclaimable when stale
-    DELIVERED = "delivered"  # the endpoint answered 2xx
-    FAILED = "failed"  # failing for PLATFORM_WEBHOOK_RETRY_WINDOW_SECONDS; replayable
-    HELD = "held"  # the endpoint is disabled, or an earlier event of its key is held
+# The delivery statuses a platform event takes: the API's and the CLI's filter.
+EventStatus = Literal["pending", "sending", "delivered", "failed", "held"]
+EVENT_STATUSES: tuple[str, ...] = get_args(EventStatus)
 
 
 class PlatformEvent(SQLModel, table=True):
@@ -60,6 +58,9 @@ class PlatformEvent(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=255)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     redelivered_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+PLATFORM_EVENTS = Outbox(PlatformEvent, due="next_attempt_at")
 
 
 class PlatformAttempt(SQLModel, table=True):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from stripe import RequestOptions
 
 from shared.connect import current_account
 from shared.contacts import EMAIL
+from shared.delivery import backoff
 from shared.errors import UnavailableError
 from shared.ratelimit import acquire
 from shared.settings import Settings, get_settings
@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 
 # A 429 that gets past the shared limiter is retried here, apart from the SDK's own network
 # retries (which it would otherwise use up, or which it skips for a 429 without
-# `Stripe-Should-Retry: true`), so a busy moment is never a failed event.
+# `Stripe-Should-Retry: true`), so a busy moment is never a failed event. The delay is the
+# outboxes' backoff policy (shared/delivery.py) on a scale of seconds: it is slept inside the
+# request, where an outbox row waits minutes to hours between its tries.
 RATE_LIMITED_RETRIES = 6
 RATE_LIMITED_BACKOFF_BASE = 0.5
 RATE_LIMITED_BACKOFF_CAP = 8.0
@@ -82,17 +84,11 @@ class RateLimitedRequestsClient(stripe.RequestsClient):
             if str(response_headers.get("stripe-should-retry", "")).lower() == "false":
                 return content, status, response_headers
             retries += 1
-            delay = rate_limited_backoff(retries)
+            delay = backoff(retries, base=RATE_LIMITED_BACKOFF_BASE, cap=RATE_LIMITED_BACKOFF_CAP)
             log.warning("stripe answered 429; retry %d in %.2fs", retries, delay)
             if hasattr(content, "close"):  # a streamed body we will not read
                 content.close()
             self._sleep(delay)
-
-
-def rate_limited_backoff(retries: int) -> float:
-    """Exponential backoff with jitter in [half, full], capped."""
-    ceiling = min(RATE_LIMITED_BACKOFF_CAP, RATE_LIMITED_BACKOFF_BASE * 2 ** (retries - 1))
-    return ceiling * random.uniform(0.5, 1.0)
 
 
 class StripeNotConfigured(UnavailableError):

@@ -1,7 +1,7 @@
 """A case's timeline, oldest first: the case opened and resolved, the inbox events naming
 its authorization or accounts (while retention keeps their payloads), its emails, its relink
 sessions, its payment method switch and the invoices it paid again. `relink cases show`
-(worker/cli/cases.py) and the platform API (api/platform_api/service.py) both read it; each
+(cli/cases.py) and the platform API (api/platform_api/service.py) both read it; each
 decides how to show an email's address. Helpers here never commit."""
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from typing import Any
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from shared.delivery import DeliveryStatus
 from shared.models import EmailOutbox, RelinkAttempt, RelinkCase, WebhookEvent
-from shared.payment_models import PaymentMethodSwitch, SwitchStatus
+from shared.payment_models import PaymentMethodSwitch
 from shared.recovery_models import OUTCOMES, PaymentRecovery, RecoveryStatus
 
 NO_CUSTOMER = "nothing to switch: the account holder is not a Customer"
@@ -125,9 +126,9 @@ def _switch_entries(session: Session, case_id: int) -> list[Entry]:
             what, now = STEP_WORDS.get(kind, kind), f"now {row.payment_method_id}"
             entries.append(Entry(at, "payment_method", str(step["target"]), what, now))
         detail = {
-            SwitchStatus.SWITCHED: f"{len(row.steps)} writes, attempts {row.attempts}",
-            SwitchStatus.NOTHING_TO_SWITCH: NO_CUSTOMER,
-        }.get(SwitchStatus(row.status), row.last_error or f"attempts {row.attempts}")
+            DeliveryStatus.SWITCHED: f"{len(row.steps)} writes, attempts {row.attempts}",
+            DeliveryStatus.NOTHING_TO_SWITCH: NO_CUSTOMER,
+        }.get(DeliveryStatus(row.status), row.last_error or f"attempts {row.attempts}")
         entries.append(
             Entry(
                 row.finished_at or row.created_at,

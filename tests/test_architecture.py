@@ -1,9 +1,11 @@
-"""The layout's rules, checked: api imports no worker module, nothing happens at import, the
-worker's handler registry is the catalog the receiver reads, no module grows past 400
-lines, and every exception relink defines has the one root, shared.errors.RelinkError."""
+"""The layout's rules, checked: api imports no worker module, nothing imports the cli,
+nothing happens at import, the worker's handler registry is the catalog the receiver reads,
+no module grows past 400 lines, and every exception relink defines has the one root,
+shared.errors.RelinkError."""
 
 from __future__ import annotations
 
+import ast
 import importlib
 import pkgutil
 import subprocess
@@ -18,12 +20,12 @@ ROOT = Path(__file__).resolve().parent.parent
 MAX_MODULE_LINES = 400
 
 
-def test_importing_the_api_loads_no_worker_module_reads_no_setting_and_writes_nothing(
+def test_importing_the_api_loads_no_worker_or_cli_module_reads_no_setting_and_writes_nothing(
     tmp_path: Path,
 ) -> None:
     script = (
         "import sys, api.app\n"
-        "print(sorted(m for m in sys.modules if m == 'worker' or m.startswith('worker.')))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('worker', 'cli')))\n"
     )
     env = {"PATH": "/usr/bin:/bin", "STRIPE_WEBHOOK_SECRETS": "not-a-whsec-secret"}
     result = subprocess.run(
@@ -39,6 +41,32 @@ def test_importing_the_api_loads_no_worker_module_reads_no_setting_and_writes_no
     assert list(tmp_path.iterdir()) == []  # no ./var/broker/queue, no database file
 
 
+def imported_modules(path: Path) -> set[str]:
+    """Every module a file names in an import statement, at any depth (lazy imports too)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_no_module_of_api_worker_or_shared_imports_the_cli() -> None:
+    """The cli sits on top: it may call api, worker, shared and sim, and nothing calls it."""
+    importers = {
+        str(path.relative_to(ROOT)): sorted(cli_modules)
+        for package in ("api", "worker", "shared")
+        for path in (ROOT / package).rglob("*.py")
+        if (
+            cli_modules := {
+                name for name in imported_modules(path) if name == "cli" or name.startswith("cli.")
+            }
+        )
+    }
+    assert importers == {}
+
+
 def test_the_handler_registry_is_the_catalog_the_receiver_reads() -> None:
     assert set(HANDLERS) == HANDLED_EVENT_TYPES
 
@@ -46,7 +74,7 @@ def test_the_handler_registry_is_the_catalog_the_receiver_reads() -> None:
 def test_no_module_is_over_400_lines() -> None:
     long = {
         str(path.relative_to(ROOT)): lines
-        for package in ("api", "worker", "shared")
+        for package in ("api", "worker", "cli", "shared")
         for path in (ROOT / package).rglob("*.py")
         if (lines := len(path.read_text().splitlines())) > MAX_MODULE_LINES
     }

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import random
-
 import stripe
 from sqlalchemy.exc import OperationalError
 
+from shared import delivery
+from shared.delivery import BACKOFF_CAP_SECONDS as BACKOFF_CAP_SECONDS  # the tasks' ceiling
 from shared.errors import RelinkError
 
 
@@ -29,10 +29,7 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     OperationalError,
 )
 
-BACKOFF_BASE_SECONDS = 2.0
-BACKOFF_CAP_SECONDS = 300.0
-
 
 def backoff(retries: int) -> float:
-    """Exponential backoff with full jitter, capped."""
-    return random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**retries))
+    """A Celery task's countdown before retry `retries` + 1: the delivery backoff."""
+    return delivery.backoff(retries + 1)

@@ -19,8 +19,9 @@ from api.platform_api.auth import Caller, require
 from api.platform_api.routes import ERRORS, NO_CONTROLS, no_store
 from shared import platform_endpoint
 from shared.db import session_scope, utcnow
+from shared.delivery import DeliveryStatus
 from shared.errors import ConflictError, NotFoundError
-from shared.platform_models import DeliveryStatus, PlatformAttempt, PlatformEvent
+from shared.platform_models import EventStatus, PlatformAttempt, PlatformEvent
 
 router = APIRouter(
     prefix="/api/v1/webhook_deliveries",
@@ -86,7 +87,7 @@ def _one(session: Session, delivery_id: int) -> schemas.Delivery:
 @router.get("", response_model=schemas.DeliveryList)
 def list_deliveries(
     _caller: Reader,
-    status: DeliveryStatus | None = None,
+    status: EventStatus | None = None,
     type: Annotated[
         str | None, Query(max_length=64, pattern=NO_CONTROLS, description="relink.case.opened…")
     ] = None,
@@ -102,7 +103,7 @@ def list_deliveries(
     """Platform webhook deliveries, newest first, each with its attempts."""
     query = select(PlatformEvent).order_by(col(PlatformEvent.id).desc()).limit(limit + 1)
     if status is not None:
-        query = query.where(PlatformEvent.status == status.value)
+        query = query.where(PlatformEvent.status == status)
     if type is not None:
         query = query.where(PlatformEvent.type == type)
     if event is not None:

@@ -16,6 +16,7 @@ import pytest
 import uvicorn
 from typer.testing import CliRunner
 
+from cli.main import cli
 from shared.db import session_scope, utcnow
 from shared.models import (
     CaseState,
@@ -30,7 +31,6 @@ from shared.models import (
     WebhookEvent,
 )
 from shared.settings import get_settings
-from worker.cli.main import cli
 
 runner = CliRunner()
 DEACTIVATED = "financial_connections.account.deactivated"

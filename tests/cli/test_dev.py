@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, inspect
 
+from cli.embedded import DEV_LINK_KEY_FILE, DEV_WEBHOOK_SECRET_FILE
 from shared.db import get_engine
 from tests.cli.conftest import DevRun, relink
-from worker.cli.embedded import DEV_LINK_KEY_FILE, DEV_WEBHOOK_SECRET_FILE
 
 
 def test_dev_migrates_then_starts_simulator_worker_and_api(dev_run: DevRun) -> None:

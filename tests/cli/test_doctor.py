@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from cli import doctor as operator_cli
 from shared import migrate
 from shared.catalog import INVOICE_EVENT_TYPES, SNAPSHOT_EVENT_TYPES
 from shared.settings import get_settings
@@ -16,7 +17,6 @@ from tests.cli.conftest import (
     REACTIVATED,
     relink,
 )
-from worker.cli import doctor as operator_cli
 
 
 def good_endpoint(**overrides: Any) -> dict[str, Any]:

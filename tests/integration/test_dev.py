@@ -25,7 +25,7 @@ def test_relink_dev_turns_a_deactivation_into_an_email_file(tmp_path: Path) -> N
     port, sim_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in RELINK_VARIABLES}
     env["QUIET_PERIOD_SECONDS"] = "1"
-    relink = [sys.executable, "-c", "from worker.cli.main import main; main()"]
+    relink = [sys.executable, "-c", "from cli.main import main; main()"]
     with open(tmp_path / "dev.log", "wb") as log:
         process = subprocess.Popen(
             [*relink, "dev", "--port", str(port), "--sim-port", str(sim_port)],
@@ -88,7 +88,7 @@ def test_a_sigterm_to_relink_dev_stops_the_simulator_and_the_worker(tmp_path: Pa
     """L11: uvicorn re-raised the SIGTERM under the default handler; the children lived on."""
     port, sim_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in RELINK_VARIABLES}
-    relink = [sys.executable, "-c", "from worker.cli.main import main; main()"]
+    relink = [sys.executable, "-c", "from cli.main import main; main()"]
     process = subprocess.Popen(
         [*relink, "dev", "--port", str(port), "--sim-port", str(sim_port)],
         cwd=tmp_path,

@@ -22,7 +22,7 @@ from tests.integration.conftest import OPS_TOKEN
 from tests.integration.stack import ROOT, Stack, wait_until
 from tests.platform_webhooks.receiver import SECRET, Receiver
 
-RELINK = [sys.executable, "-c", "from worker.cli.main import main; main()"]
+RELINK = [sys.executable, "-c", "from cli.main import main; main()"]
 
 
 @pytest.fixture

@@ -7,8 +7,9 @@ import pytest
 from sqlmodel import Session
 
 from shared.db import get_engine
+from shared.delivery import DeliveryStatus
 from shared.models import RelinkCase
-from shared.payment_models import PaymentMethodSwitch, SwitchStatus
+from shared.payment_models import PaymentMethodSwitch
 from sim.testing import SimServer
 from tests.payments.conftest import configure
 from worker.payments import service
@@ -42,7 +43,7 @@ def test_a_connected_accounts_customer_is_switched_on_that_account_only(
         switch_id = row.id
     sim.client.clear_requests()
 
-    assert service.switch_payment_method(switch_id) == SwitchStatus.SWITCHED
+    assert service.switch_payment_method(switch_id) == DeliveryStatus.SWITCHED
 
     assert on_acct.customer(customer)["invoice_settings"]["default_payment_method"] == new
     assert on_acct.subscription(subscription)["default_payment_method"] == new

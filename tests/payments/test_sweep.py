@@ -10,13 +10,14 @@ from sqlmodel import Session
 
 from shared.catalog import SWITCH_PAYMENT_METHOD
 from shared.db import get_engine, utcnow
+from shared.delivery import DeliveryStatus
 from shared.models import RelinkCase
-from shared.payment_models import PaymentMethodSwitch, SwitchStatus
+from shared.payment_models import PaymentMethodSwitch
 from sim.testing import SimServer
 from worker.payments import service, tasks
 
 
-def add_switch(age_seconds: float, status: str = SwitchStatus.PENDING, **fields: Any) -> int:
+def add_switch(age_seconds: float, status: str = DeliveryStatus.PENDING, **fields: Any) -> int:
     with Session(get_engine()) as db:
         case = RelinkCase(authorization_id=f"fcauth_{age_seconds}_{status}")
         db.add(case)
@@ -43,8 +44,8 @@ def test_the_sweep_queues_only_switches_pending_longer_than_its_interval(
     monkeypatch.setattr(tasks, "publish", lambda name, args: published.append((name, args)))
     lost = add_switch(age_seconds=600)
     add_switch(age_seconds=10)  # its task is still on its way
-    add_switch(age_seconds=600, status=SwitchStatus.SWITCHED)
-    add_switch(age_seconds=600, status=SwitchStatus.NOTHING_TO_SWITCH)
+    add_switch(age_seconds=600, status=DeliveryStatus.SWITCHED)
+    add_switch(age_seconds=600, status=DeliveryStatus.NOTHING_TO_SWITCH)
     assert tasks.sweep_payment_switches() == 1
     assert published == [(SWITCH_PAYMENT_METHOD, [lost])]
 
@@ -55,7 +56,7 @@ def test_a_switch_failing_run_after_run_ends_failed_at_the_last_run(
     customer = sim.client.create_customer("ada@example.com")["id"]
     switch_id = add_switch(0, customer_id=customer, attempts=service.MAX_RUNS - 1)
     sim.client.set_faults(error_rate=1.0, path_prefix="/v1/customers/")
-    assert service.switch_payment_method(switch_id) == SwitchStatus.FAILED
+    assert service.switch_payment_method(switch_id) == DeliveryStatus.FAILED
     with Session(get_engine()) as db_session:
         row = db_session.get(PaymentMethodSwitch, switch_id)
         assert row is not None

@@ -12,16 +12,17 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from api.platform_api.service import get_case
+from cli.cases import case_timeline
 from shared.catalog import SWITCH_PAYMENT_METHOD
 from shared.db import get_engine
+from shared.delivery import DeliveryStatus
 from shared.models import FcAccount
-from shared.payment_models import PaymentMethodSwitch, SwitchStatus
+from shared.payment_models import PaymentMethodSwitch
 from shared.platform_models import PlatformEvent
 from sim.testing import SimServer
 from tests.payments.conftest import PLATFORM_SECRET, configure
 from tests.payments.pages import billing_world, save_new_payment_method
 from tests.relink_page.world import World
-from worker.cli.cases import case_timeline
 from worker.payments import service
 
 WRITES = ("/v1/customers/", "/v1/subscriptions/", "/v1/payment_methods/")
@@ -65,10 +66,10 @@ def test_a_saved_payment_method_switches_the_default_and_matching_subscriptions_
     assert (row.customer_id, row.old_account_id) == (world.customer, world.accounts[0])
 
     sim.client.clear_requests()
-    assert service.switch_payment_method(switch_id(world.case_id)) == SwitchStatus.SWITCHED
+    assert service.switch_payment_method(switch_id(world.case_id)) == DeliveryStatus.SWITCHED
     calls = [(r["method"], r["route"]) for r in sim.client.requests("/v1/")]
     assert (
-        service.switch_payment_method(switch_id(world.case_id)) == SwitchStatus.SWITCHED
+        service.switch_payment_method(switch_id(world.case_id)) == DeliveryStatus.SWITCHED
     )  # the task again
     assert [(r["method"], r["route"]) for r in sim.client.requests("/v1/")] == calls
 
@@ -110,7 +111,7 @@ def test_customer_default_alone_touches_no_subscription_and_detach_is_opt_in(
     billing = billing_world(sim, world)
     new = save_new_payment_method(client, world, sim)
     sim.client.clear_requests()
-    assert service.switch_payment_method(switch_id(world.case_id)) == SwitchStatus.SWITCHED
+    assert service.switch_payment_method(switch_id(world.case_id)) == DeliveryStatus.SWITCHED
     assert [r["route"] for r in sim.client.requests("/v1/")] == ["POST /v1/customers/{id}"]
     assert sim.client.customer(world.customer)["invoice_settings"]["default_payment_method"] == new
     assert sim.client.subscription(billing["active"])["default_payment_method"] == billing["old"]
@@ -131,7 +132,7 @@ def test_detach_old_payment_method_detaches_only_the_broken_accounts(
     billing = billing_world(sim, world)
     new = save_new_payment_method(client, world, sim)
     sim.client.clear_requests()
-    assert service.switch_payment_method(switch_id(world.case_id)) == SwitchStatus.SWITCHED
+    assert service.switch_payment_method(switch_id(world.case_id)) == DeliveryStatus.SWITCHED
     assert Counter(r["route"] for r in sim.client.requests("/v1/")) == {
         "POST /v1/customers/{id}": 1,
         "GET /v1/payment_methods": 1,
@@ -167,14 +168,14 @@ def test_a_failed_write_is_retried_with_the_same_key_and_nothing_else_is_sent_ag
     with pytest.raises(service.SwitchInterrupted):
         service.switch_payment_method(switch_id(world.case_id))
     interrupted = switch_row(world.case_id)
-    assert interrupted.status == SwitchStatus.PENDING
+    assert interrupted.status == DeliveryStatus.PENDING
     assert interrupted.last_error == "APIError 500"
     made = {(s["step"], s["target"]) for s in interrupted.steps}
     assert ("default", world.customer) in made
     assert ("subscription", billing["past_due"]) not in made
 
     sim.client.set_faults()  # Stripe recovers; the task's retry runs
-    assert service.switch_payment_method(switch_id(world.case_id)) == SwitchStatus.SWITCHED
+    assert service.switch_payment_method(switch_id(world.case_id)) == DeliveryStatus.SWITCHED
     assert sim.client.subscription(billing["past_due"])["default_payment_method"] == new
     to_broken = [r for r in writes(sim) if r["path"] == broken]
     assert [r["status"] for r in to_broken][-1] == 200
@@ -207,7 +208,9 @@ def test_a_holder_less_account_has_nothing_to_switch_and_the_timeline_says_so(
     sim.client.clear_requests()
     row = switch_row(world.case_id)
     assert row.customer_id is None
-    assert service.switch_payment_method(switch_id(world.case_id)) == SwitchStatus.NOTHING_TO_SWITCH
+    assert (
+        service.switch_payment_method(switch_id(world.case_id)) == DeliveryStatus.NOTHING_TO_SWITCH
+    )
     assert sim.client.requests("/v1/") == []
     timeline = case_timeline(world.case_id)
     assert timeline is not None
@@ -272,7 +275,7 @@ def test_a_write_stripe_refuses_fails_the_switch_without_retry_or_announcement(
     new = save_new_payment_method(client, world, sim)
     sim.state.payment_methods[new].customer = None  # detached meanwhile, say by the platform
     sim.client.clear_requests()
-    assert service.switch_payment_method(switch_id(world.case_id)) == SwitchStatus.FAILED
+    assert service.switch_payment_method(switch_id(world.case_id)) == DeliveryStatus.FAILED
     assert len(sim.client.requests("/v1/")) == 1  # a 400 is not retried
     row = switch_row(world.case_id)
     assert (row.last_error, row.steps) == ("InvalidRequestError 400 resource_missing", [])
@@ -306,7 +309,7 @@ def test_no_default_names_a_detached_payment_method_whatever_stripe_does_on_deta
     billing = billing_world(sim, world)
     unpaid = sim.client.create_subscription(world.customer, billing["old"], "unpaid")["id"]
     new = save_new_payment_method(client, world, sim)
-    assert service.switch_payment_method(switch_id(world.case_id)) == SwitchStatus.SWITCHED
+    assert service.switch_payment_method(switch_id(world.case_id)) == DeliveryStatus.SWITCHED
 
     assert sim.client.payment_method(billing["old"])["customer"] is None  # detached
     assert sim.client.customer(world.customer)["invoice_settings"]["default_payment_method"] == new

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlmodel import select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from shared import platform_events, platform_payloads
+from shared import delivery, platform_events, platform_payloads
 from shared.catalog import DELIVER_PLATFORM_EVENT
 from shared.db import session_scope, utcnow
 from shared.platform_models import PlatformAttempt, PlatformEvent
@@ -173,7 +173,11 @@ def test_the_retries_span_more_than_a_day_before_failing() -> None:
     total, attempts_made = 0.0, 0
     while total < settings.platform_webhook_retry_window_seconds:
         attempts_made += 1
-        delay = service.retry_delay(attempts_made, settings)
+        delay = delivery.backoff(
+            attempts_made,
+            base=settings.platform_webhook_retry_base_seconds,
+            cap=settings.platform_webhook_retry_cap_seconds,
+        )
         base = settings.platform_webhook_retry_base_seconds * 2 ** (attempts_made - 1)
         assert min(base, settings.platform_webhook_retry_cap_seconds) / 2 <= delay
         total += delay

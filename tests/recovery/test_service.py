@@ -15,10 +15,12 @@ from prometheus_client import REGISTRY
 from sqlmodel import Session, select
 
 from api.platform_api.service import get_case
+from cli.cases import case_timeline
 from shared.catalog import RECOVER_PAYMENTS
 from shared.db import get_engine, session_scope
+from shared.delivery import DeliveryStatus
 from shared.models import FcAccount, RelinkCase
-from shared.payment_models import PaymentMethodSwitch, SwitchStatus
+from shared.payment_models import PaymentMethodSwitch
 from shared.platform_models import PlatformEvent
 from shared.recovery_models import PaymentRecovery
 from sim.testing import SimServer
@@ -26,7 +28,6 @@ from tests.payments.conftest import PLATFORM_SECRET, configure
 from tests.payments.pages import save_new_payment_method
 from tests.relink_page.world import World
 from worker.cases.service import resolve_case
-from worker.cli.cases import case_timeline
 from worker.inbox.handlers import on_invoice_settled
 from worker.payments.service import switch_payment_method
 from worker.recovery import service
@@ -240,5 +241,5 @@ def test_a_successful_switch_queues_the_recovery_with_the_new_payment_method(
     with Session(get_engine()) as db:
         switch = db.exec(select(PaymentMethodSwitch)).one()
     assert switch.id is not None
-    assert switch_payment_method(switch.id) == SwitchStatus.SWITCHED
+    assert switch_payment_method(switch.id) == DeliveryStatus.SWITCHED
     assert (RECOVER_PAYMENTS, [world.case_id, new]) in published

@@ -19,9 +19,9 @@ import pytest
 import requests
 import uvicorn
 
+from cli import embedded
 from tests.security.test_compose_exposure import ROOT, SERVICES, dockerfile_cmd, option
 from tests.security.test_log_redaction import free_port
-from worker.cli import embedded
 
 OPS_TOKEN = "ops-token-for-the-forwarded-for-test"
 ATTEMPTS = 3

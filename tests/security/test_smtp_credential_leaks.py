@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from api.app import create_app
+from cli.doctor import check_email
 from shared.db import session_scope, utcnow
 from shared.logging import configure_logging
 from shared.models import EmailOutbox, OutboxStatus, RelinkCase
@@ -27,7 +28,6 @@ from tests.security.smtp_servers import (
     smtp_url,
     use_settings,
 )
-from worker.cli.doctor import check_email
 from worker.emails import tasks as email_tasks
 
 WRONG = "Wr0ng/Pass+word="

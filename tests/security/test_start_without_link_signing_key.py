@@ -57,7 +57,7 @@ def test_migrations_and_operator_commands_need_no_signing_key(
     """Only what signs or verifies links asks for the key: `relink migrate` runs without it."""
     from typer.testing import CliRunner
 
-    from worker.cli.main import cli
+    from cli.main import cli
 
     result = CliRunner().invoke(cli, ["migrate"])
     assert result.exit_code == 0, result.output

@@ -6,33 +6,20 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import ColumnElement, and_, or_, update
-from sqlmodel import Session, col, select
+from sqlalchemy import update
+from sqlmodel import Session, col
 
+from shared import delivery
 from shared.db import session_scope, utcnow
-from shared.models import (
-    EmailOutbox,
-    OutboxStatus,
-)
+from shared.delivery import DeliveryStatus
+from shared.models import EMAILS, EmailOutbox
 from shared.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
 
 
-def _claimable(now: datetime, stale_before: datetime, max_attempts: int) -> ColumnElement[bool]:
-    return and_(
-        col(EmailOutbox.attempts) < max_attempts,
-        or_(
-            and_(
-                col(EmailOutbox.status) == OutboxStatus.PENDING,
-                col(EmailOutbox.send_after) <= now,
-            ),
-            and_(
-                col(EmailOutbox.status) == OutboxStatus.SENDING,
-                col(EmailOutbox.claimed_at) < stale_before,
-            ),
-        ),
-    )
+def lease(settings: Settings) -> timedelta:
+    return timedelta(seconds=settings.email_claim_timeout_seconds)
 
 
 def claim(
@@ -45,23 +32,15 @@ def claim(
     """Claim the row for this worker, or None if it is not due, already claimed or done."""
     settings = settings or get_settings()
     now = now or utcnow()
-    stale_before = now - timedelta(seconds=settings.email_claim_timeout_seconds)
-    result = session.execute(
-        update(EmailOutbox)
-        .where(
-            col(EmailOutbox.id) == outbox_id,
-            _claimable(now, stale_before, settings.max_email_attempts),
-        )
-        .values(
-            status=OutboxStatus.SENDING,
-            claimed_at=now,
-            attempts=col(EmailOutbox.attempts) + 1,
-        )
-        .execution_options(synchronize_session=False)
+    row = delivery.lock_claimable(
+        session,
+        EMAILS,
+        outbox_id,
+        now=now,
+        lease=lease(settings),
+        max_attempts=settings.max_email_attempts,
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return None
-    return session.get(EmailOutbox, outbox_id, populate_existing=True)
+    return delivery.take(session, row, now=now) if row is not None else None
 
 
 def due_outbox_ids(session: Session, *, now: datetime | None = None, limit: int = 500) -> list[int]:
@@ -69,27 +48,9 @@ def due_outbox_ids(session: Session, *, now: datetime | None = None, limit: int 
     Rows whose stale claim used up every attempt are marked failed."""
     settings = get_settings()
     now = now or utcnow()
-    stale_before = now - timedelta(seconds=settings.email_claim_timeout_seconds)
-    session.execute(
-        update(EmailOutbox)
-        .where(
-            col(EmailOutbox.status) == OutboxStatus.SENDING,
-            col(EmailOutbox.claimed_at) < stale_before,
-            col(EmailOutbox.attempts) >= settings.max_email_attempts,
-        )
-        .values(status=OutboxStatus.FAILED, last_error="claimed too often without finishing")
-        .execution_options(synchronize_session=False)
-    )
-    return [
-        outbox_id
-        for outbox_id in session.exec(
-            select(EmailOutbox.id)
-            .where(_claimable(now, stale_before, settings.max_email_attempts))
-            .order_by(col(EmailOutbox.send_after))
-            .limit(limit)
-        ).all()
-        if outbox_id is not None
-    ]
+    limits = {"now": now, "lease": lease(settings), "max_attempts": settings.max_email_attempts}
+    delivery.fail_exhausted(session, EMAILS, **limits)
+    return delivery.due_ids(session, EMAILS, **limits, limit=limit)
 
 
 def release(outbox_id: int, error: Exception, *, retry_in: float) -> bool:
@@ -97,13 +58,17 @@ def release(outbox_id: int, error: Exception, *, retry_in: float) -> bool:
     the last attempt mark it failed. Returns whether it is final."""
     with session_scope() as session:
         row = session.get(EmailOutbox, outbox_id)
-        if row is None or row.status != OutboxStatus.SENDING:
+        if row is None or row.status != DeliveryStatus.SENDING:
             return True
-        final = row.attempts >= get_settings().max_email_attempts
-        row.status = OutboxStatus.FAILED if final else OutboxStatus.PENDING
-        row.send_after = utcnow() + timedelta(seconds=retry_in)
-        row.last_error = f"{type(error).__name__}: {error}"[:2000]
-        session.add(row)
+        last = row.attempts >= get_settings().max_email_attempts
+        final = delivery.release(
+            session,
+            EMAILS,
+            row,
+            now=utcnow(),
+            retry_in=None if last else retry_in,
+            error=f"{type(error).__name__}: {error}"[:2000],
+        )
     log.warning("email_failed", outbox_id=outbox_id, error=type(error).__name__, final=final)
     return final
 
@@ -117,9 +82,11 @@ def hold_after_refused_login(outbox_id: int, error: Exception, *, pause: float) 
     with session_scope() as session:
         session.execute(
             update(EmailOutbox)
-            .where(col(EmailOutbox.id) == outbox_id, col(EmailOutbox.status) == "sending")
+            .where(
+                col(EmailOutbox.id) == outbox_id, col(EmailOutbox.status) == DeliveryStatus.SENDING
+            )
             .values(
-                status=OutboxStatus.PENDING,
+                status=DeliveryStatus.PENDING,
                 attempts=col(EmailOutbox.attempts) - 1,
                 last_error=f"{type(error).__name__}: {error}"[:2000],
             )
@@ -128,7 +95,7 @@ def hold_after_refused_login(outbox_id: int, error: Exception, *, pause: float) 
         held = session.execute(
             update(EmailOutbox)
             .where(
-                col(EmailOutbox.status) == OutboxStatus.PENDING,
+                col(EmailOutbox.status) == DeliveryStatus.PENDING,
                 col(EmailOutbox.send_after) < until,
             )
             .values(send_after=until)
@@ -145,11 +112,7 @@ def still_claimed(outbox_id: int, claimed_at: datetime | None) -> bool:
     with session_scope() as session:
         renewed = session.execute(
             update(EmailOutbox)
-            .where(
-                col(EmailOutbox.id) == outbox_id,
-                col(EmailOutbox.status) == OutboxStatus.SENDING,
-                col(EmailOutbox.claimed_at) == claimed_at,
-            )
+            .where(delivery.held_by(EMAILS, outbox_id, claimed_at))
             .values(claimed_at=utcnow())
             .execution_options(synchronize_session=False)
         )

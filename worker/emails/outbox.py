@@ -26,13 +26,13 @@ from shared import metrics, platform_events, platform_payloads
 from shared.catalog import SEND_EMAIL
 from shared.connect import acting_on
 from shared.db import outlasting_outages, session_scope, utcnow
+from shared.delivery import DeliveryStatus
 from shared.models import (
     OPEN_CASE_STATES,
     CaseState,
     EmailKind,
     EmailOutbox,
     FcAccount,
-    OutboxStatus,
     RelinkCase,
     WebhookEvent,
 )
@@ -95,7 +95,7 @@ def _send_outbox(outbox_id: int, client: stripe.StripeClient | None) -> str:
     if not still_needed(plan, live, get_settings().horizon_end(utcnow())):
         with session_scope() as session:
             if plan.family is CauseFamily.RECONNECTED:
-                _finish_unsent(session, plan, OutboxStatus.CANCELLED)
+                _finish_unsent(session, plan, DeliveryStatus.CANCELLED)
                 outcome = "cancelled"
             else:
                 outcome = _reconcile_unsent(session, plan, live, client)
@@ -114,7 +114,7 @@ def _send_outbox(outbox_id: int, client: stripe.StripeClient | None) -> str:
     )
     if recipient is None:
         with session_scope() as session:
-            _finish_unsent(session, plan, OutboxStatus.NO_CONTACT)
+            _finish_unsent(session, plan, DeliveryStatus.NO_CONTACT)
         log.info("email_not_sent", outbox_id=outbox_id, case_id=plan.case_id, outcome="no_contact")
         return "no_contact"
     message = build_message(
@@ -146,7 +146,7 @@ def take_smtp_token(outbox_id: int, settings: Settings) -> None:
                 update(EmailOutbox)
                 .where(
                     col(EmailOutbox.id) == outbox_id,
-                    col(EmailOutbox.status) == OutboxStatus.SENDING,
+                    col(EmailOutbox.status) == DeliveryStatus.SENDING,
                     col(EmailOutbox.attempts) > 0,
                 )
                 .values(attempts=col(EmailOutbox.attempts) - 1)
@@ -185,20 +185,20 @@ def _reconcile_unsent(
     reconcile_locked(session, authorization, Trigger(OUTBOX), client=client, now=now)
     row = session.get(EmailOutbox, plan.outbox_id, populate_existing=True)
     case = session.get(RelinkCase, plan.case_id, populate_existing=True)
-    if row is None or row.status != OutboxStatus.SENDING:
+    if row is None or row.status != DeliveryStatus.SENDING:
         return "cancelled"
     if case is not None and case.state in (*OPEN_CASE_STATES, CaseState.UNREPAIRABLE):
-        row.status = OutboxStatus.PENDING
+        row.status = DeliveryStatus.PENDING
         row.send_after = now
         session.add(row)
         publish_after_commit(session, SEND_EMAIL, [row.id])
         return "replanned"
-    row.status = OutboxStatus.CANCELLED
+    row.status = DeliveryStatus.CANCELLED
     session.add(row)
     return "reactivated"
 
 
-def _finish_unsent(session: Session, plan: Plan, status: OutboxStatus) -> None:
+def _finish_unsent(session: Session, plan: Plan, status: DeliveryStatus) -> None:
     row = session.get(EmailOutbox, plan.outbox_id)
     case = session.exec(
         select(RelinkCase).where(RelinkCase.id == plan.case_id).with_for_update()
@@ -206,7 +206,7 @@ def _finish_unsent(session: Session, plan: Plan, status: OutboxStatus) -> None:
     if row is not None:
         row.status = status
         session.add(row)
-    if status == OutboxStatus.NO_CONTACT and case.state == CaseState.OPEN:
+    if status == DeliveryStatus.NO_CONTACT and case.state == CaseState.OPEN:
         case.state = CaseState.NO_CONTACT
         session.add(case)
 
@@ -220,10 +220,10 @@ def _mark_sent(session: Session, plan: Plan, recipient: Recipient | None) -> Non
         select(RelinkCase).where(RelinkCase.id == plan.case_id).with_for_update()
     ).one()
     row = session.get(EmailOutbox, plan.outbox_id)
-    if row is not None and row.status == OutboxStatus.SENT:
+    if row is not None and row.status == DeliveryStatus.SENT:
         return
     if row is not None:
-        row.status = OutboxStatus.SENT
+        row.status = DeliveryStatus.SENT
         row.sent_at = now
         row.recipient = recipient.email if recipient else None
         row.last_error = None

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import Session
 
 from shared.db import utcnow
+from shared.delivery import DeliveryStatus
 from shared.links import LinkPayload, link_url
 from shared.models import (
     CaseState,
@@ -16,7 +17,6 @@ from shared.models import (
     EmailOutbox,
     FcAccount,
     FcAuthorization,
-    OutboxStatus,
     RelinkCase,
 )
 from shared.settings import Settings
@@ -51,7 +51,7 @@ def plan_email(session: Session, row: EmailOutbox) -> Plan | str:
     case = session.get(RelinkCase, row.case_id) if row.case_id is not None else None
     reconnected = row.kind == EmailKind.RECONNECTED
     if case is None or (case.state == CaseState.RESOLVED) != reconnected:
-        row.status = OutboxStatus.CANCELLED
+        row.status = DeliveryStatus.CANCELLED
         session.add(row)
         return "cancelled"
     family = family_of(case, reconnected)
@@ -60,7 +60,7 @@ def plan_email(session: Session, row: EmailOutbox) -> Plan | str:
         if family not in (CauseFamily.UNREPAIRABLE, CauseFamily.RECONNECTED):
             resolution = WARNING_CLEARED if family is CauseFamily.PROACTIVE else "reactivated"
             resolve_case(session, case, resolution, resolved_by="outbox")
-        row.status = OutboxStatus.CANCELLED
+        row.status = DeliveryStatus.CANCELLED
         session.add(row)
         return "reactivated"
     primary = next((a for a in accounts if a.id == case.account_id), accounts[0])

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from shared.models import EmailKind, EmailOutbox, OutboxStatus, RelinkCase
+from shared.delivery import DeliveryStatus
+from shared.models import EmailKind, EmailOutbox, RelinkCase
 from shared.outbox import add_email
 from shared.settings import get_settings
 
@@ -44,7 +45,7 @@ def refresh_next_reminder(session: Session, case: RelinkCase) -> None:
         select(func.min(EmailOutbox.send_after)).where(
             EmailOutbox.case_id == case.id,
             EmailOutbox.kind == EmailKind.REMINDER,
-            EmailOutbox.status == OutboxStatus.PENDING,
+            EmailOutbox.status == DeliveryStatus.PENDING,
         )
     ).one()
     session.add(case)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from functools import partial
 
 import structlog
@@ -10,26 +9,16 @@ from celery import Task, shared_task
 
 from shared.catalog import SEND_EMAIL, SWEEP_OUTBOX
 from shared.db import outlasting_outages, session_scope
+from shared.delivery import backoff
 from shared.metrics import SMTP_LOGINS_REFUSED
 from shared.models import EmailOutbox
 from shared.queue import publish
 from shared.settings import get_settings
 from worker.emails import claim, outbox
 from worker.emails.transport import LoginRefused, TransportError
-from worker.errors import BACKOFF_BASE_SECONDS, BACKOFF_CAP_SECONDS, TRANSIENT_ERRORS
+from worker.errors import TRANSIENT_ERRORS
 
 log = structlog.get_logger(__name__)
-
-
-def email_backoff(attempts: int) -> float:
-    """Seconds before the next try of an outbox row that has been tried `attempts` times.
-
-    Keyed on the row's own count, not the Celery retry count: the sweep publishes a due row
-    as a fresh task (retries = 0), which would otherwise restart the backoff at ~2 s and burn
-    MAX_EMAIL_ATTEMPTS within a minute of SMTP being down. Equal jitter (at least half the
-    exponential delay) so that the attempts always span minutes, never seconds."""
-    base = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
-    return base / 2 + random.uniform(0, base / 2) + 1.0
 
 
 def _attempts(outbox_id: int, fallback: int) -> int:
@@ -54,7 +43,7 @@ def send_email(self: Task, outbox_id: int) -> str:
         log.error("smtp_login_refused", error=str(exc), held=held, pause_seconds=pause)
         return "held"
     except (TransportError, *TRANSIENT_ERRORS) as exc:
-        delay = email_backoff(_attempts(outbox_id, fallback=self.request.retries + 1))
+        delay = backoff(_attempts(outbox_id, fallback=self.request.retries + 1))
         # Given back even across a database outage: a lost release would park the row in
         # `sending` until EMAIL_CLAIM_TIMEOUT_SECONDS.
         final = outlasting_outages(

@@ -21,11 +21,12 @@ import stripe
 import structlog
 from sqlmodel import Session, col, select
 
-from shared import platform_events, stripe_payments
+from shared import delivery, platform_events, stripe_payments
 from shared.db import session_scope, utcnow
+from shared.delivery import DeliveryStatus
 from shared.errors import UnavailableError
 from shared.models import RelinkCase
-from shared.payment_models import PaymentMethodSwitch, SwitchStatus
+from shared.payment_models import SWITCHES, PaymentMethodSwitch
 from shared.payment_recovery import request_recovery
 from shared.settings import Settings, get_settings
 from shared.stripe_client import make_stripe_client
@@ -58,7 +59,7 @@ def switch_payment_method(
     interrupted: Exception | None = None
     with session_scope() as session:
         row = _lock(session, switch_id)
-        if row is None or row.status != SwitchStatus.PENDING:
+        if row is None or row.status != DeliveryStatus.PENDING:
             status = row.status if row else "missing"
             log.info("payment_method_switch_done_before", switch_id=switch_id, status=status)
             return status
@@ -67,7 +68,7 @@ def switch_payment_method(
         row.attempts += 1
         last_try = last_try or row.attempts >= MAX_RUNS
         if row.customer_id is None:
-            _finish(row, SwitchStatus.NOTHING_TO_SWITCH)
+            _finish(row, DeliveryStatus.NOTHING_TO_SWITCH)
             log.info("payment_method_switch_nothing", case_id=case.id, switch_id=switch_id)
             return row.status
         try:
@@ -76,15 +77,15 @@ def switch_payment_method(
         except TRANSIENT_ERRORS as exc:
             row.last_error = _describe(exc)
             if last_try:
-                _finish(row, SwitchStatus.FAILED)
+                _finish(row, DeliveryStatus.FAILED)
             else:
                 interrupted = exc
         except stripe.StripeError as exc:  # Stripe refused the write: retrying cannot help
             row.last_error = _describe(exc)
-            _finish(row, SwitchStatus.FAILED)
+            _finish(row, DeliveryStatus.FAILED)
         else:
             row.last_error = None
-            _finish(row, SwitchStatus.SWITCHED)
+            _finish(row, DeliveryStatus.SWITCHED)
             platform_events.record_payment_method_switched(session, case, row)
             request_recovery(session, case, row.payment_method_id)
         log.info(
@@ -175,7 +176,7 @@ def _fc_account(payment_method: dict[str, Any]) -> str | None:
     return bank.get("financial_connections_account")
 
 
-def _finish(row: PaymentMethodSwitch, status: SwitchStatus) -> None:
+def _finish(row: PaymentMethodSwitch, status: DeliveryStatus) -> None:
     row.status = status
     row.finished_at = utcnow()
 
@@ -193,22 +194,13 @@ def pending_switch_ids(older_than_seconds: float) -> list[int]:
     harmless."""
     cutoff = utcnow() - timedelta(seconds=older_than_seconds)
     with session_scope() as session:
-        query = (
-            select(PaymentMethodSwitch.id)
-            .where(
-                col(PaymentMethodSwitch.status) == SwitchStatus.PENDING,
-                col(PaymentMethodSwitch.created_at) < cutoff,
-            )
-            .order_by(col(PaymentMethodSwitch.id))
-            .limit(SWEEP_BATCH)
-        )
-        return [switch_id for switch_id in session.exec(query) if switch_id is not None]
+        return delivery.due_ids(session, SWITCHES, now=cutoff, lease=None, limit=SWEEP_BATCH)
 
 
 def give_up(switch_id: int, reason: str) -> None:
     """Retries ran out: the switch is `failed` (its steps so far stay recorded)."""
     with session_scope() as session:
         row = _lock(session, switch_id)
-        if row is not None and row.status == SwitchStatus.PENDING:
+        if row is not None and row.status == DeliveryStatus.PENDING:
             row.last_error = row.last_error or reason
-            _finish(row, SwitchStatus.FAILED)
+            _finish(row, DeliveryStatus.FAILED)

@@ -7,10 +7,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, text, update
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, select
 
-from shared import platform_endpoint
-from shared.platform_models import DeliveryStatus, PlatformAttempt, PlatformEvent
+from shared import delivery, platform_endpoint
+from shared.delivery import DeliveryStatus
+from shared.platform_models import PLATFORM_EVENTS, PlatformAttempt, PlatformEvent
 from shared.settings import Settings
 
 BUSY = "busy"
@@ -35,16 +36,9 @@ def claim(
     the endpoint is disabled or an earlier event of its key is held; None when it is not due."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CLAIM_LOCK})
-    row = session.exec(
-        select(PlatformEvent).where(PlatformEvent.id == event_id).with_for_update()
-    ).first()
-    stale = now - claim_timeout(settings)
+    lease = claim_timeout(settings)
+    row = delivery.lock_claimable(session, PLATFORM_EVENTS, event_id, now=now, lease=lease)
     if row is None:
-        return None
-    if row.status == DeliveryStatus.PENDING:
-        if row.next_attempt_at > now:
-            return None
-    elif row.status != DeliveryStatus.SENDING or (row.claimed_at and row.claimed_at > stale):
         return None
     if platform_endpoint.must_hold(session, row):
         row.status = DeliveryStatus.HELD
@@ -52,50 +46,28 @@ def claim(
         return HELD
     in_flight = session.exec(
         select(func.count(col(PlatformEvent.id))).where(
-            PlatformEvent.status == DeliveryStatus.SENDING,
-            col(PlatformEvent.claimed_at) > stale,
+            delivery.in_flight(PLATFORM_EVENTS, now=now, lease=lease)
         )
     ).one()
     if in_flight >= settings.platform_webhook_max_in_flight:
         return BUSY
-    row.status = DeliveryStatus.SENDING
-    row.claimed_at = now
-    row.attempts += 1
-    session.add(row)
-    return row
+    return delivery.take(session, row, now=now)
 
 
 def due_event_ids(
     session: Session, *, now: datetime, settings: Settings, limit: int = 500
 ) -> list[int]:
     """Pending rows that are due, and `sending` rows a dead worker left: for the sweep."""
-    stale = now - claim_timeout(settings)
-    query = (
-        select(PlatformEvent.id)
-        .where(
-            or_(
-                (col(PlatformEvent.status) == DeliveryStatus.PENDING)
-                & (col(PlatformEvent.next_attempt_at) <= now),
-                (col(PlatformEvent.status) == DeliveryStatus.SENDING)
-                & (col(PlatformEvent.claimed_at) <= stale),
-            )
-        )
-        .order_by(col(PlatformEvent.next_attempt_at))
-        .limit(limit)
-    )
-    return [event_id for event_id in session.exec(query) if event_id is not None]
+    lease = claim_timeout(settings)
+    return delivery.due_ids(session, PLATFORM_EVENTS, now=now, lease=lease, limit=limit)
 
 
 def lock_claimed(
     session: Session, event_id: int, claimed_at: datetime | None
 ) -> PlatformEvent | None:
     """The row, locked, if it is still this claim's (not reclaimed after a stall)."""
-    row = session.exec(
-        select(PlatformEvent).where(PlatformEvent.id == event_id).with_for_update()
-    ).first()
-    if row is None or row.status != DeliveryStatus.SENDING or row.claimed_at != claimed_at:
-        return None
-    return row
+    query = select(PlatformEvent).where(delivery.held_by(PLATFORM_EVENTS, event_id, claimed_at))
+    return session.exec(query.with_for_update()).first()
 
 
 def events(session: Session, *, status: str | None = None, limit: int = 50) -> list[PlatformEvent]:

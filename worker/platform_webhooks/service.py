@@ -16,7 +16,6 @@ the event was written (or replayed): then it is `failed` until an operator repla
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,12 +25,13 @@ import structlog
 from sqlmodel import Session
 from standardwebhooks.webhooks import Webhook
 
-from shared import platform_endpoint, platform_events, platform_payloads
+from shared import delivery, platform_endpoint, platform_events, platform_payloads
 from shared.catalog import DELIVER_PLATFORM_EVENT
 from shared.db import session_scope, utcnow
+from shared.delivery import DeliveryStatus
 from shared.platform_models import (
+    PLATFORM_EVENTS,
     RESPONSE_BODY_BYTES,
-    DeliveryStatus,
     PlatformAttempt,
     PlatformEvent,
 )
@@ -60,14 +60,6 @@ class Result:
     @property
     def ok(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
-
-
-def retry_delay(attempts: int, settings: Settings) -> float:
-    """Seconds before the next try after `attempts` tries: exponential, capped, with equal
-    jitter (at least half the delay, so retries spread out yet keep their spacing)."""
-    base = settings.platform_webhook_retry_base_seconds * 2 ** max(0, attempts - 1)
-    delay = min(settings.platform_webhook_retry_cap_seconds, base)
-    return delay / 2 + random.uniform(0, delay / 2)
 
 
 def signature(webhook_id: str, at: datetime, body: str, settings: Settings) -> str:
@@ -226,14 +218,16 @@ def finish(
         return HELD
     window = timedelta(seconds=settings.platform_webhook_retry_window_seconds)
     if now - row.retrying_since >= window:
-        row.status = DeliveryStatus.FAILED
-        session.add(row)
+        delivery.release(session, PLATFORM_EVENTS, row, now=now, retry_in=None, error=result.error)
         session.flush()
         platform_endpoint.release_held(session, now=now, sequence_key=row.sequence_key)
         return "failed"
-    delay = retry_delay(row.attempts, settings)
-    row.status, row.next_attempt_at = DeliveryStatus.PENDING, now + timedelta(seconds=delay)
-    session.add(row)
+    delay = delivery.backoff(
+        row.attempts,
+        base=settings.platform_webhook_retry_base_seconds,
+        cap=settings.platform_webhook_retry_cap_seconds,
+    )
+    delivery.release(session, PLATFORM_EVENTS, row, now=now, retry_in=delay, error=result.error)
     if delay <= MAX_COUNTDOWN_SECONDS:
         publish_after_commit(session, DELIVER_PLATFORM_EVENT, [row.id], countdown=delay)
     return "retrying"

@@ -20,9 +20,10 @@ from sqlmodel import Session, col, select
 
 from shared import metrics, platform_events, stripe_payments
 from shared.db import session_scope, utcnow
+from shared.delivery import DeliveryStatus
 from shared.errors import UnavailableError
 from shared.models import FcAccount, RelinkCase
-from shared.payment_models import PaymentMethodSwitch, SwitchStatus
+from shared.payment_models import PaymentMethodSwitch
 from shared.recovery_models import PaymentRecovery, RecoveryStatus
 from shared.settings import Settings, get_settings
 from shared.stripe_client import make_stripe_client
@@ -105,7 +106,7 @@ def _switched_to(session: Session, case_id: int) -> str | None:
         select(PaymentMethodSwitch.payment_method_id)
         .where(
             col(PaymentMethodSwitch.case_id) == case_id,
-            col(PaymentMethodSwitch.status) == SwitchStatus.SWITCHED,
+            col(PaymentMethodSwitch.status) == DeliveryStatus.SWITCHED,
         )
         .order_by(col(PaymentMethodSwitch.id).desc())
     )

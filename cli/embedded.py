@@ -19,8 +19,8 @@ from typing import IO
 
 from sqlalchemy.engine import make_url
 
+from cli.output import settings_or_exit
 from shared.settings import VAR_DIR, Settings
-from worker.cli.output import settings_or_exit
 
 DEV_WEBHOOK_SECRET_FILE = VAR_DIR / "dev-webhook-secret"
 DEV_LINK_KEY_FILE = VAR_DIR / "dev-link-signing-key"

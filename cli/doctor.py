@@ -12,16 +12,16 @@ from typing import Any
 import typer
 from sqlalchemy import text
 
+from cli.output import (
+    JsonFlag,
+    echo_json,
+    render_table,
+)
 from shared import queue
 from shared.catalog import INVOICE_EVENT_TYPES, SNAPSHOT_EVENT_TYPES
 from shared.settings import ConfigError, Settings, load_settings
 from shared.stripe_client import list_webhook_endpoints, make_stripe_client
 from shared.urls import masked_url
-from worker.cli.output import (
-    JsonFlag,
-    echo_json,
-    render_table,
-)
 from worker.emails.smtp import SmtpFailure, smtp_connection
 
 # The events a relink webhook endpoint must deliver; it should deliver every other type

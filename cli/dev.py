@@ -8,9 +8,9 @@ import signal
 import typer
 import uvicorn
 
+from cli.embedded import DEV_WEBHOOK_SECRET_FILE, Embedded, start_embedded
+from cli.output import settings_or_exit
 from shared.urls import masked_url
-from worker.cli.embedded import DEV_WEBHOOK_SECRET_FILE, Embedded, start_embedded
-from worker.cli.output import settings_or_exit
 
 
 def migrate() -> None:

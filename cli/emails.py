@@ -6,16 +6,16 @@ from typing import Annotated
 
 import typer
 
-from shared import outbox
-from shared.db import session_scope
-from shared.models import (
-    RelinkCase,
-)
-from worker.cli.output import (
+from cli.output import (
     JsonFlag,
     echo_json,
     render_table,
     settings_or_exit,
+)
+from shared import outbox
+from shared.db import session_scope
+from shared.models import (
+    RelinkCase,
 )
 
 emails_cli = typer.Typer(help="Relink emails: resend a fresh link.")

@@ -8,18 +8,18 @@ from typing import Annotated
 
 import typer
 
+from cli.output import JsonFlag, echo_json, fail, iso, render_table, settings_or_exit
 from shared import platform_endpoint
 from shared.catalog import DELIVER_PLATFORM_EVENT
 from shared.db import session_scope, utcnow
-from shared.platform_models import DeliveryStatus, PlatformEvent
+from shared.platform_models import EVENT_STATUSES, PlatformEvent
 from shared.queue import publish_after_commit
-from worker.cli.output import JsonFlag, echo_json, fail, iso, render_table, settings_or_exit
 from worker.platform_webhooks import repository, service
 
 webhooks_cli = typer.Typer(
     help="Platform webhooks: deliveries, attempts, replays, a test event, the endpoint."
 )
-STATUSES = ", ".join(DeliveryStatus)
+STATUSES = ", ".join(EVENT_STATUSES)
 
 
 def _summary(row: PlatformEvent) -> dict[str, object]:
@@ -45,7 +45,7 @@ def list_deliveries(
 ) -> None:
     """The newest deliveries, optionally of one status."""
     settings_or_exit()
-    if status is not None and status not in set(DeliveryStatus):
+    if status is not None and status not in EVENT_STATUSES:
         raise fail(f"unknown status {status!r}: {STATUSES}")
     with session_scope() as session:
         rows = [_summary(r) for r in repository.events(session, status=status, limit=limit)]

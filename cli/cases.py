@@ -9,12 +9,7 @@ import typer
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from shared import timeline
-from shared.contacts import mask_email
-from shared.db import session_scope
-from shared.models import CaseState, FcAccount, FcAuthorization, RelinkCase
-from shared.timeline import Entry
-from worker.cli.output import (
+from cli.output import (
     JsonFlag,
     echo_json,
     fail,
@@ -22,6 +17,11 @@ from worker.cli.output import (
     render_table,
     settings_or_exit,
 )
+from shared import timeline
+from shared.contacts import mask_email
+from shared.db import session_scope
+from shared.models import CaseState, FcAccount, FcAuthorization, RelinkCase
+from shared.timeline import Entry
 
 cases_cli = typer.Typer(help="Relink cases: list and show (a timeline).")
 

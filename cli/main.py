@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import typer
 
-from worker.cli.cases import cases_cli
-from worker.cli.demo import demo
-from worker.cli.dev import dev, migrate
-from worker.cli.doctor import doctor
-from worker.cli.emails import emails_cli
-from worker.cli.events import events_cli
-from worker.cli.keys import keys_cli
-from worker.cli.webhooks import webhooks_cli
+from cli.cases import cases_cli
+from cli.demo import demo
+from cli.dev import dev, migrate
+from cli.doctor import doctor
+from cli.emails import emails_cli
+from cli.events import events_cli
+from cli.keys import keys_cli
+from cli.webhooks import webhooks_cli
 
 cli = typer.Typer(help="relink: keep Stripe Financial Connections bank links alive.")
 cli.command("dev")(dev)

@@ -29,10 +29,10 @@ import typer
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from cli.embedded import Embedded, start_embedded
 from shared.db import make_engine
 from shared.models import FcAccount, RelinkCase
 from sim.client import SimClient
-from worker.cli.embedded import Embedded, start_embedded
 
 T = TypeVar("T")
 DEMO_DIR = Path("var", "demo")

@@ -9,13 +9,7 @@ from typing import Annotated, Any
 import typer
 from sqlmodel import col, select
 
-from shared.db import session_scope
-from shared.models import (
-    EventStatus,
-    WebhookEvent,
-)
-from shared.replay import replay_events
-from worker.cli.output import (
+from cli.output import (
     JsonFlag,
     echo_json,
     fail,
@@ -23,6 +17,12 @@ from worker.cli.output import (
     render_table,
     settings_or_exit,
 )
+from shared.db import session_scope
+from shared.models import (
+    EventStatus,
+    WebhookEvent,
+)
+from shared.replay import replay_events
 
 events_cli = typer.Typer(help="Inbox events: list, show and replay (dead letters).")
 

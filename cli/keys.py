@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
+from cli.output import JsonFlag, echo_json, fail, iso, render_table, settings_or_exit
 from shared import api_keys
 from shared.db import session_scope
 from shared.models import ApiKey
-from worker.cli.output import JsonFlag, echo_json, fail, iso, render_table, settings_or_exit
 
 keys_cli = typer.Typer(help="Platform API keys: create (shown once), list, revoke.")
 
