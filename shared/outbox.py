@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import func, inspect
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import relationship
 from sqlmodel import Session, col, select
 
 from shared.catalog import SEND_EMAIL
@@ -22,6 +23,11 @@ from shared.settings import get_settings
 # Publish a send task with a countdown only when it is due this soon; later rows (reminders)
 # are found by the beat sweep, so no long-eta message sits in the broker.
 MAX_COUNTDOWN_SECONDS = 600.0
+
+# The unit of work orders its INSERTs by relationship() alone: this one, used for nothing else,
+# puts a new case before its emails when both wait for the same flush (their ids drawn ahead,
+# shared/ids.py). Added once, at import, as the listeners in shared/queue.py are.
+inspect(EmailOutbox).add_property("_after_case", relationship(RelinkCase))
 
 
 def message_key(case_id: int, key: str) -> str:
