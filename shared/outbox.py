@@ -53,9 +53,12 @@ def add_email(
     message_id = message_key(case.id, key)
     if not new_case and _exists(session, message_id):
         return None
-    row = EmailOutbox(case_id=case.id, kind=kind, send_after=send_after, message_id=message_id)
+    now = now or utcnow()
+    row = EmailOutbox(  # created_at given: pydantic inspects a default factory per call
+        case_id=case.id, kind=kind, send_after=send_after, message_id=message_id, created_at=now
+    )
     session.add(row)
-    delay = max(0.0, (send_after - (now or utcnow())).total_seconds())
+    delay = max(0.0, (send_after - now).total_seconds())
     if delay <= MAX_COUNTDOWN_SECONDS:
         assign_id(session, row, "email_outbox")
         publish_after_commit(session, SEND_EMAIL, [row.id], countdown=delay or None)
@@ -110,9 +113,8 @@ def request_fresh_link(session: Session, case_id: int, *, now: datetime | None =
         row = None
     if row is None:
         return "rate_limited"
-    row.created_at = now
     case.fresh_link_requested_at = now
-    session.add_all([row, case])
+    session.add(case)
     return "queued"
 
 

@@ -52,7 +52,15 @@ def apply_account_snapshot(
         if not (replace_equal and same):
             return None
     before = _standing_of(stored)
-    stored = stored or FcAccount(id=account.id, status=account.status)
+    now = utcnow()
+    # Every default-factory field given: pydantic inspects each factory's signature per call.
+    stored = stored or FcAccount(
+        id=account.id,
+        stripe_account=current_account(),
+        status=account.status,
+        permissions=[],
+        updated_at=now,
+    )
     stored.authorization_id = account.authorization or stored.authorization_id
     stored.holder_type = account.holder.type if account.holder else None
     stored.holder_id = account.holder.id if account.holder else None
@@ -69,7 +77,7 @@ def apply_account_snapshot(
     stored.account_number_expiry = account.number.expected_expiry_date
     stored.permissions = list(account.permissions)
     stored.state_at, stored.state_event_id = created, event_id
-    stored.updated_at = utcnow()
+    stored.updated_at = now
     session.add(stored)
     if stored.authorization_id:
         _ensure_authorization(session, stored)

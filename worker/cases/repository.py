@@ -191,7 +191,8 @@ def insert_case(
     on open cases), join that one instead. Returns the case and whether it is new. A case of
     an authorization held by lock_up_front cannot race (its cases are known and locked): it
     gets its id now and is inserted with the batch's others at the next flush."""
-    case = RelinkCase(
+    case = RelinkCase(  # every default-factory field given: pydantic inspects them per call
+        stripe_account=current_account(),
         authorization_id=authorization_id,
         account_id=account_id,
         state=state,
@@ -199,6 +200,7 @@ def insert_case(
         action=deactivation.action,
         opened_at=now,
         last_heard_at=now,
+        updated_at=now,
     )
     held = session.info.get(_HELD, {}).get((RelinkCase, current_account(), authorization_id))
     if isinstance(held, list):
