@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import stripe
 import structlog
 from sqlmodel import Session
@@ -13,6 +11,7 @@ from shared.connect import current_account
 from shared.db import utcnow
 from shared.models import FcAccount, FcAuthorization
 from shared.stripe_client import make_stripe_client, retrieve_account
+from shared.stripe_event import EventRef
 from shared.stripe_objects import AccountSnapshot
 from worker.cases.repository import lock_account, open_case_of
 
@@ -102,14 +101,14 @@ def _standing_of(account: FcAccount | None) -> tuple[str, str | None, str | None
 def apply_event_snapshot(
     session: Session,
     account: AccountSnapshot,
-    event: dict[str, Any],
+    event: EventRef,
     *,
     client: stripe.StripeClient | None = None,
 ) -> FcAccount | None:
     """Store an event's account snapshot if it is newer; return the stored account if it was
     written, else None. An event of the same second as the stored API read whose status
     differs cannot be ordered by time: Stripe is asked, and its answer stored."""
-    created, event_id = int(event["created"]), str(event["id"])
+    created, event_id = event.created, event.id
     stored = apply_account_snapshot(session, account, created=created, event_id=event_id)
     if stored is not None:
         return stored
