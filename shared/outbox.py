@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import func, inspect
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import relationship
 from sqlmodel import Session, col, select
 
 from shared.catalog import SEND_EMAIL
 from shared.db import utcnow
+from shared.ids import assign_id
 from shared.models import OPEN_CASE_STATES, EmailKind, EmailOutbox, RelinkCase
 from shared.queue import publish_after_commit
 from shared.settings import get_settings
@@ -21,6 +23,11 @@ from shared.settings import get_settings
 # Publish a send task with a countdown only when it is due this soon; later rows (reminders)
 # are found by the beat sweep, so no long-eta message sits in the broker.
 MAX_COUNTDOWN_SECONDS = 600.0
+
+# The unit of work orders its INSERTs by relationship() alone: this one, used for nothing else,
+# puts a new case before its emails when both wait for the same flush (their ids drawn ahead,
+# shared/ids.py). Added once, at import, as the listeners in shared/queue.py are.
+inspect(EmailOutbox).add_property("_after_case", relationship(RelinkCase))
 
 
 def message_key(case_id: int, key: str) -> str:
@@ -40,21 +47,32 @@ def add_email(
 ) -> EmailOutbox | None:
     """Write the outbox row for (case, key) unless it exists; publish its send task after the
     commit when it is due soon. Returns the new row, or None if it was already there.
-    `new_case`: the case was inserted in this transaction, so no row can exist (no query)."""
+    `new_case`: the case was inserted in this transaction, so no row can exist (no query).
+    The row is flushed with the others of the unit of work, unless its id is needed now."""
     assert case.id is not None
     message_id = message_key(case.id, key)
-    if (
-        not new_case
-        and session.exec(select(EmailOutbox.id).where(EmailOutbox.message_id == message_id)).first()
-    ):
+    if not new_case and _exists(session, message_id):
         return None
-    row = EmailOutbox(case_id=case.id, kind=kind, send_after=send_after, message_id=message_id)
+    now = now or utcnow()
+    row = EmailOutbox(  # created_at given: pydantic inspects a default factory per call
+        case_id=case.id, kind=kind, send_after=send_after, message_id=message_id, created_at=now
+    )
     session.add(row)
-    session.flush()
-    delay = max(0.0, (send_after - (now or utcnow())).total_seconds())
+    delay = max(0.0, (send_after - now).total_seconds())
     if delay <= MAX_COUNTDOWN_SECONDS:
+        assign_id(session, row, "email_outbox")
         publish_after_commit(session, SEND_EMAIL, [row.id], countdown=delay or None)
     return row
+
+
+def _exists(session: Session, message_id: str) -> bool:
+    """An outbox row with this key, written or still to be flushed (no autoflush: the
+    session's new rows are looked at instead)."""
+    if any(isinstance(o, EmailOutbox) and o.message_id == message_id for o in session.new):
+        return True
+    with session.no_autoflush:
+        found = session.exec(select(EmailOutbox.id).where(EmailOutbox.message_id == message_id))
+        return found.first() is not None
 
 
 def request_fresh_link(session: Session, case_id: int, *, now: datetime | None = None) -> str:
@@ -95,9 +113,8 @@ def request_fresh_link(session: Session, case_id: int, *, now: datetime | None =
         row = None
     if row is None:
         return "rate_limited"
-    row.created_at = now
     case.fresh_link_requested_at = now
-    session.add_all([row, case])
+    session.add(case)
     return "queued"
 
 

@@ -33,7 +33,11 @@ def worker_app() -> Celery:
     worker_init.connect(_check_schema, dispatch_uid="relink.check_schema")
     worker_init.connect(_serve_metrics, dispatch_uid="relink.serve_metrics")
     worker_process_shutdown.connect(_process_gone, dispatch_uid="relink.process_gone")
-    return celery_app()
+    app = celery_app()
+    # structlog prints its lines itself, redacted: Celery's stdout proxy would make each line a
+    # second, stdlib record (redacted and formatted again, and labelled WARNING).
+    app.conf.worker_redirect_stdouts = False
+    return app
 
 
 def _redrive_at_start(sender: object = None, **_: object) -> None:

@@ -140,6 +140,35 @@ def test_a_transient_error_rolls_back_that_event_only_and_sends_it_to_its_own_ta
     assert emails_published(published) == 2  # the rolled-back case's email is not published
 
 
+def test_a_sibling_failing_after_the_case_opened_leaves_one_case_and_one_email(
+    db: None, published: Published, deferred: Published, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given three accounts of one authorization, the first opening the case in the batch and
+    # the second failing after it joined it: the batch runs again, one savepoint each
+    first, flaky, last = (deactivation("fcauth_same", last4=f"000{k}") for k in range(3))
+    original = handlers.HANDLERS[DEACTIVATED]
+
+    def stripe_down_for_one(session, evt):  # type: ignore[no-untyped-def]
+        original(session, evt)
+        if evt["id"] == flaky["id"]:
+            raise stripe.APIConnectionError("connection refused")
+
+    monkeypatch.setitem(handlers.HANDLERS, DEACTIVATED, stripe_down_for_one)
+    ids = store(first, flaky, last)
+    assert tasks.process_events(ids) == 2
+    with session_scope() as session:
+        cases = session.exec(select(RelinkCase)).all()
+        emails = session.exec(select(EmailOutbox)).all()
+        accounts = {a.id for a in session.exec(select(FcAccount)).all()}
+    assert [(c.authorization_id, c.account_id) for c in cases] == [
+        ("fcauth_same", first["data"]["object"]["id"])
+    ]
+    assert [e.case_id for e in emails] == [cases[0].id]
+    assert accounts == {first["data"]["object"]["id"], last["data"]["object"]["id"]}
+    assert deferred == [(PROCESS_EVENT, [flaky["id"]])]
+    assert emails_published(published) == 1
+
+
 def test_a_batch_whose_transaction_fails_goes_event_by_event(
     db: None, deferred: Published, monkeypatch: pytest.MonkeyPatch
 ) -> None:

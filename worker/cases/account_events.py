@@ -4,7 +4,6 @@ carries the preview fields, lock its authorization, then store the snapshot if i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import stripe
 import structlog
@@ -13,6 +12,7 @@ from sqlmodel import Session
 from shared.models import FcAccount, FcAuthorization
 from shared.settings import get_settings
 from shared.stripe_client import StripeNotConfigured, make_stripe_client, retrieve_account
+from shared.stripe_event import EventRef
 from shared.stripe_objects import AccountSnapshot
 from worker.cases.accounts import apply_event_snapshot
 from worker.cases.repository import lock_authorization
@@ -28,11 +28,11 @@ class AppliedEvent:
 
 
 def apply_account_event(
-    session: Session, event: dict[str, Any], account: AccountSnapshot
+    session: Session, event: EventRef, account: AccountSnapshot
 ) -> AppliedEvent:
     """The authorization's row is locked before the account is written, so one
     authorization's events take turns; the lock is held until the event's commit."""
-    account = with_preview_fields(event["id"], account)
+    account = with_preview_fields(event.id, account)
     authorization = (
         lock_authorization(session, account.authorization) if account.authorization else None
     )

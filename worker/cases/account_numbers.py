@@ -17,6 +17,7 @@ from shared import platform_events, platform_payloads
 from shared.connect import current_account
 from shared.models import FcAccount, RelinkCase
 from shared.stripe_client import make_stripe_client
+from shared.stripe_event import EventRef
 from shared.stripe_objects import AccountSnapshot
 from shared.stripe_payments import list_bank_payment_methods
 from worker.cases.proactive import handle_account_warning
@@ -39,7 +40,7 @@ def blocked_of(methods: list[dict[str, Any]], fc_account: str) -> list[dict[str,
 
 def handle_account_numbers(
     session: Session,
-    event: dict[str, Any],
+    event: EventRef,
     account: AccountSnapshot,
     *,
     client: stripe.StripeClient | None = None,

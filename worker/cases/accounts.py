@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import stripe
 import structlog
 from sqlmodel import Session
@@ -13,6 +11,7 @@ from shared.connect import current_account
 from shared.db import utcnow
 from shared.models import FcAccount, FcAuthorization
 from shared.stripe_client import make_stripe_client, retrieve_account
+from shared.stripe_event import EventRef
 from shared.stripe_objects import AccountSnapshot
 from worker.cases.repository import lock_account, open_case_of
 
@@ -52,7 +51,15 @@ def apply_account_snapshot(
         if not (replace_equal and same):
             return None
     before = _standing_of(stored)
-    stored = stored or FcAccount(id=account.id, status=account.status)
+    now = utcnow()
+    # Every default-factory field given: pydantic inspects each factory's signature per call.
+    stored = stored or FcAccount(
+        id=account.id,
+        stripe_account=current_account(),
+        status=account.status,
+        permissions=[],
+        updated_at=now,
+    )
     stored.authorization_id = account.authorization or stored.authorization_id
     stored.holder_type = account.holder.type if account.holder else None
     stored.holder_id = account.holder.id if account.holder else None
@@ -69,7 +76,7 @@ def apply_account_snapshot(
     stored.account_number_expiry = account.number.expected_expiry_date
     stored.permissions = list(account.permissions)
     stored.state_at, stored.state_event_id = created, event_id
-    stored.updated_at = utcnow()
+    stored.updated_at = now
     session.add(stored)
     if stored.authorization_id:
         _ensure_authorization(session, stored)
@@ -94,14 +101,14 @@ def _standing_of(account: FcAccount | None) -> tuple[str, str | None, str | None
 def apply_event_snapshot(
     session: Session,
     account: AccountSnapshot,
-    event: dict[str, Any],
+    event: EventRef,
     *,
     client: stripe.StripeClient | None = None,
 ) -> FcAccount | None:
     """Store an event's account snapshot if it is newer; return the stored account if it was
     written, else None. An event of the same second as the stored API read whose status
     differs cannot be ordered by time: Stripe is asked, and its answer stored."""
-    created, event_id = int(event["created"]), str(event["id"])
+    created, event_id = event.created, event.id
     stored = apply_account_snapshot(session, account, created=created, event_id=event_id)
     if stored is not None:
         return stored

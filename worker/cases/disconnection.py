@@ -3,8 +3,6 @@ repairable is left, the case becomes unrepairable with one "new payment method" 
 
 from __future__ import annotations
 
-from typing import Any
-
 import structlog
 from sqlmodel import Session
 
@@ -12,6 +10,7 @@ from shared import platform_events, platform_payloads
 from shared.db import utcnow
 from shared.models import CaseState, EmailKind
 from shared.outbox import add_email
+from shared.stripe_event import EventRef
 from shared.stripe_objects import AccountSnapshot, AccountStatus, Action
 from worker.cases.account_events import apply_account_event
 from worker.cases.repository import open_case_of
@@ -23,7 +22,7 @@ log = structlog.get_logger(__name__)
 DISCONNECTED = AccountStatus.DISCONNECTED  # the status, and the case's cause or resolution
 
 
-def handle_disconnection(session: Session, event: dict[str, Any], account: AccountSnapshot) -> str:
+def handle_disconnection(session: Session, event: EventRef, account: AccountSnapshot) -> str:
     """Return what became of the authorization's open case: none, kept, resolved or
     unrepairable (`ignored` for an older snapshot or an account without authorization)."""
     applied = apply_account_event(session, event, account)
@@ -41,7 +40,7 @@ def handle_disconnection(session: Session, event: dict[str, Any], account: Accou
             session.add(case)
         return "kept"
     if standing.active:  # what is left works: nothing to ask of the customer
-        resolve_case(session, case, DISCONNECTED, now=now, resolved_by=event["id"])
+        resolve_case(session, case, DISCONNECTED, now=now, resolved_by=event.id)
         return "resolved"
     assert case.id is not None
     cancel_pending_emails(session, case.id)
@@ -52,5 +51,5 @@ def handle_disconnection(session: Session, event: dict[str, Any], account: Accou
     session.add(case)
     add_email(session, case, EmailKind.UNREPAIRABLE, send_after=now, key="unrepairable", now=now)
     platform_events.record_case_event(session, platform_payloads.CASE_UNREPAIRABLE, case)
-    log.info("case_unrepairable", case_id=case.id, event_id=event["id"], cause=DISCONNECTED)
+    log.info("case_unrepairable", case_id=case.id, event_id=event.id, cause=DISCONNECTED)
     return "unrepairable"

@@ -6,11 +6,10 @@ tokenized number expires soon or stopped working; each closes it when the warnin
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlmodel import Session
 
 from shared.models import RelinkCase
+from shared.stripe_event import EventRef
 from shared.stripe_objects import AccountSnapshot, AuthorizationSnapshot
 from worker.cases.account_events import apply_account_event, fill_authorization
 from worker.cases.reconcile import Trigger, apply_authorization_state, reconcile_locked
@@ -19,7 +18,7 @@ from worker.cases.review import WARNING_CLEARED, review_case
 
 
 def handle_account_warning(
-    session: Session, event: dict[str, Any], account: AccountSnapshot
+    session: Session, event: EventRef, account: AccountSnapshot
 ) -> RelinkCase | None:
     """Store the warning; return the authorization's open case after the review (None when
     the warning is older than what is stored, or the account has no authorization)."""
@@ -32,18 +31,18 @@ def handle_account_warning(
         applied.authorization,
         live=False,
         resolution=WARNING_CLEARED,
-        resolved_by=event["id"],
+        resolved_by=event.id,
     )
 
 
 def handle_authorization_warning(
-    session: Session, event: dict[str, Any], payload: AuthorizationSnapshot
+    session: Session, event: EventRef, payload: AuthorizationSnapshot
 ) -> None:
     """An authorization-level warning names no account: store it, then read the accounts
     from the API (the reconciliation also opens or closes the proactive case)."""
     authorization = lock_authorization(session, payload.id)
-    if int(event["created"]) < authorization.state_at:
+    if event.created < authorization.state_at:
         return  # an older warning
-    apply_authorization_state(authorization, payload, int(event["created"]))
+    apply_authorization_state(authorization, payload, event.created)
     session.add(authorization)
     reconcile_locked(session, authorization, Trigger.of_event(event))

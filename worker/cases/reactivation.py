@@ -3,11 +3,10 @@ the whole authorization (coalesced with its siblings) and close its case."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import structlog
 from sqlmodel import Session
 
+from shared.stripe_event import EventRef
 from shared.stripe_objects import AccountSnapshot
 from worker.cases.account_events import apply_account_event
 from worker.cases.reconcile import Trigger, reconcile_locked
@@ -15,10 +14,10 @@ from worker.cases.reconcile import Trigger, reconcile_locked
 log = structlog.get_logger(__name__)
 
 
-def handle_reactivation(session: Session, event: dict[str, Any], account: AccountSnapshot) -> str:
+def handle_reactivation(session: Session, event: EventRef, account: AccountSnapshot) -> str:
     """Return how the authorization was reconciled (reconciled, coalesced) or `no_authorization`."""
     authorization = apply_account_event(session, event, account).authorization
     if authorization is None:
-        log.info("reactivated_without_authorization", event_id=event["id"])
+        log.info("reactivated_without_authorization", event_id=event.id)
         return "no_authorization"
     return reconcile_locked(session, authorization, Trigger.of_event(event))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import stripe
 import structlog
@@ -28,6 +27,7 @@ from shared.stripe_client import (
     retrieve_account,
     retrieve_authorization,
 )
+from shared.stripe_event import EventRef
 from shared.stripe_objects import HOLDER_TYPES, AccountSnapshot, AuthorizationSnapshot
 from worker.cases.accounts import API_SNAPSHOT, apply_account_snapshot
 from worker.cases.repository import accounts_of, event_created, lock_authorization
@@ -49,8 +49,8 @@ class Trigger:
     created: int | None = None
 
     @classmethod
-    def of_event(cls, event: dict[str, Any]) -> Trigger:
-        return cls(str(event["id"]), int(event["created"]))
+    def of_event(cls, event: EventRef) -> Trigger:
+        return cls(event.id, event.created)
 
     @property
     def resolution(self) -> str:

@@ -1,14 +1,16 @@
-"""Process a batch of inbox events in one transaction: the receiver queues the events of one
-group commit together (relink.process_events), and a commit, a lock query and a task per event
-were most of the worker's time.
+"""Process inbox events in sets, one transaction per batch: the receiver queues the events of
+one group commit together (relink.process_events), and the one-event task (relink.process_event)
+is a batch of one, so there is one way an event is processed.
 
-Each event still stands alone: its handler runs in a savepoint, so an event that fails is
-rolled back by itself and its neighbours commit. A permanent error fails it here; any other
-error sends it to the one-event task (relink.process_event), which retries it with backoff.
-Locks: the batch's events are locked in id order, skipping any another worker holds (that
-worker processes it); then every authorization, and then every account, the batch touches is
-locked in id order before the first handler runs, so two batches sharing authorizations wait,
-never deadlock (and the handlers find their rows held: no query each).
+Per batch: the events are locked in id order (skipping any another worker holds: that worker
+processes it), then every authorization, its cases not yet over and every account the batch
+touches, in id order, so two batches sharing authorizations wait, never deadlock, and the
+handlers find their rows held (no query each). The handlers then run in Stripe's order and
+their writes go out together in one flush (a few multi-row statements), in one savepoint.
+Each event still stands alone: if one fails, that savepoint is rolled back and every event
+runs again in a savepoint of its own, so the failing event is rolled back by itself and its
+neighbours commit. A permanent error fails it here; any other error sends it to the
+one-event task, which retries it with backoff.
 """
 
 from __future__ import annotations
@@ -41,12 +43,18 @@ MAX_BATCH = 100
 @dataclass
 class BatchResult:
     statuses: dict[str, str] = field(default_factory=dict)  # id → processed/ignored/failed
-    to_retry: list[str] = field(default_factory=list)  # failed transiently: run alone again
+    errors: dict[str, Exception] = field(default_factory=dict)  # failed transiently, or a bug
+
+    @property
+    def to_retry(self) -> list[str]:
+        """The events to run alone again (the one-event task's retries)."""
+        return list(self.errors)
 
 
-def process_batch(event_ids: list[str]) -> BatchResult:
+def process_batch(event_ids: list[str], *, wait: bool = False) -> BatchResult:
     """Process the unprocessed events among `event_ids` (at most MAX_BATCH) in one
-    transaction; ids already processed, missing or held by another worker are left alone."""
+    transaction; ids already processed, missing or held by another worker are left alone
+    (with `wait`, an event another worker holds is waited for instead)."""
     result = BatchResult()
     with session_scope() as session:
         rows = session.exec(
@@ -56,7 +64,7 @@ def process_batch(event_ids: list[str]) -> BatchResult:
             .where(col(WebhookEvent.id).in_(event_ids))
             .where(WebhookEvent.status == EventStatus.RECEIVED)
             .order_by(col(WebhookEvent.id))
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=not wait)
         ).all()
         events: list[tuple[str, str, dict[str, Any]]] = []
         received = {row[0]: row[3] for row in rows}
@@ -75,10 +83,41 @@ def process_batch(event_ids: list[str]) -> BatchResult:
             {a for _, _, e in events if (a := _touches(e, "account"))},
         )
         events.sort(key=_stripe_order)
-        for event_id, event_type, event in events:
-            _run_one(session, result, event_id, event_type, event)
+        if not _run_together(session, result, events):
+            for event_id, event_type, event in events:
+                _run_one(session, result, event_id, event_type, event)
         _mark_done(session, result, received)
     return result
+
+
+def _run_together(
+    session: Session, result: BatchResult, events: list[tuple[str, str, dict[str, Any]]]
+) -> bool:
+    """Every event's handler in one savepoint, their writes flushed together; False (all
+    rolled back, nothing noted) if any of them failed."""
+    done: dict[str, str] = {}
+    try:
+        with savepoint(session):
+            for event_id, event_type, event in events:
+                handler = HANDLERS.get(event_type)
+                if handler is None:
+                    done[event_id] = EventStatus.IGNORED
+                    continue
+                with (
+                    structlog.contextvars.bound_contextvars(event_id=event_id),
+                    acting_on(stripe_account_of(event)),
+                ):
+                    handler(session, event)
+                done[event_id] = EventStatus.PROCESSED
+            session.flush()
+    except Exception as exc:  # run again one savepoint each: the failing event fails alone
+        log.info("batch_split", events=len(events), error=type(exc).__name__)
+        return False
+    result.statuses.update(done)
+    for event_id, event_type, _ in events:
+        if done[event_id] == EventStatus.PROCESSED:
+            log.info("event_processed", event_id=event_id, type=event_type, status="processed")
+    return True
 
 
 def _hydrated(
@@ -93,7 +132,7 @@ def _hydrated(
     except PermanentEventError as exc:
         _fail(session, result, exc)
     except Exception as exc:  # Stripe unreachable, rate limited: the one-event task retries
-        result.to_retry.append(event_id)
+        result.errors[event_id] = exc
         log.warning("event_deferred", event_id=event_id, error=type(exc).__name__)
     return None
 
@@ -120,7 +159,7 @@ def _run_one(
         _fail(session, result, exc)
         return
     except Exception as exc:  # anything else is the one-event task's to retry or give up
-        result.to_retry.append(event_id)
+        result.errors[event_id] = exc
         log.warning("event_deferred", event_id=event_id, error=type(exc).__name__)
         return
     result.statuses[event_id] = EventStatus.PROCESSED

@@ -11,6 +11,7 @@ from typing import Any
 from sqlmodel import Session
 
 from shared.catalog import THIN_EVENT_PREFIX, THIN_EVENT_TYPES
+from shared.stripe_event import EventRef
 from shared.stripe_objects import AccountSnapshot, AuthorizationSnapshot
 from worker.cases.account_numbers import handle_account_numbers
 from worker.cases.accounts import apply_account_snapshot
@@ -77,17 +78,20 @@ def on_account_created(session: Session, event: dict[str, Any]) -> None:
 
 @handles("financial_connections.account.deactivated")
 def on_account_deactivated(session: Session, event: dict[str, Any]) -> None:
-    handle_deactivation(session, event, account_of(event))
+    snapshot = account_of(event)
+    handle_deactivation(session, EventRef.of(event), snapshot)
 
 
 @handles("financial_connections.account.reactivated")
 def on_account_reactivated(session: Session, event: dict[str, Any]) -> None:
-    handle_reactivation(session, event, account_of(event))
+    snapshot = account_of(event)
+    handle_reactivation(session, EventRef.of(event), snapshot)
 
 
 @handles("financial_connections.account.disconnected")
 def on_account_disconnected(session: Session, event: dict[str, Any]) -> None:
-    handle_disconnection(session, event, account_of(event))
+    snapshot = account_of(event)
+    handle_disconnection(session, EventRef.of(event), snapshot)
 
 
 @handles(
@@ -96,12 +100,14 @@ def on_account_disconnected(session: Session, event: dict[str, Any]) -> None:
     "financial_connections.account.upcoming_account_number_expiry",
 )
 def on_account_warning(session: Session, event: dict[str, Any]) -> None:
-    handle_account_warning(session, event, account_of(event))
+    snapshot = account_of(event)
+    handle_account_warning(session, EventRef.of(event), snapshot)
 
 
 @handles("financial_connections.account.account_numbers_updated")
 def on_account_numbers_updated(session: Session, event: dict[str, Any]) -> None:
-    handle_account_numbers(session, event, account_of(event))
+    snapshot = account_of(event)
+    handle_account_numbers(session, EventRef.of(event), snapshot)
 
 
 @handles(
@@ -109,7 +115,8 @@ def on_account_numbers_updated(session: Session, event: dict[str, Any]) -> None:
     "financial_connections.authorization.expected_deactivation_date_updated",
 )
 def on_authorization_warning(session: Session, event: dict[str, Any]) -> None:
-    handle_authorization_warning(session, event, authorization_of(event))
+    snapshot = authorization_of(event)
+    handle_authorization_warning(session, EventRef.of(event), snapshot)
 
 
 @handles("invoice.paid", "invoice.payment_failed")

@@ -1,56 +1,38 @@
-"""Process one inbox event exactly once in effect: its effects and its `processed` mark
-commit together, under a row lock, so a second delivery of the task changes nothing."""
+"""Process one inbox event exactly once in effect: a batch of one (worker/inbox/batch.py), so
+its effects and its `processed` mark commit together, under a row lock, and a second delivery
+of the task changes nothing. Failed attempts and final states are noted here."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-import orjson
 import structlog
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from shared import metrics
-from shared.connect import acting_on
 from shared.db import session_scope, utcnow
 from shared.inbox import claim_stale
 from shared.models import EventStatus, WebhookEvent
 from shared.settings import get_settings
-from worker.errors import PermanentEventError
-from worker.inbox.handlers import HANDLERS, stripe_account_of
-from worker.inbox.thin import hydrate
+from worker.inbox.batch import process_batch
 
 log = structlog.get_logger(__name__)
 
 
 def process_event(event_id: str) -> str:
-    """Run the event's handler unless it already ran; return the event's status."""
+    """Run the event's handler unless it already ran; return the event's status (`failed`
+    for a permanent error). Any other error of its handler is raised, its effects rolled
+    back, for the task to retry or give up."""
     structlog.contextvars.bind_contextvars(event_id=event_id)
+    result = process_batch([event_id], wait=True)
+    if event_id in result.errors:
+        raise result.errors[event_id]
+    if event_id in result.statuses:
+        return result.statuses[event_id]
     with session_scope() as session:
-        stored = session.exec(
-            select(WebhookEvent).where(WebhookEvent.id == event_id).with_for_update()
-        ).first()
+        stored = session.get(WebhookEvent, event_id)
         if stored is None:
             log.warning("event_missing", event_id=event_id)
             return "missing"
-        if stored.status != EventStatus.RECEIVED:
-            return stored.status
-        handler = HANDLERS.get(stored.type)
-        if handler is not None:
-            try:
-                event = orjson.loads(stored.payload or "")
-            except orjson.JSONDecodeError as exc:
-                raise PermanentEventError(event_id, "payload is not JSON") from exc
-            event = hydrate(event)
-            with acting_on(stripe_account_of(event)):
-                handler(session, event)
-        stored.status = EventStatus.PROCESSED if handler else EventStatus.IGNORED
-        stored.attempts += 1
-        stored.processed_at = utcnow()
-        session.add(stored)
-        metrics.observe_since(
-            session, metrics.WEBHOOK_TO_PROCESSED, stored.received_at, stored.processed_at
-        )
-        log.info("event_processed", event_id=event_id, type=stored.type, status=stored.status)
         return stored.status
 
 

@@ -13,7 +13,7 @@ from shared.models import EventStatus
 from shared.queue import events_task, publish, publish_after_commit
 from shared.settings import Settings, get_settings
 from shared.stripe_client import make_stripe_client
-from worker.errors import TRANSIENT_ERRORS, PermanentEventError, backoff
+from worker.errors import TRANSIENT_ERRORS, backoff
 from worker.inbox import backfill, batch
 from worker.inbox import service as processing
 from worker.inbox.batch import MAX_BATCH
@@ -26,9 +26,6 @@ log = structlog.get_logger(__name__)
 def process_event(self: Task, event_id: str) -> str:
     try:
         return processing.process_event(event_id)
-    except PermanentEventError as exc:
-        processing.record_failure(event_id, exc, final_status=EventStatus.FAILED)
-        return EventStatus.FAILED
     except TRANSIENT_ERRORS as exc:
         last = self.request.retries + 1 >= get_settings().max_event_attempts
         try:
@@ -54,7 +51,7 @@ def process_events(event_ids: list[str]) -> int:
             result = batch.process_batch(chunk)
         except TRANSIENT_ERRORS as exc:
             log.warning("batch_deferred", events=len(chunk), error=type(exc).__name__)
-            result = batch.BatchResult(to_retry=chunk)
+            result = batch.BatchResult(errors=dict.fromkeys(chunk, exc))
         for event_id in result.to_retry:
             publish(PROCESS_EVENT, [event_id], countdown=backoff(0))
         done += len(result.statuses)
