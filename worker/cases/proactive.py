@@ -13,9 +13,10 @@ from sqlmodel import Session
 from shared.models import RelinkCase
 from shared.stripe_objects import AccountSnapshot, AuthorizationSnapshot
 from worker.cases.account_events import apply_account_event, fill_authorization
+from worker.cases.core.standing import WARNING_CLEARED
 from worker.cases.reconcile import Trigger, apply_authorization_state, reconcile_locked
 from worker.cases.repository import lock_authorization
-from worker.cases.review import WARNING_CLEARED, review_case
+from worker.cases.review import review_case
 
 
 def handle_account_warning(

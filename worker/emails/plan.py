@@ -21,9 +21,10 @@ from shared.models import (
 )
 from shared.settings import Settings
 from shared.stripe_objects import AccountSnapshot, AccountStatus, Action
-from worker.cases.classification import CauseFamily, classify_deactivation
+from worker.cases.core.classification import CauseFamily, classify_deactivation
+from worker.cases.core.standing import NUMBER_EXPIRY_CAUSE, WARNING_CLEARED
 from worker.cases.repository import accounts_of
-from worker.cases.review import NUMBER_EXPIRY_CAUSE, WARNING_CLEARED, standing_of
+from worker.cases.review import standing_of
 from worker.cases.service import resolve_case
 from worker.emails.render import AccountLine, EmailContent, render_email
 
