@@ -36,3 +36,12 @@ class OutboxStatus(StrEnum):
     CANCELLED = "cancelled"  # the case resolved (or reactivated) first
     NO_CONTACT = "no_contact"  # no address on file: nothing sent
     FAILED = "failed"  # transport errors outlasted every retry
+
+
+def resolution_step(resolution: str, payment_method_id: str | None) -> str | None:
+    """The funnel step a case's resolution is: its accounts back (relinked), closed without a
+    repair (gave up), or none (a proactive warning cleared; a saved new account is counted
+    where it is saved)."""
+    if payment_method_id is not None or resolution == "warning_cleared":
+        return None
+    return "relinked" if resolution in REPAIRED_RESOLUTIONS else "gave_up"
