@@ -358,7 +358,7 @@ def run(max_facts: int, duplicates: int) -> tuple[int, int, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description="Model-check the cases core.")
     parser.add_argument("--facts", type=int, default=7, help="the largest world's facts")
     parser.add_argument("--duplicates", type=int, default=1, help="facts delivered twice")
     args = parser.parse_args()
