@@ -1,9 +1,10 @@
 """The layout's rules, checked: api imports no worker module, nothing happens at import, the
-worker's handler registry is the catalog the receiver reads, and no module grows past 400
-lines."""
+worker's handler registry is the catalog the receiver reads, no module grows past 400
+lines, and the cases core imports no database, Stripe, Celery or logging."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,16 @@ from worker.inbox.handlers import HANDLERS
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_MODULE_LINES = 400
+CORE = ROOT / "worker" / "cases" / "core"
+IMPURE = ("sqlmodel", "sqlalchemy", "stripe", "celery", "structlog", "prometheus_client")
+# What the core may import of the project: itself and these pure modules of shared/.
+CORE_MAY_IMPORT = (
+    "worker.cases.core",
+    "shared.event_header",
+    "shared.lifecycle",
+    "shared.platform_payloads",
+    "shared.stripe_objects",
+)
 
 
 def test_importing_the_api_loads_no_worker_module_reads_no_setting_and_writes_nothing(
@@ -48,3 +59,40 @@ def test_no_module_is_over_400_lines() -> None:
         if (lines := len(path.read_text().splitlines())) > MAX_MODULE_LINES
     }
     assert long == {}
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.update(
+                [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+                if node.level == 0
+                else [node.module]
+            )
+    return names
+
+
+def test_the_cases_core_imports_no_database_stripe_celery_or_logging() -> None:
+    modules = sorted(CORE.glob("*.py"))
+    assert len(modules) >= 5
+    for path in modules:
+        for name in _imports(path):
+            assert name.split(".")[0] not in IMPURE, (path.name, name)
+            if name.split(".")[0] in ("api", "shared", "worker") and name != "shared":
+                assert name.startswith(CORE_MAY_IMPORT), (path.name, name)
+        assert path.read_text().startswith("# pyright: strict") or path.name == "__init__.py"
+
+
+def test_importing_the_cases_core_loads_no_impure_module() -> None:
+    script = (
+        "import sys, worker.cases.core.decide\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {IMPURE!r}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
