@@ -24,6 +24,7 @@ from worker.cases.core.effects import (
 from worker.cases.core.emails import accounts_to_name, family_of, still_needed
 from worker.cases.core.facts import (
     ACCOUNT_WARNINGS,
+    CREATED,
     DEACTIVATED,
     DISCONNECTED,
     NUMBERS_UPDATED,
@@ -74,7 +75,7 @@ def decide(state: AuthorizationState, fact: Fact, policy: Policy | None = None) 
     match fact:
         case AccountEvent(header, account, now):
             stored = store_snapshot(change, account, header.created, header.id, replace_equal=False)
-            if stored is None and _tied(change.state, header, account):
+            if stored is None and header.type != CREATED and _tied(change.state, header, account):
                 change.emit(RereadAccount(header, account.id))
             else:
                 _on_account_event(change, header, stored, now)
@@ -130,7 +131,7 @@ def decide(state: AuthorizationState, fact: Fact, policy: Policy | None = None) 
 
 def _tied(state: AuthorizationState, header: EventHeader, account: AccountSnapshot) -> bool:
     """An event of the same second as the stored API read, saying something else: time
-    cannot order them, so Stripe is asked."""
+    cannot order them, so Stripe is asked (`account.created` is only stored, never asked)."""
     current = state.account(account.id)
     return (
         current is not None
