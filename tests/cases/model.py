@@ -34,6 +34,7 @@ from worker.cases.core.decide import decide
 from worker.cases.core.effects import (
     ConfirmAccount,
     Effect,
+    PublishReconcile,
     ReadAuthorization,
     RereadAccount,
     SendEmail,
@@ -221,6 +222,8 @@ def _answer(walk: Walk, effect: Effect, now: int) -> f.Fact | None:
         case ReadAuthorization(trigger):
             live = AuthorizationSnapshot(AUTHORIZATION, AccountStatus.ACTIVE, HOLDER)
             return f.AuthorizationRead(trigger, live, tuple(walk.live.values()), now)
+        case PublishReconcile(trigger):
+            return f.ReconcileDue(trigger, now)
         case RereadAccount(header, account):
             return f.AccountRead(header, walk.live[account], now)
         case ConfirmAccount(case, key, account):

@@ -14,6 +14,7 @@ from worker.cases.core.decide import decide
 from worker.cases.core.effects import (
     ConfirmAccount,
     CountStep,
+    PublishReconcile,
     ReadAuthorization,
     RecordEvent,
     SendEmail,
@@ -40,9 +41,11 @@ def test_a_new_account_replaces_the_broken_ones_and_the_read_ends_the_case_repla
         "fca_1": "fca_9",
         "fca_2": "fca_9",
     }
-    (read,) = [e for e in decision.effects if isinstance(e, ReadAuthorization)]
-    answer = f.AuthorizationRead(read.trigger, None, world.live(), 2_000_011)
-    case = decide(decision.state, answer, POLICY).state.cases[0]
+    (publish,) = [e for e in decision.effects if isinstance(e, PublishReconcile)]
+    due = decide(decision.state, f.ReconcileDue(publish.trigger, 2_000_011), POLICY)
+    (read,) = [e for e in due.effects if isinstance(e, ReadAuthorization)]
+    answer = f.AuthorizationRead(read.trigger, None, world.live(), 2_000_012)
+    case = decide(due.state, answer, POLICY).state.cases[0]
     assert (case.state, case.resolution) == (CaseState.RESOLVED, "replaced")
 
 
@@ -53,7 +56,7 @@ def test_a_saved_payment_method_is_counted_once_and_reconciles() -> None:
     assert CountStep("new_account_saved") in first.effects
     assert CountStep("new_account_saved") not in again.effects
     assert first.state.cases[0].payment_method_id == "pm_1"
-    assert any(isinstance(e, ReadAuthorization) for e in first.effects)
+    assert any(isinstance(e, PublishReconcile) for e in first.effects)
 
 
 def test_blocked_payment_methods_are_kept_once_each() -> None:

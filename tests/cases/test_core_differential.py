@@ -7,6 +7,7 @@ resolution) and the same email rows per case."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import time
@@ -19,6 +20,7 @@ from shared.event_header import EventHeader
 from shared.models import EmailOutbox, FcAccount, RelinkCase
 from shared.stripe_client import make_stripe_client, retrieve_account, retrieve_authorization
 from shared.stripe_objects import AccountSnapshot, AuthorizationSnapshot
+from sim.client import SimControlError
 from sim.testing import SimServer
 from tests.cases.test_reactivation_properties import _sim_account, act, empty_database
 from tests.cases.world import Authorization, events_of, feed, new_authorization
@@ -26,9 +28,9 @@ from worker.cases import reconcile
 from worker.cases.core import facts as f
 from worker.cases.core.decide import decide
 from worker.cases.core.effects import ReadAuthorization, RereadAccount
-from worker.cases.core.state import AuthorizationState, Policy
+from worker.cases.core.state import RELINK, AuthorizationState, Policy, Trigger
 
-EXAMPLES = int(os.environ.get("RELINK_DIFFERENTIAL_EXAMPLES", "24"))
+EXAMPLES = int(os.environ.get("RELINK_DIFFERENTIAL_EXAMPLES", "40"))
 POLICY = Policy(quiet_period=0)  # as the simulated world (QUIET_PERIOD_SECONDS=0)
 STEPS = (
     ("deactivate_authorization", "relink_required"),
@@ -39,8 +41,10 @@ STEPS = (
     ("disconnect", 1),
     ("relink", "success"),
     ("relink", "other"),
-    ("warn", 0),
+    ("deactivate_account", 2),
 )
+WARNINGS = (("warn", 0), ("tan", 1), ("warn_authorization", 0))
+STEPS += WARNINGS
 Item = dict[str, Any] | str  # an event, or "reconcile" for the page's task after a relink
 # The accounts' (status, inactive action), and each case's (state, resolution, email keys).
 Answer = tuple[dict[str, tuple[str, str | None]], list[tuple[str, str | None, list[str]]]]
@@ -49,12 +53,23 @@ Answer = tuple[dict[str, tuple[str, str | None]], list[tuple[str, str | None, li
 def tell(sim: SimServer, auth: Authorization, rng: random.Random) -> list[Item]:
     """A random story told to the simulator; the events and page tasks it makes."""
     items: list[Item] = []
-    for verb, arg in [("deactivate_authorization", "relink_required"), *rng.sample(STEPS, 3)]:
-        if verb == "warn":
-            account = auth.accounts[int(arg) % len(auth.accounts)]
-            if _sim_account(sim, account)["status"] == "active":
-                sim.client.mark_upcoming_deactivation(account)
-        elif act(sim, auth, (verb, arg)):
+    kind = rng.choice(("broken first", "any", "warnings"))
+    if kind == "warnings":
+        story = rng.sample(WARNINGS, 2)
+    else:
+        start = [("deactivate_authorization", "relink_required")] if kind == "broken first" else []
+        story = [*start, *rng.sample(STEPS, 4)]
+    for verb, arg in story:
+        account = auth.accounts[int(arg) % len(auth.accounts)] if isinstance(arg, int) else ""
+        working = bool(account) and _sim_account(sim, account)["status"] == "active"
+        if verb == "warn" and working:
+            sim.client.mark_upcoming_deactivation(account)
+        elif verb == "tan" and working:
+            sim.client.mark_account_number_expiry(account)
+        elif verb == "warn_authorization":
+            with contextlib.suppress(SimControlError):  # only an active one can be warned
+                sim.client.mark_authorization_upcoming_deactivation(auth.id)
+        elif verb not in ("warn", "tan") and act(sim, auth, (verb, arg)):
             items.append("reconcile")
     return [*events_of(sim, auth), *items]
 
@@ -85,11 +100,15 @@ def core_answer(auth: Authorization, delivery: list[Item]) -> Answer:
     for item in delivery:
         now = int(time.time())
         if isinstance(item, str):
-            pending: list[f.Fact] = [f.RelinkResult("account", now)]
+            pending: list[f.Fact] = [f.ReconcileDue(Trigger(RELINK), now)]
         else:
             header = EventHeader(item["id"], item["type"], item["created"], False, None, None)
-            snapshot = AccountSnapshot.parse(item["data"]["object"])
-            pending = [f.AccountEvent(header, snapshot, now)]
+            payload = item["data"]["object"]
+            if payload["object"] == "financial_connections.authorization":
+                warning = AuthorizationSnapshot.parse(payload)
+                pending = [f.AuthorizationEvent(header, warning, now)]
+            else:
+                pending = [f.AccountEvent(header, AccountSnapshot.parse(payload), now)]
         while pending:
             decision = decide(state, pending.pop(0), POLICY)
             state = decision.state
@@ -117,4 +136,4 @@ def test_the_core_decides_as_the_shell_on_sampled_orderings(sim: SimServer) -> N
         order = [i if isinstance(i, str) else (i["type"], i["id"]) for i in delivery]
         assert core_answer(auth, delivery) == shell, (seed, order)
         ends.update(state for state, _, _ in shell[1])
-    assert {"open", "resolved", "unrepairable"} <= ends  # the stories reach each ending
+    assert {"open", "proactive", "resolved", "unrepairable"} <= ends  # each ending is reached

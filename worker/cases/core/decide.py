@@ -17,6 +17,7 @@ from worker.cases.core.effects import (
     CountStep,
     Decision,
     ListBlockedPaymentMethods,
+    PublishReconcile,
     RecordEvent,
     RereadAccount,
     SendEmail,
@@ -39,6 +40,7 @@ from worker.cases.core.facts import (
     LinkExpired,
     PaymentMethodSaved,
     PaymentMethodsBlocked,
+    ReconcileDue,
     RelinkResult,
     StaleSweep,
 )
@@ -101,7 +103,7 @@ def decide(state: AuthorizationState, fact: Fact, policy: Policy | None = None) 
                     change.emit(CountStep("new_account_saved"))
                 case = change.put(replace(case, payment_method_id=payment_method_id))
                 change.emit(RecordEvent(events.PAYMENT_METHOD_CREATED, case.number))
-                reconcile(change, Trigger(RELINK), now)
+                change.emit(PublishReconcile(Trigger(RELINK)))
         case PaymentMethodsBlocked(number, ids, _):
             case = change.state.case(number)
             new = [
@@ -123,7 +125,9 @@ def decide(state: AuthorizationState, fact: Fact, policy: Policy | None = None) 
             case = change.state.open_case
             if case is not None and case.last_heard_at < now - change.policy.stale_after:
                 change.put(replace(case, last_heard_at=now))
-                reconcile(change, Trigger(SWEEP), now)
+                change.emit(PublishReconcile(Trigger(SWEEP)))
+        case ReconcileDue(trigger, now):
+            reconcile(change, trigger, now)
         case LinkExpired():
             pass  # the page shows "expired" and offers a fresh link; the case goes on
     return change.decision()
@@ -224,7 +228,7 @@ def _on_relink(change: Change, result: RelinkResult) -> None:
                 change.state = change.state.with_account(replaced)
     elif result.result not in RELINKED:
         return  # a failed relink: the case goes on
-    reconcile(change, Trigger(RELINK), result.now)
+    change.emit(PublishReconcile(Trigger(RELINK)))
 
 
 def _plan(change: Change, number: int, key: str, now: int) -> None:

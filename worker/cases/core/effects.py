@@ -53,6 +53,13 @@ class ReadAuthorization:
 
 
 @dataclass(frozen=True)
+class PublishReconcile:
+    """Queue a reconciliation of the authorization after the commit (`ReconcileDue`)."""
+
+    trigger: Trigger
+
+
+@dataclass(frozen=True)
 class RereadAccount:
     """Read the event's account from the API to settle a tie (`AccountRead`)."""
 
@@ -103,6 +110,7 @@ Effect = (
     | SendEmail
     | RecordEvent
     | ReadAuthorization
+    | PublishReconcile
     | RereadAccount
     | ConfirmAccount
     | ListBlockedPaymentMethods

@@ -66,6 +66,15 @@ class AccountRead:
 
 
 @dataclass(frozen=True)
+class ReconcileDue:
+    """The reconcile task ran (`relink.reconcile_authorization`, asked for by
+    `PublishReconcile`: after a relink, a saved payment method, or by the stale sweep)."""
+
+    trigger: Trigger
+    now: int
+
+
+@dataclass(frozen=True)
 class RelinkResult:
     """What the relink page read back from a finished session of the latest case's link:
     `account` or `authorization` (relinked), `new_account` (another account linked in the
@@ -135,6 +144,7 @@ Fact = (
     | AuthorizationEvent
     | AuthorizationRead
     | AccountRead
+    | ReconcileDue
     | RelinkResult
     | PaymentMethodSaved
     | PaymentMethodsBlocked
