@@ -16,29 +16,15 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, and_, false, or_, update
 from sqlmodel import Session, col, select
 
+from shared.lifecycle import DeliveryStatus as DeliveryStatus  # the toolkit's vocabulary
+
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 300.0
-
-
-class DeliveryStatus(StrEnum):
-    """Every outbox row's status, as stored. The first three are the lifecycle all share."""
-
-    PENDING = "pending"  # due at the outbox's due time (emails: also a row given back)
-    SENDING = "sending"  # claimed by one worker (claimed_at); claimable again once stale
-    FAILED = "failed"  # retries or the retry window ran out, or refused for good
-    SENT = "sent"  # email: handed to SMTP (or to the platform, DELIVERY=webhook)
-    CANCELLED = "cancelled"  # email: the case resolved (or reactivated) first
-    NO_CONTACT = "no_contact"  # email: no address on file, nothing sent
-    DELIVERED = "delivered"  # platform event: the endpoint answered 2xx
-    HELD = "held"  # platform event: the endpoint disabled, or an earlier one of its key held
-    SWITCHED = "switched"  # payment switch: every write done
-    NOTHING_TO_SWITCH = "nothing_to_switch"  # payment switch: no customer to switch
 
 
 class Leased(Protocol):

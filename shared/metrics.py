@@ -23,7 +23,8 @@ from sqlmodel import Session
 
 from shared import money
 from shared.db import session_scope
-from shared.models import REPAIRED_RESOLUTIONS
+from shared.lifecycle import REPAIRED_RESOLUTIONS as REPAIRED_RESOLUTIONS
+from shared.lifecycle import resolution_step as resolution_step
 
 FUNNEL_STEPS = (
     "deactivated", "emailed", "link_opened", "session_started",
@@ -66,15 +67,6 @@ def count_step(session: Session, step: str) -> None:
 def count_recovery(session: Session, outcome: str) -> None:
     assert outcome in RECOVERY_OUTCOMES, outcome
     after_commit(session, INVOICE_RECOVERIES.labels(outcome=outcome).inc)
-
-
-def resolution_step(resolution: str, payment_method_id: str | None) -> str | None:
-    """The funnel step a case's resolution is: its accounts back (relinked), closed without a
-    repair (gave up), or none (a proactive warning cleared; a saved new account is counted
-    where it is saved)."""
-    if payment_method_id is not None or resolution == "warning_cleared":
-        return None
-    return "relinked" if resolution in REPAIRED_RESOLUTIONS else "gave_up"
 
 
 def observe_since(session: Session, histogram: Histogram, start: datetime, end: datetime) -> None:

@@ -16,6 +16,11 @@ from sqlmodel import Field, SQLModel
 from shared.connect import PLATFORM, current_account
 from shared.db import AwareDateTime, utcnow
 from shared.delivery import DeliveryStatus, Outbox
+from shared.lifecycle import OPEN_CASE_STATES as OPEN_CASE_STATES
+from shared.lifecycle import REPAIRED_RESOLUTIONS as REPAIRED_RESOLUTIONS
+from shared.lifecycle import CaseState as CaseState
+from shared.lifecycle import EmailKind as EmailKind
+from shared.lifecycle import OutboxStatus as OutboxStatus
 
 
 def _ts(*, nullable: bool = True, index: bool = False) -> Column:  # type: ignore[type-arg]
@@ -103,19 +108,6 @@ class FcAccount(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
 
 
-class CaseState(StrEnum):
-    OPEN = "open"
-    PROACTIVE = "proactive"
-    NO_CONTACT = "no_contact"
-    UNREPAIRABLE = "unrepairable"
-    RESOLVED = "resolved"
-
-
-OPEN_CASE_STATES = (CaseState.OPEN, CaseState.PROACTIVE, CaseState.NO_CONTACT)
-# A case that ended with its bank link working: reactivated, or replaced by a new account.
-REPAIRED_RESOLUTIONS = ("reactivated", "sweep", "replaced")
-
-
 class RelinkCase(SQLModel, table=True):
     """One customer problem: at most one open case per authorization."""
 
@@ -175,20 +167,6 @@ class RelinkCase(SQLModel, table=True):
     blocked_payment_methods: list[dict[str, str]] | None = Field(
         default=None, sa_column=Column(JSON, nullable=True)
     )
-
-
-class EmailKind(StrEnum):
-    RELINK = "relink"
-    REMINDER = "reminder"
-    UNREPAIRABLE = "unrepairable"
-    FRESH_LINK = "fresh_link"
-    RECONNECTED = "reconnected"
-    PROACTIVE = "proactive"  # "reconnect before <date>": the first email of a proactive case
-
-
-# The email outbox's statuses are the delivery toolkit's (pending, sending, sent, cancelled,
-# no_contact, failed); the name stays for the cases domain, which cancels pending rows.
-OutboxStatus = DeliveryStatus
 
 
 class EmailOutbox(SQLModel, table=True):

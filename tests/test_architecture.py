@@ -1,7 +1,8 @@
 """The layout's rules, checked: api imports no worker module, nothing imports the cli,
 nothing happens at import, the worker's handler registry is the catalog the receiver reads,
-no module grows past 400 lines, and every exception relink defines has the one root,
-shared.errors.RelinkError."""
+no module grows past 400 lines, every exception relink defines has the one root,
+shared.errors.RelinkError, and the cases core imports no database, Stripe, Celery or
+logging."""
 
 from __future__ import annotations
 
@@ -18,6 +19,17 @@ from worker.inbox.handlers import HANDLERS
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_MODULE_LINES = 400
+CORE = ROOT / "worker" / "cases" / "core"
+IMPURE = ("sqlmodel", "sqlalchemy", "stripe", "celery", "structlog", "prometheus_client")
+# What the core may import of the project: itself and these pure modules of shared/.
+CORE_MAY_IMPORT = (
+    "worker.cases.core",
+    "shared.errors",
+    "shared.event_header",
+    "shared.lifecycle",
+    "shared.platform_payloads",
+    "shared.stripe_objects",
+)
 
 
 def test_importing_the_api_loads_no_worker_or_cli_module_reads_no_setting_and_writes_nothing(

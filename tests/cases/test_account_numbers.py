@@ -11,7 +11,7 @@ from pathlib import Path
 from shared.models import OutboxStatus
 from sim.testing import SimServer
 from tests.cases.world import cases, feed_new, new_authorization, outbox_rows, relink
-from worker.cases.review import NUMBER_EXPIRY_CAUSE
+from worker.cases.core.standing import NUMBER_EXPIRY_CAUSE
 from worker.emails import outbox
 
 NEW_YEAR = 1798761600  # 1 January 2027, within PROACTIVE_HORIZON_DAYS

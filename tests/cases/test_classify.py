@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.cases.classification import CauseFamily, classify_deactivation
+from worker.cases.core.classification import CauseFamily, classify_deactivation
 
 CAUSES = {
     "access_denied": CauseFamily.ACCESS,

@@ -13,7 +13,7 @@ from shared.models import FcAccount, OutboxStatus, RelinkCase
 from sim.testing import SimServer
 from tests.cases.world import cases, events_of, feed, new_authorization, outbox_rows, relink
 from worker.cases import reconcile
-from worker.cases.review import REPLACED, Standing, ending_of
+from worker.cases.core.standing import REPLACED, Standing, ending_of
 
 DEACTIVATED = "financial_connections.account.deactivated"
 
@@ -39,8 +39,8 @@ def test_a_case_ends_replaced_only_when_its_own_account_was_replaced() -> None:
     standing = Standing(broken=[], warned=[], active=[], replaced=[gone])
     own = RelinkCase(authorization_id="fca_auth", account_id="fca_old")
     later = RelinkCase(authorization_id="fca_auth", account_id="fca_new")
-    assert ending_of(own, standing, "reactivated") == REPLACED
-    assert ending_of(later, standing, "reactivated") == "reactivated"
+    assert ending_of(own.account_id, standing, "reactivated") == REPLACED
+    assert ending_of(later.account_id, standing, "reactivated") == "reactivated"
 
 
 @pytest.mark.parametrize("reactivates", [False, True])

@@ -12,7 +12,7 @@ from shared.models import EmailKind
 from shared.settings import get_settings
 from sim.testing import SimServer
 from tests.emails.world import due_email, sent_files, text_of
-from worker.cases.classification import CauseFamily
+from worker.cases.core.classification import CauseFamily
 from worker.emails import outbox
 from worker.emails.message import sender_address
 from worker.emails.render import AccountLine, EmailContent, render_email

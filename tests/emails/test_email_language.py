@@ -15,7 +15,7 @@ from shared.models import ContactSubject, EmailKind, FcAccount
 from shared.settings import get_settings
 from sim.testing import SimServer
 from tests.emails.world import cases, due_email, sent_files
-from worker.cases.classification import CauseFamily
+from worker.cases.core.classification import CauseFamily
 from worker.emails import outbox
 from worker.emails.message import build_message
 from worker.emails.render import AccountLine, render_email

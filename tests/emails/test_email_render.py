@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from shared.models import EmailKind
-from worker.cases.classification import CauseFamily
+from worker.cases.core.classification import CauseFamily
 from worker.emails.render import AccountLine, render_email
 
 EXPIRES = datetime(2026, 12, 3, 14, 30, tzinfo=UTC)

@@ -8,7 +8,7 @@ import pytest
 
 from shared.models import EmailKind
 from shared.stripe_objects import AccountSnapshot
-from worker.cases.classification import CauseFamily
+from worker.cases.core.classification import CauseFamily
 from worker.emails.plan import Plan, still_needed
 
 

@@ -32,7 +32,7 @@ from tests.browser import chromium
 from tests.conformance.requests_schema import assert_requests_conform
 from tests.integration.stack import ROOT, Stack, wait_until
 from tests.relink_page.world import World, build_world
-from worker.cases.classification import CauseFamily
+from worker.cases.core.classification import CauseFamily
 from worker.emails.render import AccountLine, render_email
 
 PHONE = {"width": 390, "height": 844}

@@ -13,7 +13,7 @@ from shared.catalog import ASSESS_MONEY_AT_STAKE
 from shared.db import session_scope
 from shared.models import CaseState, RelinkCase
 from tests.payments.conftest import configure
-from worker.cases.classification import classify_deactivation
+from worker.cases.core.classification import classify_deactivation
 from worker.cases.service import open_or_join_case
 from worker.money.service import assess
 

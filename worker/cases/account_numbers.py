@@ -20,8 +20,8 @@ from shared.stripe_client import make_stripe_client
 from shared.stripe_event import EventRef
 from shared.stripe_objects import AccountSnapshot
 from shared.stripe_payments import list_bank_payment_methods
+from worker.cases.core.standing import number_of
 from worker.cases.proactive import handle_account_warning
-from worker.cases.review import number_of
 
 log = structlog.get_logger(__name__)
 

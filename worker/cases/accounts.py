@@ -13,19 +13,11 @@ from shared.models import FcAccount, FcAuthorization
 from shared.stripe_client import make_stripe_client, retrieve_account
 from shared.stripe_event import EventRef
 from shared.stripe_objects import AccountSnapshot
+from worker.cases.core.state import API_SNAPSHOT as API_SNAPSHOT
+from worker.cases.core.state import is_newer
 from worker.cases.repository import lock_account, open_case_of
 
 log = structlog.get_logger(__name__)
-
-# The "event id" of a snapshot read from the API rather than from an event. It sorts after
-# every `evt_` id, so an API read wins the tie with the events of its own second; an event of
-# that second whose status differs is then settled by asking Stripe (apply_event_snapshot).
-API_SNAPSHOT = "~api"
-
-
-def is_newer(created: int, event_id: str, state_at: int, state_event_id: str | None) -> bool:
-    """Stripe's clock orders snapshots; the event id breaks ties so replays agree."""
-    return (created, event_id) > (state_at, state_event_id or "")
 
 
 def is_api_snapshot(account: FcAccount) -> bool:

@@ -10,7 +10,7 @@ from shared.models import RelinkCase
 from shared.stripe_event import EventRef
 from shared.stripe_objects import AccountSnapshot, AccountStatus
 from worker.cases.account_events import apply_account_event, fill_authorization
-from worker.cases.classification import classify_deactivation
+from worker.cases.core.classification import classify_deactivation
 from worker.cases.service import open_or_join_case
 
 log = structlog.get_logger(__name__)

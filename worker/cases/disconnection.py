@@ -11,15 +11,14 @@ from shared.db import utcnow
 from shared.models import CaseState, EmailKind
 from shared.outbox import add_email
 from shared.stripe_event import EventRef
-from shared.stripe_objects import AccountSnapshot, AccountStatus, Action
+from shared.stripe_objects import AccountSnapshot, Action
 from worker.cases.account_events import apply_account_event
+from worker.cases.core.verdicts import DISCONNECTED, Step, disconnection
 from worker.cases.repository import open_case_of
-from worker.cases.review import standing_of
+from worker.cases.review import open_case_view, standing_of
 from worker.cases.service import cancel_pending_emails, resolve_case
 
 log = structlog.get_logger(__name__)
-
-DISCONNECTED = AccountStatus.DISCONNECTED  # the status, and the case's cause or resolution
 
 
 def handle_disconnection(session: Session, event: EventRef, account: AccountSnapshot) -> str:
@@ -33,13 +32,16 @@ def handle_disconnection(session: Session, event: EventRef, account: AccountSnap
     if case is None:
         return "none"
     now = utcnow()
-    standing = standing_of(session, authorization, now)
-    if to_relink := standing.accounts_to_relink:
-        if case.account_id == stored.id:  # the link now points at an account still there
-            case.account_id = to_relink[0].id
-            session.add(case)
+    verdict = disconnection(
+        standing_of(session, authorization, now), open_case_view(case), stored.id
+    )
+    if verdict.step is Step.RETARGET:
+        assert verdict.account is not None
+        case.account_id = verdict.account.id
+        session.add(case)
+    if verdict.step in (Step.KEEP, Step.RETARGET):
         return "kept"
-    if standing.active:  # what is left works: nothing to ask of the customer
+    if verdict.step is Step.RESOLVE:
         resolve_case(session, case, DISCONNECTED, now=now, resolved_by=event.id)
         return "resolved"
     assert case.id is not None

@@ -12,9 +12,10 @@ from shared.models import RelinkCase
 from shared.stripe_event import EventRef
 from shared.stripe_objects import AccountSnapshot, AuthorizationSnapshot
 from worker.cases.account_events import apply_account_event, fill_authorization
-from worker.cases.reconcile import Trigger, apply_authorization_state, reconcile_locked
+from worker.cases.core.standing import WARNING_CLEARED
+from worker.cases.reconcile import apply_authorization_state, reconcile_locked, trigger_of
 from worker.cases.repository import lock_authorization
-from worker.cases.review import WARNING_CLEARED, review_case
+from worker.cases.review import review_case
 
 
 def handle_account_warning(
@@ -45,4 +46,4 @@ def handle_authorization_warning(
         return  # an older warning
     apply_authorization_state(authorization, payload, event.created)
     session.add(authorization)
-    reconcile_locked(session, authorization, Trigger.of_event(event))
+    reconcile_locked(session, authorization, trigger_of(event))

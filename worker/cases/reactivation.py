@@ -9,7 +9,7 @@ from sqlmodel import Session
 from shared.stripe_event import EventRef
 from shared.stripe_objects import AccountSnapshot
 from worker.cases.account_events import apply_account_event
-from worker.cases.reconcile import Trigger, reconcile_locked
+from worker.cases.reconcile import reconcile_locked, trigger_of
 
 log = structlog.get_logger(__name__)
 
@@ -20,4 +20,4 @@ def handle_reactivation(session: Session, event: EventRef, account: AccountSnaps
     if authorization is None:
         log.info("reactivated_without_authorization", event_id=event.id)
         return "no_authorization"
-    return reconcile_locked(session, authorization, Trigger.of_event(event))
+    return reconcile_locked(session, authorization, trigger_of(event))

@@ -10,7 +10,6 @@ only review the case against what it stored. Helpers here never commit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import stripe
@@ -30,37 +29,19 @@ from shared.stripe_client import (
 from shared.stripe_event import EventRef
 from shared.stripe_objects import HOLDER_TYPES, AccountSnapshot, AuthorizationSnapshot
 from worker.cases.accounts import API_SNAPSHOT, apply_account_snapshot
+from worker.cases.core.state import OUTBOX as OUTBOX
+from worker.cases.core.state import RELINK as RELINK
+from worker.cases.core.state import SWEEP as SWEEP
+from worker.cases.core.state import Trigger as Trigger
 from worker.cases.repository import accounts_of, event_created, lock_authorization
 from worker.cases.review import review_case, standing_of
 
 log = structlog.get_logger(__name__)
 
-RELINK = "relink"
-SWEEP = "sweep"
-OUTBOX = "outbox"
 
-
-@dataclass(frozen=True)
-class Trigger:
-    """What asked for the reconciliation: an event (its id and Stripe time), a successful
-    relink, or a sweep."""
-
-    name: str
-    created: int | None = None
-
-    @classmethod
-    def of_event(cls, event: EventRef) -> Trigger:
-        return cls(event.id, event.created)
-
-    @property
-    def resolution(self) -> str:
-        return SWEEP if self.name == SWEEP else "reactivated"
-
-    @property
-    def expects_repair(self) -> bool:
-        """A successful relink, or an email that found its account working again: if what is
-        stored still says a relink is needed, it predates the repair."""
-        return self.name in (RELINK, OUTBOX)
+def trigger_of(event: EventRef) -> Trigger:
+    """An event as a reconciliation's trigger: its id and Stripe time."""
+    return Trigger(event.id, event.created)
 
 
 def recently_reconciled(authorization: FcAuthorization, trigger: Trigger, now: datetime) -> bool:

@@ -20,7 +20,7 @@ from shared.models import (
     RelinkCase,
     WebhookEvent,
 )
-from worker.cases.classification import Deactivation
+from worker.cases.core.classification import Deactivation
 
 # session.info key: rows locked up front by lock_up_front, outside any savepoint, by (model,
 # Stripe account, id); the dict keeps them referenced, so the session's weak identity map

@@ -20,7 +20,7 @@ from shared.outbox import add_email
 from shared.payment_recovery import request_recovery
 from shared.queue import publish_after_commit
 from shared.settings import get_settings
-from worker.cases.classification import Deactivation
+from worker.cases.core.classification import Deactivation
 from worker.cases.repository import insert_case, open_case_of, unrepairable_case_of
 
 log = structlog.get_logger(__name__)

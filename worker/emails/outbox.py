@@ -42,7 +42,7 @@ from shared.settings import Settings, get_settings
 from shared.stripe_client import make_stripe_client, retrieve_account
 from shared.stripe_objects import AccountSnapshot
 from worker.cases.accounts import API_SNAPSHOT, apply_account_snapshot
-from worker.cases.classification import CauseFamily
+from worker.cases.core.classification import CauseFamily
 from worker.cases.reconcile import OUTBOX, Trigger, reconcile_locked
 from worker.cases.repository import lock_authorization
 from worker.emails.claim import claim, still_claimed

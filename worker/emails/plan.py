@@ -20,10 +20,14 @@ from shared.models import (
     RelinkCase,
 )
 from shared.settings import Settings
-from shared.stripe_objects import AccountSnapshot, AccountStatus, Action
-from worker.cases.classification import CauseFamily, classify_deactivation
+from shared.stripe_objects import AccountSnapshot
+from worker.cases.core.classification import CauseFamily
+from worker.cases.core.emails import accounts_to_name as named_accounts
+from worker.cases.core.emails import family_of as email_family
+from worker.cases.core.emails import still_needed as email_still_needed
+from worker.cases.core.standing import NUMBER_EXPIRY_CAUSE, WARNING_CLEARED
 from worker.cases.repository import accounts_of
-from worker.cases.review import NUMBER_EXPIRY_CAUSE, WARNING_CLEARED, standing_of
+from worker.cases.review import horizon_end
 from worker.cases.service import resolve_case
 from worker.emails.render import AccountLine, EmailContent, render_email
 
@@ -98,45 +102,17 @@ def plan_email(session: Session, row: EmailOutbox) -> Plan | str:
 
 
 def family_of(case: RelinkCase, reconnected: bool) -> CauseFamily:
-    if reconnected:
-        return CauseFamily.RECONNECTED
-    if case.state == CaseState.UNREPAIRABLE:
-        return CauseFamily.UNREPAIRABLE
-    if case.state == CaseState.PROACTIVE:
-        return CauseFamily.PROACTIVE
-    return classify_deactivation(case.cause, case.action).family
+    return email_family(case.state, case.cause, case.action, reconnected)
 
 
 def accounts_to_name(session: Session, case: RelinkCase, family: CauseFamily) -> list[FcAccount]:
-    """The accounts the email is about: broken and repairable ones for a relink email, the
-    warned ones for a proactive one, the lost ones (not repairable, or disconnected) for an
-    unrepairable one, the working ones for "reconnected"."""
+    authorization = session.get(FcAuthorization, (case.authorization_id, case.stripe_account))
     accounts = accounts_of(session, case.authorization_id)
-    if family is CauseFamily.RECONNECTED:
-        return [a for a in accounts if a.status == AccountStatus.ACTIVE]
-    if family is CauseFamily.PROACTIVE:
-        authorization = session.get(FcAuthorization, (case.authorization_id, case.stripe_account))
-        if authorization is None:
-            return []
-        return standing_of(session, authorization, utcnow()).warned
-    inactive = [a for a in accounts if a.status == AccountStatus.INACTIVE]
-    if family is CauseFamily.UNREPAIRABLE:
-        lost = [a for a in inactive if a.inactive_action != Action.RELINK_REQUIRED]
-        return lost or [a for a in accounts if a.status == AccountStatus.DISCONNECTED]
-    return [a for a in inactive if a.inactive_action == Action.RELINK_REQUIRED]
+    return named_accounts(accounts, family, authorization, horizon_end(utcnow()))
 
 
 def still_needed(plan: Plan, live: AccountSnapshot, horizon_end: int) -> bool:
-    """Whether the live account still calls for this email: working for a "reconnected" one;
-    inactive, or working but flagged for a relink or with a tokenized number to refresh, for a
-    proactive one (a disconnected account is not relinked); not working for the others (a
-    status Stripe adds later included)."""
-    if plan.family is CauseFamily.RECONNECTED:
-        return live.status == AccountStatus.ACTIVE
-    if plan.family is CauseFamily.PROACTIVE:
-        working = live.status == AccountStatus.ACTIVE
-        return live.status == AccountStatus.INACTIVE or (working and live.needs_relink(horizon_end))
-    return live.status != AccountStatus.ACTIVE
+    return email_still_needed(plan.family, live, horizon_end)
 
 
 def render_plan(plan: Plan, settings: Settings, locale: str) -> EmailContent:

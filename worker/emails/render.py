@@ -21,7 +21,7 @@ from shared.i18n import (
 )
 from shared.models import EmailKind
 from shared.settings import get_settings
-from worker.cases.classification import CauseFamily
+from worker.cases.core.classification import CauseFamily
 
 
 @dataclass(frozen=True)

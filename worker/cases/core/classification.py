@@ -1,3 +1,4 @@
+# pyright: strict
 """What a deactivation means for the customer: repairable by a relink, or not at all.
 
 Stripe's enums are open: an unknown cause is kept as it is and the action decides; an
