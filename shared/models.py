@@ -18,7 +18,7 @@ from shared.db import AwareDateTime, utcnow
 from shared.delivery import DeliveryStatus, Outbox
 
 
-def _ts(*, nullable: bool = True, index: bool = False) -> Column:  # type: ignore[type-arg]
+def _ts(*, nullable: bool = True, index: bool = False) -> Column[datetime]:
     return Column(AwareDateTime(), nullable=nullable, index=index)
 
 
