@@ -9,14 +9,14 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import structlog
-from sqlalchemy import Connection, DateTime, Dialect, Engine, create_engine, event
+from sqlalchemy import Connection, DateTime, Dialect, Engine, Table, create_engine, event, inspect
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from shared.schema_compat import APPLICATION_NAME
 from shared.settings import get_settings
@@ -85,6 +85,11 @@ def _serialise_sqlite_writers(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A table model's Table, typed (SQLModel leaves `__table__` undeclared)."""
+    return cast(Table, inspect(model).local_table)  # a table=True model maps one Table
 
 
 @lru_cache(maxsize=1)
