@@ -41,7 +41,7 @@ class Brand:
     @property
     def contacts(self) -> list[SupportContact]:
         """Where the customer can reach the merchant: the email first, then the page."""
-        found = []
+        found: list[SupportContact] = []
         if self.support_email:
             found.append(SupportContact(f"mailto:{self.support_email}", self.support_email))
         if self.support_url:

@@ -6,7 +6,7 @@ account never reads or writes another account's objects, even when their ids col
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -21,7 +21,7 @@ def current_account() -> str:
 
 
 @contextmanager
-def acting_on(stripe_account: str | None) -> Iterator[str]:
+def acting_on(stripe_account: str | None) -> Generator[str]:
     """Act on `stripe_account` (None or '': the platform) until the block ends; the logs of a
     connected account's work carry `stripe_account`."""
     account = stripe_account or PLATFORM

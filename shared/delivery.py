@@ -157,7 +157,7 @@ def fail_exhausted(
     session: Session, outbox: Outbox[Any], *, now: datetime, lease: timedelta, max_attempts: int
 ) -> None:
     """Rows whose stale claim used up every try are `failed`: no worker finished them."""
-    session.execute(
+    session.exec(
         update(outbox.model)
         .where(stale(outbox, now=now, lease=lease), outbox.column("attempts") >= max_attempts)
         .values(status=DeliveryStatus.FAILED, last_error="claimed too often without finishing")

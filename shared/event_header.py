@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from shared.errors import InvalidRequestError
 
@@ -43,10 +43,14 @@ def iso_seconds(value: object) -> int | None:
     return int(moment.timestamp()) if moment.tzinfo is not None else None
 
 
+def _json_object(value: object) -> dict[str, Any] | None:
+    """`value` if it is a decoded JSON object (isinstance leaves its types unknown)."""
+    return cast(dict[str, Any], value) if isinstance(value, dict) else None
+
+
 def _related_object(value: object) -> bool:
-    return isinstance(value, dict) and all(
-        _short_text(value.get(key)) for key in ("id", "type", "url")
-    )
+    found = _json_object(value)
+    return found is not None and all(_short_text(found.get(key)) for key in ("id", "type", "url"))
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,8 @@ class EventHeader:
     @classmethod
     def from_event(cls, event: object, *, now: float) -> EventHeader:
         """The header of a decoded event, or NotAnEvent naming every field that is wrong."""
-        if not isinstance(event, dict) or event.get("object") != "event":
+        event = _json_object(event) or {}
+        if event.get("object") != "event":
             raise NotAnEvent("the body is not a Stripe event object")
         created = event.get("created")
         data = event.get("data")
@@ -77,7 +82,7 @@ class EventHeader:
             "api_version": event.get("api_version") is None
             or _short_text(event.get("api_version")),
             "account": event.get("account") is None or _short_text(event.get("account")),
-            "data.object": isinstance(data, dict) and isinstance(data.get("object"), dict),
+            "data.object": isinstance((_json_object(data) or {}).get("object"), dict),
         }
         if bad := [name for name, ok in checks.items() if not ok]:
             raise NotAnEvent(f"the event lacks a valid {', '.join(bad)}")

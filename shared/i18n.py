@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 from babel.dates import format_date, format_time
 from babel.messages.mofile import write_mo
@@ -76,11 +76,21 @@ def i18n_environment(
         **options,
     )
     env.policies["ext.i18n.trimmed"] = True  # as babel.cfg extracts them
-    env.install_gettext_translations(  # pyright: ignore[reportAttributeAccessIssue]
-        translations(locale), newstyle=True
-    )
-    env.globals.update(locale=locale, stripe_locale=STRIPE_JS_LOCALES[locale])
+    i18n = cast(_I18nEnvironment, env)  # what the i18n extension adds, and the globals typed
+    i18n.install_gettext_translations(translations(locale), newstyle=True)
+    i18n.globals.update(locale=locale, stripe_locale=STRIPE_JS_LOCALES[locale])
     return env
+
+
+class _I18nEnvironment(Protocol):
+    """An Environment with `jinja2.ext.i18n` loaded: Jinja2 declares neither the method the
+    extension adds nor the globals' value type."""
+
+    globals: dict[str, Any]
+
+    def install_gettext_translations(
+        self, translations: Translations, *, newstyle: bool
+    ) -> None: ...
 
 
 def long_date(day: datetime, locale: str) -> str:

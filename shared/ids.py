@@ -41,6 +41,6 @@ def assign_id(session: Session, row: Keyed, table: str) -> None:
     pool: list[int] = session.info.setdefault(_POOL, {}).setdefault(table, [])
     if not pool:
         draw = int(session.info.get(_DRAW, 1))
-        pool.extend(session.execute(_NEXT_IDS, {"t": table, "n": draw}).scalars())
+        pool.extend(session.connection().execute(_NEXT_IDS, {"t": table, "n": draw}).scalars())
         pool.reverse()  # popped from the end: ascending ids
     row.id = pool.pop()

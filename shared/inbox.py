@@ -77,7 +77,7 @@ def _insert_new(session: Session, items: list[InboxItem], now: datetime) -> set[
     insert = (
         sqlite.insert(WebhookEvent)
         .on_conflict_do_nothing(index_elements=["id"])
-        .returning(WebhookEvent.id)  # type: ignore[arg-type]
+        .returning(col(WebhookEvent.id))
     )
     return {
         row[0]
@@ -122,14 +122,14 @@ def claim_stale(
         .where(col(WebhookEvent.status) == EventStatus.RECEIVED)
         .where(or_(col(WebhookEvent.enqueued_at).is_(None), col(WebhookEvent.enqueued_at) < cutoff))
         .values(enqueued_at=utcnow())
-        .returning(WebhookEvent.id)  # type: ignore[arg-type]
+        .returning(col(WebhookEvent.id))
     )
-    return [row[0] for row in session.execute(stmt)]
+    return [row[0] for row in session.exec(stmt)]
 
 
 def forget_enqueue(session: Session, event_ids: list[str]) -> None:
     """The publish failed: clear enqueued_at so a redelivery or the redrive queues them at once."""
-    session.execute(
+    session.exec(
         update(WebhookEvent).where(col(WebhookEvent.id).in_(event_ids)).values(enqueued_at=None)
     )
 

@@ -16,7 +16,7 @@ import logging
 import numbers
 import os
 import re
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from structlog.tracebacks import ExceptionDictTransformer
@@ -71,14 +71,16 @@ def redact_value(value: Any) -> Any:
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, dict):
+        mapping = cast(dict[object, object], value)  # isinstance leaves its types unknown
         return {
             key: "[redacted]"
             if isinstance(key, str) and any(marker in key.lower() for marker in _SECRET_KEYS)
             else redact_value(item)
-            for key, item in value.items()
+            for key, item in mapping.items()
         }
     if isinstance(value, list | tuple):
-        return type(value)(redact_value(item) for item in value)
+        items = cast(list[object] | tuple[object, ...], value)  # as for the dict above
+        return type(items)(redact_value(item) for item in items)
     return value
 
 

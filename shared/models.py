@@ -23,7 +23,7 @@ from shared.lifecycle import EmailKind as EmailKind
 from shared.lifecycle import OutboxStatus as OutboxStatus
 
 
-def _ts(*, nullable: bool = True, index: bool = False) -> Column:  # type: ignore[type-arg]
+def _ts(*, nullable: bool = True, index: bool = False) -> Column[datetime]:
     return Column(AwareDateTime(), nullable=nullable, index=index)
 
 

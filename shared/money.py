@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select
-from sqlmodel import Session, col
+from sqlalchemy import func, or_
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
 
 from shared.db import utcnow
 from shared.models import REPAIRED_RESOLUTIONS, CaseState, RelinkCase
@@ -93,10 +94,10 @@ class Revenue:
     recovered: Amounts
     recovered_invoices: int
     rates: list[Rate]
-    daily: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    daily: dict[str, dict[str, list[int]]] = field(default_factory=dict[str, dict[str, list[int]]])
     """Per currency: the monthly revenue of the cases opened each day and the amount
     recovered each day, over `days` (for the chart)."""
-    days: list[str] = field(default_factory=list)
+    days: list[str] = field(default_factory=list[str])
 
     @property
     def decimals(self) -> dict[str, int]:
@@ -121,7 +122,7 @@ def at_risk(db: Session, stripe_account: str | None = None) -> list[AtRisk]:
         query = query.where(col(RelinkCase.stripe_account) == stripe_account)
     return [
         AtRisk(str(currency), int(monthly or 0), int(due or 0), int(cases))
-        for currency, monthly, due, cases in db.execute(query)
+        for currency, monthly, due, cases in db.exec(query)
     ]
 
 
@@ -140,7 +141,7 @@ def _recovered_rows(
     )
     if stripe_account is not None:
         query = query.where(col(RelinkCase.stripe_account) == stripe_account)
-    return [(int(c), str(cur), int(a), f) for c, cur, a, f in db.execute(query)]
+    return [(int(c), str(cur), int(a), f) for c, cur, a, f in db.exec(query)]
 
 
 def _cases(
@@ -148,21 +149,23 @@ def _cases(
 ) -> list[tuple[int, datetime, datetime | None, bool]]:
     """Cases opened by a deactivation: id, opened, resolved, and whether repaired (the
     accounts back, or a new PaymentMethod saved)."""
-    query = select(
+    # SQLModel's select() is typed up to four columns; the Select it builds, for six:
+    query: Select[int, datetime, datetime | None, str, str | None, str | None] = Select(
         col(RelinkCase.id),
         col(RelinkCase.opened_at),
         col(RelinkCase.resolved_at),
         col(RelinkCase.state),
         col(RelinkCase.resolution),
         col(RelinkCase.payment_method_id),
-    ).where(
+    )
+    query = query.where(
         col(RelinkCase.state) != CaseState.PROACTIVE,
         or_(col(RelinkCase.resolution).is_(None), col(RelinkCase.resolution) != "warning_cleared"),
     )
     if stripe_account is not None:
         query = query.where(col(RelinkCase.stripe_account) == stripe_account)
-    rows = []
-    for case_id, opened, resolved, state, resolution, pm in db.execute(query):
+    rows: list[tuple[int, datetime, datetime | None, bool]] = []
+    for case_id, opened, resolved, state, resolution, pm in db.exec(query):
         repaired = state == CaseState.RESOLVED and (
             pm is not None or resolution in REPAIRED_RESOLUTIONS
         )
@@ -184,7 +187,7 @@ def _monthly_by_case(db: Session, stripe_account: str | None) -> dict[int, Amoun
     if stripe_account is not None:
         query = query.where(col(RelinkCase.stripe_account) == stripe_account)
     found: dict[int, Amounts] = defaultdict(dict)
-    for case_id, currency, monthly in db.execute(query):
+    for case_id, currency, monthly in db.exec(query):
         found[int(case_id)][str(currency)] = int(monthly)
     return found
 
@@ -203,7 +206,7 @@ def rates(
     recovered_by_case: dict[int, Amounts] = defaultdict(dict)
     for case_id, currency, amount, _ in recovered:
         _add(recovered_by_case[case_id], currency, amount)
-    out = []
+    out: list[Rate] = []
     for days in RATE_WINDOWS:
         window = timedelta(days=days)
         in_time = {
@@ -241,7 +244,7 @@ def daily(
     if stripe_account is not None:
         query = query.where(col(RelinkCase.stripe_account) == stripe_account)
     opened: dict[tuple[str, str], int] = defaultdict(int)
-    for at, currency, amount in db.execute(query):
+    for at, currency, amount in db.exec(query):
         opened[(_aware(at).date().isoformat(), str(currency))] += int(amount)
     paid: dict[tuple[str, str], int] = defaultdict(int)
     for _, currency, amount, finished in recovered:

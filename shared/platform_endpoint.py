@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from shared.catalog import DELIVER_PLATFORM_EVENT
+from shared.db import table_of
 from shared.delivery import DeliveryStatus
 from shared.platform_models import (
     ENDPOINT_ID,
@@ -60,8 +61,8 @@ def endpoint(session: Session, *, lock: bool = False) -> PlatformEndpoint:
     if row is not None:
         return row
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    table = PlatformEndpoint.__table__  # pyright: ignore[reportAttributeAccessIssue]
-    session.execute(dialect.insert(table).values(id=ENDPOINT_ID).on_conflict_do_nothing())
+    table = table_of(PlatformEndpoint)
+    session.exec(dialect.insert(table).values(id=ENDPOINT_ID).on_conflict_do_nothing())
     return session.exec(query).one()
 
 
@@ -99,7 +100,7 @@ def hold_all(session: Session, *, failing_since: datetime) -> None:
         col(PlatformAttempt.event_id) == PlatformEvent.id,
         col(PlatformAttempt.started_at) >= failing_since,
     )
-    session.execute(
+    session.exec(
         update(PlatformEvent)
         .where(
             (col(PlatformEvent.status) == DeliveryStatus.PENDING)
@@ -145,7 +146,7 @@ def release_held(session: Session, *, now: datetime, sequence_key: str | None = 
     if sequence_key is not None:
         heads = heads.where(PlatformEvent.sequence_key == sequence_key)
     released: list[int] = []
-    for key, sequence in session.execute(heads).all():
+    for key, sequence in session.exec(heads).all():
         statement = (
             update(PlatformEvent)
             .where(
@@ -156,7 +157,7 @@ def release_held(session: Session, *, now: datetime, sequence_key: str | None = 
             .values(status=DeliveryStatus.PENDING, next_attempt_at=now, retrying_since=now)
             .returning(col(PlatformEvent.id))
         )
-        released.extend(int(event_id) for event_id in session.execute(statement).scalars())
+        released.extend(int(event_id) for event_id in session.exec(statement).scalars())
     for event_id in sorted(released):
         publish_after_commit(session, DELIVER_PLATFORM_EVENT, [event_id])
     return sorted(released)

@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from shared.catalog import DELIVER_PLATFORM_EVENT
-from shared.db import iso, utcnow
+from shared.db import iso, table_of, utcnow
 from shared.links import LinkPayload, link_url
 from shared.models import OPEN_CASE_STATES, FcAccount, FcAuthorization, RelinkAttempt, RelinkCase
 from shared.payment_models import STEPS, PaymentMethodSwitch
@@ -211,14 +211,14 @@ def next_sequence(session: Session, key: str) -> int:
     """The next number for `key`, taken under the counter row's lock (an upsert), so one
     case's events are numbered in commit order; a rollback gives the number back."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    table = PlatformSequence.__table__  # pyright: ignore[reportAttributeAccessIssue]
+    table = table_of(PlatformSequence)
     statement = (
         dialect.insert(table)
         .values(key=key, last=1)
         .on_conflict_do_update(index_elements=["key"], set_={"last": table.c.last + 1})
         .returning(table.c.last)
     )
-    return int(session.execute(statement).scalar_one())
+    return int(session.exec(statement).scalar_one())
 
 
 def case_view(case: RelinkCase) -> CaseView:
@@ -247,7 +247,7 @@ def body(row: PlatformEvent, settings: Settings | None = None) -> str:
         return row.payload
     settings = settings or get_settings()
     payload = json.loads(row.payload)
-    case = payload["data"].get("case") or {}
+    case: dict[str, Any] = payload["data"].get("case") or {}
     if case.get("state") in OPEN_CASE_STATES and case.get("account"):
         at = int(row.created_at.timestamp())
         link = LinkPayload(

@@ -20,7 +20,7 @@ RESPONSE_BODY_BYTES = 1024
 ENDPOINT_ID = 1
 
 
-def _ts(*, nullable: bool = True) -> Column:  # type: ignore[type-arg]
+def _ts(*, nullable: bool = True) -> Column[datetime]:
     return Column(AwareDateTime(), nullable=nullable)
 
 

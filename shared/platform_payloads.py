@@ -288,7 +288,7 @@ def json_schemas() -> dict[str, str]:
 
 def write_json_schemas(directory: Path = SCHEMA_DIR) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
-    written = []
+    written: list[Path] = []
     for event_type, text in json_schemas().items():
         path = directory / f"{event_type}.json"
         path.write_text(text)

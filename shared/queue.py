@@ -5,14 +5,21 @@ A task published inside a transaction could run before the commit (and find noth
 one published before a rollback would act on rows that never existed: `publish_after_commit`
 holds tasks on the session until it commits. The redrive and the outbox sweep publish again
 whatever a broker failure lost here, so a lost publish only delays work.
+
+Celery ships no type information (and relink has no stubs for it): the few calls made here
+go through `_App`, a protocol of exactly those calls. Strict pyright (on shared/) would also
+report the import itself as missing stubs; that one rule is off for this module only.
 """
+# pyright: reportMissingTypeStubs=false
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from types import TracebackType
+from typing import Protocol, Self, cast
 
 import structlog
 from celery import Celery
@@ -25,6 +32,37 @@ from shared.settings import VAR_DIR, Settings, get_settings
 log = structlog.get_logger(__name__)
 
 _PENDING = "relink.publish_after_commit"
+
+
+class _Conf(Protocol):
+    def update(self, options: Mapping[str, object] = ..., /, **kwargs: object) -> None: ...
+
+
+class _Connection(Protocol):
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    def ensure_connection(self, *, max_retries: int, timeout: float) -> object: ...
+
+
+class _App(Protocol):
+    """The calls this module makes on Celery's (untyped) app."""
+
+    @property
+    def conf(self) -> _Conf: ...
+
+    def send_task(
+        self, name: str, *, args: list[object], countdown: float | None, retry: bool
+    ) -> object: ...
+
+    def connection_for_write(self) -> _Connection: ...
+
+
+def _typed(celery: Celery) -> _App:
+    return cast(_App, celery)  # Celery is untyped; these are its signatures, narrowed
 
 
 def _transport_options(settings: Settings) -> dict[str, object]:
@@ -49,8 +87,8 @@ def _queue_options(settings: Settings) -> dict[str, object]:
 def make_celery(settings: Settings) -> Celery:
     """JSON only, late acks, one message at a time, explicit task names."""
     celery = Celery("relink", broker=settings.celery_broker_url, include=catalog.TASK_MODULES)
-    celery.conf.update(_queue_options(settings))
-    celery.conf.update(
+    _typed(celery).conf.update(_queue_options(settings))
+    _typed(celery).conf.update(
         task_serializer="json",
         accept_content=["json"],
         result_serializer="json",
@@ -105,7 +143,7 @@ def celery_app() -> Celery:
 
 def publish(task_name: str, args: list[object], *, countdown: float | None = None) -> None:
     """Publish now, without Celery's retries: a broker failure raises at once."""
-    celery_app().send_task(task_name, args=args, countdown=countdown, retry=False)
+    _typed(celery_app()).send_task(task_name, args=args, countdown=countdown, retry=False)
 
 
 def events_task(event_ids: list[str]) -> tuple[str, list[object]]:
@@ -130,18 +168,26 @@ def publish_after_commit(
 
 
 @contextmanager
-def savepoint(session: Session) -> Iterator[None]:
+def savepoint(session: Session) -> Generator[None]:
     """A savepoint whose rollback also forgets what was held inside it for after the commit:
     tasks to publish, metrics to record (every list in `session.info`)."""
-    marks = {key: len(value) for key, value in session.info.items() if isinstance(value, list)}
+    marks = {key: len(value) for key, value in _held(session)}
     try:
         with session.begin_nested():
             yield
     except BaseException:
-        for key, value in list(session.info.items()):
-            if isinstance(value, list):
-                del value[marks.get(key, 0) :]
+        for key, value in _held(session):
+            del value[marks.get(key, 0) :]
         raise
+
+
+def _held(session: Session) -> list[tuple[object, list[object]]]:
+    """The lists in `session.info`: what the session holds for after its commit."""
+    return [
+        (key, cast(list[object], value))  # isinstance leaves the element type unknown
+        for key, value in list(session.info.items())
+        if isinstance(value, list)
+    ]
 
 
 def _publish_pending(session: Session) -> None:
@@ -172,7 +218,7 @@ event.listen(Session, "after_rollback", _discard_pending)
 def check_broker() -> str | None:
     """None when the broker answers within 2 s, else the error's name."""
     try:
-        with celery_app().connection_for_write() as connection:
+        with _typed(celery_app()).connection_for_write() as connection:
             connection.ensure_connection(max_retries=1, timeout=2)
     except Exception as exc:
         return type(exc).__name__

@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Protocol
+from typing import Protocol, cast
 
 import redis
 from redis.backoff import ExponentialBackoff
@@ -231,10 +231,16 @@ def require_shared_limiter(settings: Settings) -> None:
         )
 
 
+class _RedisFromUrl(Protocol):
+    """`Redis.from_url`, whose keyword arguments redis-py leaves untyped."""
+
+    def from_url(self, url: str, **kwargs: object) -> redis.Redis: ...
+
+
 @lru_cache(maxsize=4)
 def limiter_redis(url: str) -> redis.Redis:
     """The limiter's Redis client: short timeouts, so a Redis outage fails over fast."""
-    return redis.Redis.from_url(
+    return cast(_RedisFromUrl, redis.Redis).from_url(
         url,
         socket_timeout=2,
         socket_connect_timeout=2,

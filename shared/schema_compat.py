@@ -56,7 +56,7 @@ def stale_sessions(
     relink release still connected whose schema is older than `oldest_code` (it cannot run on
     this schema), and sessions naming no release (one from before 0023, or another client)."""
     floor = known.index(oldest_code) if oldest_code in known else len(known)
-    warnings = []
+    warnings: list[str] = []
     for name, count in sorted(Counter(application_names).items()):
         revision = name.removeprefix("relink ")
         if not name:

@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, cast
 from urllib.parse import quote
 
 import stripe
@@ -33,6 +33,25 @@ RATE_LIMITED_BACKOFF_CAP = 8.0
 Response = tuple[Any, int, Mapping[str, str]]
 
 
+class _Transport(Protocol):
+    """The SDK's RequestsClient as this subclass calls it: the SDK leaves `post_data`, the
+    constructor's `_lib` and `**kwargs`, and `raw_request`'s parameters untyped."""
+
+    def __init__(self, **kwargs: Any) -> None: ...
+
+    def request(
+        self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any = None
+    ) -> Response: ...
+
+    def request_stream(
+        self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any = None
+    ) -> Response: ...
+
+
+class _RawRequests(Protocol):
+    def raw_request(self, method_: str, url_: str, **params: Any) -> stripe.StripeResponse: ...
+
+
 class RateLimitedRequestsClient(stripe.RequestsClient):
     """The SDK's requests client, taking a token from the shared `stripe` bucket before every
     request it sends (retries included) and retrying 429s after a jittered backoff unless
@@ -48,7 +67,7 @@ class RateLimitedRequestsClient(stripe.RequestsClient):
         sleep: Callable[[float], None] = time.sleep,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        cast(_Transport, super()).__init__(**kwargs)
         self._settings = settings
         self._limit_name = limit_name
         self._max_wait = max_wait  # None: wait for a token as long as it takes
@@ -58,12 +77,13 @@ class RateLimitedRequestsClient(stripe.RequestsClient):
     def request(  # type: ignore[override]
         self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any = None
     ) -> Response:
-        return self._limited(super().request, method, url, headers, post_data)
+        return self._limited(cast(_Transport, super()).request, method, url, headers, post_data)
 
     def request_stream(  # type: ignore[override]
         self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any = None
     ) -> Response:
-        return self._limited(super().request_stream, method, url, headers, post_data)
+        parent = cast(_Transport, super())
+        return self._limited(parent.request_stream, method, url, headers, post_data)
 
     def _limited(
         self,
@@ -159,7 +179,7 @@ def retrieve_account(client: stripe.StripeClient, account_id: str) -> dict[str, 
 
 def retrieve_authorization(client: stripe.StripeClient, authorization_id: str) -> dict[str, Any]:
     """The authorization (a preview endpoint the GA SDK does not model), at STRIPE_API_VERSION."""
-    response = client.raw_request(
+    response = cast(_RawRequests, client).raw_request(
         "get",
         f"/v1/financial_connections/authorizations/{quote(authorization_id, safe='')}",
         stripe_version=get_settings().stripe_api_version,
@@ -170,7 +190,7 @@ def retrieve_authorization(client: stripe.StripeClient, authorization_id: str) -
 def fetch_related_object(client: stripe.StripeClient, event_id: str, url: str) -> dict[str, Any]:
     """A thin event's `related_object.url`, at STRIPE_API_VERSION (the SDK's own
     `fetch_related_object` would ask at its pinned version, without the preview fields)."""
-    response = client.raw_request(
+    response = cast(_RawRequests, client).raw_request(
         "get",
         url,
         stripe_version=get_settings().stripe_api_version,
@@ -291,7 +311,7 @@ def retrieve_holder(client: stripe.StripeClient, holder_type: str, holder_id: st
     if data.get("deleted"):
         return Holder(None)
     email = data.get("email")
-    locales = data.get("preferred_locales") or []
+    locales: list[object] = data.get("preferred_locales") or []
     # One plain address, as a platform contact must be: Stripe stores the field as typed, and
     # "victim@…, attacker@…" would be two recipients of the link.
     return Holder(

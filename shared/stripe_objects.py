@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -64,7 +64,12 @@ def _text(value: object) -> str | None:
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    # A JSON object: isinstance leaves its key and value types unknown.
+    return cast(Mapping[str, Any], value) if isinstance(value, Mapping) else {}
+
+
+def _list(value: object) -> list[object]:
+    return cast(list[object], value) if isinstance(value, list) else []
 
 
 @dataclass(frozen=True)
@@ -81,8 +86,8 @@ class Holder:
         if kind not in HOLDER_TYPES:
             return None
         holder_id = holder.get(kind)
-        if isinstance(holder_id, Mapping):  # expanded
-            holder_id = holder_id.get("id")
+        if not isinstance(holder_id, str):  # expanded (or absent)
+            holder_id = _mapping(holder_id).get("id")
         return cls(kind, holder_id) if isinstance(holder_id, str) and holder_id else None
 
     def as_param(self) -> dict[str, str]:
@@ -117,7 +122,7 @@ class AccountNumber:
 
     @classmethod
     def parse(cls, value: object) -> AccountNumber:
-        for entry in value if isinstance(value, list) else ():
+        for entry in _list(value):
             number = _mapping(entry)
             if number.get("identifier_type") == TOKENIZED:
                 expiry = number.get("expected_expiry_date")

@@ -4,7 +4,7 @@ place. Every write takes the caller's Idempotency-Key."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import stripe
 
@@ -30,8 +30,11 @@ def customer_default_payment_method(client: stripe.StripeClient, customer_id: st
     """The Customer's `invoice_settings.default_payment_method` (what a subscription without
     its own default bills)."""
     customer = client.v1.customers.retrieve(customer_id).to_dict()
-    default = (customer.get("invoice_settings") or {}).get("default_payment_method")
-    return default.get("id") if isinstance(default, dict) else default
+    invoice_settings: dict[str, Any] = customer.get("invoice_settings") or {}
+    default = invoice_settings.get("default_payment_method")
+    if isinstance(default, dict):  # expanded: a JSON object
+        return cast(dict[str, Any], default).get("id")
+    return default
 
 
 def set_default_payment_method(

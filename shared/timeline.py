@@ -36,7 +36,7 @@ class Entry:
     detail: str
     recipient: str | None = None
     """An email's full address: the reader masks it unless its caller may see it."""
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict[str, Any])
     """The operator's details (an email's status and times, a session's mode and result)."""
 
 

@@ -14,7 +14,7 @@ from shared.settings.core import split_csv, webhook_secrets
 class ConnectSettings(BaseSettings):
     stripe_connect: bool = Field(default=False, description="accept Connect deliveries")
     stripe_connect_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(
-        default_factory=list, description="the Connect endpoint's whsec_ secrets"
+        default_factory=list[SecretStr], description="the Connect endpoint's whsec_ secrets"
     )
 
     @field_validator("stripe_connect_webhook_secrets", mode="before")

@@ -44,11 +44,13 @@ class CoreSettings(BaseSettings):
     celery_broker_url: str = "filesystem://"
     stripe_api_key: SecretStr | None = None
     stripe_api_base: str = "https://api.stripe.com"
-    stripe_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    stripe_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list[SecretStr]
+    )
     stripe_publishable_key: str | None = None
     stripe_js_url: str = "https://js.stripe.com/v3/"
     stripe_api_version: str = "2026-09-30.preview"
-    link_signing_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    link_signing_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list[SecretStr])
     link_max_age: int = Field(default=7 * 24 * 3600, gt=0, description="seconds")
     public_base_url: str = "http://localhost:8000"
 

@@ -16,7 +16,7 @@ SwitchTarget = Literal["customer_default", "subscriptions"]
 
 class PaymentSettings(BaseSettings):
     payment_method_switch: Annotated[list[SwitchTarget], NoDecode] = Field(
-        default_factory=list,
+        default_factory=list[SwitchTarget],
         description="none, customer_default or customer_default,subscriptions",
     )
     detach_old_payment_method: bool = False
@@ -57,7 +57,7 @@ class PaymentSettings(BaseSettings):
                 "subscriptions needs customer_default (customer_default,subscriptions): "
                 "invoices the subscriptions do not pay would still use the old account"
             )
-        return sorted(set(value))  # type: ignore[return-value]
+        return sorted(set(value))
 
     @property
     def switches_payment_method(self) -> bool:

@@ -25,7 +25,9 @@ def _is_standard_webhook_secret(value: str) -> bool:
 class PlatformSettings(BaseSettings):
     delivery: Delivery = Field(default="email", description="email, webhook or both")
     platform_webhook_url: str | None = None
-    platform_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    platform_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list[SecretStr]
+    )
     platform_webhook_timeout_seconds: float = Field(
         default=10.0, gt=0, description="per attempt, wall clock"
     )
