@@ -262,6 +262,8 @@ class DeliveryConfig:
     """Delay before each retry; attempts = 1 + len(retry_delays_s)."""
     timeout_s: float = 5.0
     seed: int | None = None
+    concurrency: int = 1
+    """Deliveries in flight at once (Stripe sends many); 1 sends them one by one, in order."""
 
 
 @dataclass
