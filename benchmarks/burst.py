@@ -27,13 +27,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 from pathlib import Path
@@ -46,6 +47,7 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import profile  # noqa: E402
 from sim import scenarios  # noqa: E402
 from sim.testing import SimServer, run_sim_server  # noqa: E402
 from tests.integration.smtp import SmtpSink  # noqa: E402
@@ -131,6 +133,19 @@ def processes(api: int, worker: int, redis_pid: int) -> dict[str, int]:
     return table
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/<pid>/stat utime, stime)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot(table: dict[str, int]) -> dict[str, float]:
+    return {label: cpu_seconds(pid) for label, pid in table.items()}
+
+
 def rss_snapshot(table: dict[str, int]) -> dict[str, int]:
     """Label → VmRSS (kB) now."""
     return {label: read_status_kb(pid, "VmRSS") for label, pid in table.items()}
@@ -176,6 +191,8 @@ class Result:
     rss_checkpoint: dict[str, int]
     rss_end: dict[str, int]
     rss_peak: dict[str, int]
+    cpu_s: dict[str, float]  # CPU seconds spent from the deactivation to the end
+    backends: dict[str, int]  # relink's PostgreSQL sessions by state, sampled once a second
     db_empty_bytes: int
     db_end_bytes: int
     timeline: list[Progress]
@@ -231,6 +248,12 @@ def count(conn: psycopg.Connection[Any], sql: str, *params: object) -> int:
     return int(row[0]) if row else 0
 
 
+BACKENDS = (
+    "SELECT CASE WHEN state = 'active' THEN coalesce(wait_event_type || ' wait', 'running') "
+    "ELSE state END FROM pg_stat_activity "
+    "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = "
+    "'client backend'"
+)
 PROCESSED = "SELECT count(*) FROM webhook_event WHERE status = 'processed' AND type = %s"
 
 
@@ -312,6 +335,13 @@ def run_once(
             sim.client.configure_delivery(retry=[1, 2, 4, 8, 16, 32], concurrency=args.senders)
             sim.client.clear_requests()
             sim.client.set_faults(error_rate=ERROR_RATE)
+            samplers = []
+            if args.profile:
+                samplers = [
+                    profile.start(worker.pid, args.profile / f"worker-{n}.collapsed", True),
+                    profile.start(os.getpid(), args.profile / f"simulator-{n}.collapsed"),
+                ]
+            cpu_before = cpu_snapshot(table)
             started = time.monotonic()
             with sim.state.lock:  # the bank changes its login: everything breaks at once
                 for auth_id in made:
@@ -322,10 +352,13 @@ def run_once(
             timeout = args.timeout or 600 + 3 * n * 0.7 / args.relink_limit
             deadline = time.monotonic() + timeout
             timeline: list[Progress] = []
+            backends: dict[str, int] = {}
             rss_checkpoint: dict[str, int] = {}
             with psycopg.connect(dsn, autocommit=True) as conn:
                 while time.monotonic() < deadline:
                     processed = count(conn, PROCESSED, DEACTIVATED)
+                    for (state,) in conn.execute(BACKENDS):
+                        backends[state] = backends.get(state, 0) + 1
                     if processed >= checkpoint and not rss_checkpoint:
                         rss_checkpoint = rss_snapshot(table)
                     if processed >= n and smtp.count >= authorizations:
@@ -344,6 +377,9 @@ def run_once(
                             )
                     time.sleep(1.0)
                 rss_end = rss_snapshot(table)
+                cpu_after = cpu_snapshot(table)
+                for sampler in samplers:
+                    profile.finish(sampler)
                 rss_peak = {label: read_status_kb(pid, "VmHWM") for label, pid in table.items()}
                 time.sleep(args.settle)  # a duplicate would show up by now
                 processed = count(conn, PROCESSED, DEACTIVATED)
@@ -407,6 +443,8 @@ def run_once(
             rss_checkpoint=rss_checkpoint,
             rss_end=rss_end,
             rss_peak=rss_peak,
+            backends=backends,
+            cpu_s={label: cpu_after[label] - cpu_before[label] for label in cpu_after},
             db_empty_bytes=db_empty,
             db_end_bytes=db_end,
             timeline=timeline,
@@ -431,9 +469,18 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=int, help="events processed at the first RSS")
     parser.add_argument("--settle", type=float, default=5.0, help="seconds to watch for extras")
     parser.add_argument("--timeout", type=float, help="per run, seconds (default from N)")
+    parser.add_argument(
+        "--profile", type=Path, metavar="DIR", help="py-spy the worker and the simulator"
+    )
+    parser.add_argument("--json", type=Path, help="write every figure to this file")
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     sizes = [int(part) for part in args.n.split(",") if part]
+    if args.profile and profile.py_spy() is None:
+        print("--profile: py-spy is not installed (.venv/bin/pip install py-spy); not profiled")
+        args.profile = None
+    elif args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
 
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="relink-burst-") as tmp:
@@ -444,6 +491,8 @@ def main() -> None:
             for n in sizes:
                 print(f"burst: N={n} ...", flush=True)
                 results.append(run_once(n, args, "relink_burst", redis_server, logs))
+                if args.json:
+                    args.json.write_text(json.dumps([asdict(r) for r in results]))
                 report(results[-1], args)
         except BaseException:
             for log in sorted(logs.glob("*.log")):
@@ -559,6 +608,25 @@ def report(r: Result, args: argparse.Namespace) -> None:
             f"    {label:<52} {at / 1024:7.1f} -> {end_kb / 1024:7.1f} MB "
             f"(growth {(end_kb - at) / 1024:+6.1f} MB, peak {r.rss_peak.get(label, 0) / 1024:.1f})"
         )
+    print("  CPU seconds from the deactivation to the last email [/proc/<pid>/stat]:")
+    for label, seconds in r.cpu_s.items():
+        print(
+            f"    {label:<52} {seconds:7.1f} s ({seconds / r.n * 1000:.2f} ms per event, "
+            f"{seconds / r.drain_s:.2f} cores)"
+        )
+    worker = sum(v for k, v in r.cpu_s.items() if k.startswith("worker"))
+    print(
+        f"    worker, all processes: {worker:.1f} s = {worker / r.n * 1000:.2f} ms per event, "
+        f"i.e. {r.n / worker:.0f} events/s per core if the core were its own"
+    )
+    total = sum(r.backends.values()) or 1
+    shares = ", ".join(
+        f"{k} {v / total:.0%}" for k, v in sorted(r.backends.items(), key=lambda kv: -kv[1])
+    )
+    print(f"  relink's PostgreSQL sessions, sampled once a second [pg_stat_activity]: {shares}")
+    if args.profile:
+        profile.print_summary("  worker", args.profile / f"worker-{r.n}.collapsed")
+        profile.print_summary("  this process", args.profile / f"simulator-{r.n}.collapsed")
     print("  timeline (t from the first delivery) [simulator logs, PostgreSQL, SMTP sink]:")
     for p in r.timeline:
         print(
