@@ -301,9 +301,6 @@ def run_once(
             "EMAIL_URL": smtp.url,
             "EMAIL_FROM": "relink <relink@example.com>",
             "QUIET_PERIOD_SECONDS": str(args.quiet_period),
-            "EMAIL_SWEEP_EVERY_SECONDS": "2",
-            "REDRIVE_AFTER_SECONDS": "60",
-            "REDRIVE_EVERY_SECONDS": "10",
             "SMTP_RATE_LIMIT": str(args.smtp_rate),
             "LOG_LEVEL": "WARNING",
         }
