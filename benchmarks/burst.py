@@ -17,9 +17,12 @@ Prints, per N, each figure with the tool that measured it: drain time (first web
 delivered -> last email received), the bound (Stripe calls / relink's limit) and the ratio,
 Stripe calls per event, emails per authorization, 429s and 500s, events lost, the webhook
 sender's rate, the RSS of every process at the checkpoint (N/10 events processed) and at
-the end, the database's size, where the drain's time went, and the machine's load average
-at the start and the end. Exits 1 if any authorization got other than one email, any event
-was not processed, or the simulator answered a 429.
+the end, the CPU seconds of each, relink's PostgreSQL sessions by state, the database's size
+and its largest tables, where the drain's time went, and the machine's load average at the
+start and the end. relink's sweeps and redrive run at their defaults (30 s; redrive after
+120 s): shorter intervals re-publish work that is still queued in a large backlog. Exits 1
+if any authorization got other than one email, any event was not processed, or the
+simulator answered a 429.
 """
 
 from __future__ import annotations
@@ -195,6 +198,7 @@ class Result:
     backends: dict[str, int]  # relink's PostgreSQL sessions by state, sampled once a second
     db_empty_bytes: int
     db_end_bytes: int
+    largest_tables: list[tuple[str, int]]
     timeline: list[Progress]
     load_start: tuple[float, float, float]
     load_end: tuple[float, float, float]
@@ -391,6 +395,14 @@ def run_once(
                     )
                 }
                 db_end = count(conn, "SELECT pg_database_size(current_database())")
+                tables = [
+                    (str(name), int(size))
+                    for name, size in conn.execute(
+                        "SELECT relname, pg_total_relation_size(oid) FROM pg_class "
+                        "WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace "
+                        "ORDER BY 2 DESC LIMIT 6"
+                    )
+                ]
             with sim.state.lock:
                 deliveries = list(sim.state.deliveries)
                 sim_events = [e.id for e in sim.state.events.values() if e.type == DEACTIVATED]
@@ -444,6 +456,7 @@ def run_once(
             cpu_s={label: cpu_after[label] - cpu_before[label] for label in cpu_after},
             db_empty_bytes=db_empty,
             db_end_bytes=db_end,
+            largest_tables=tables,
             timeline=timeline,
             load_start=load_start,
             load_end=os.getloadavg(),
@@ -589,6 +602,8 @@ def report(r: Result, args: argparse.Namespace) -> None:
     width = max(len(name) for name, _, _ in rows)
     for name, value, tool in rows:
         print(f"  {name:<{width}}  {value}  [{tool}]")
+    largest = ", ".join(f"{name} {size / mb:.1f}" for name, size in r.largest_tables)
+    print(f"  largest tables, MB with indexes: {largest}  [pg_total_relation_size]")
     print(f"  Stripe calls by route: {r.calls_by_route}  [simulator request counts]")
     for auth_id, got in r.bad_auths[:20]:
         print(f"  authorization {auth_id}: {got} emails")
