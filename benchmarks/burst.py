@@ -620,16 +620,17 @@ def report(r: Result, args: argparse.Namespace) -> None:
             f"    {label:<52} {at / 1024:7.1f} -> {end_kb / 1024:7.1f} MB "
             f"(growth {(end_kb - at) / 1024:+6.1f} MB, peak {r.rss_peak.get(label, 0) / 1024:.1f})"
         )
+    done = max(1, r.processed)  # per event processed: a run cut by --timeout did not drain
     print("  CPU seconds from the deactivation to the last email [/proc/<pid>/stat]:")
     for label, seconds in r.cpu_s.items():
         print(
-            f"    {label:<52} {seconds:7.1f} s ({seconds / r.n * 1000:.2f} ms per event, "
+            f"    {label:<52} {seconds:7.1f} s ({seconds / done * 1000:.2f} ms per event, "
             f"{seconds / r.drain_s:.2f} cores)"
         )
     worker = sum(v for k, v in r.cpu_s.items() if k.startswith("worker"))
     print(
-        f"    worker, all processes: {worker:.1f} s = {worker / r.n * 1000:.2f} ms per event, "
-        f"i.e. {r.n / worker:.0f} events/s per core if the core were its own"
+        f"    worker, all processes: {worker:.1f} s = {worker / done * 1000:.2f} ms per event "
+        f"processed, i.e. {done / worker:.0f} events/s per core if the core were its own"
     )
     total = sum(r.backends.values()) or 1
     shares = ", ".join(
