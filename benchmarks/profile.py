@@ -30,6 +30,9 @@ LIBRARIES: list[tuple[str, set[str]]] = [
     ("structlog / logging", {"structlog", "logging"}),
     ("prometheus-client", {"prometheus_client"}),
     ("asyncio / threads (event loop, executor)", {"asyncio", "concurrent", "threading.py"}),
+    ("requests / urllib3 (HTTP client)", {"requests", "urllib3"}),
+    ("aiosmtpd / email (SMTP, messages)", {"aiosmtpd", "email"}),
+    ("the Stripe simulator (sim/)", {"sim"}),
     ("relink's own code", {"api", "worker", "shared"}),
 ]
 _LABEL = {name: label for label, names in LIBRARIES for name in names}

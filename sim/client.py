@@ -270,7 +270,8 @@ class SimClient:
 
     def configure_delivery(self, **settings: Any) -> dict[str, Any]:
         """Keys: duplicates (int or bool), shuffle, delay_s, paused, retry (list of delays
-        in seconds; attempts = 1 + len), timeout_s, seed."""
+        in seconds; attempts = 1 + len), timeout_s, seed, concurrency (deliveries in
+        flight at once)."""
         return dict(self._call("POST", "/_sim/delivery", settings))
 
     def pause(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import json
+import queue
 import random
 import threading
 import time
@@ -53,6 +54,9 @@ class Deliverer:
         self.stopping = False
         self.thread: threading.Thread | None = None
         self.http = requests.Session()
+        self.senders: list[threading.Thread] = []
+        self.handoff: queue.Queue[Job | None] = queue.Queue(maxsize=64)
+        """Jobs for the sender threads, when `DeliveryConfig.concurrency` > 1."""
         state.on_events.append(self.enqueue)
 
     def start(self) -> None:
@@ -67,6 +71,11 @@ class Deliverer:
         if self.thread is not None:
             self.thread.join(timeout=5)
             self.thread = None
+        for _ in self.senders:
+            self.handoff.put(None)
+        for sender in self.senders:
+            sender.join(timeout=5)
+        self.senders.clear()
         self.http.close()
 
     def wake(self) -> None:
@@ -124,10 +133,33 @@ class Deliverer:
             batch = self._next_batch()
             if self.stopping:
                 return
+            width = self.state.delivery.concurrency
+            if width <= 1:
+                for job in batch:
+                    self._attempt(job, self.http)
+                continue
+            while len(self.senders) < width:
+                sender = threading.Thread(target=self._send, name="sim-webhook-sender")
+                sender.daemon = True
+                sender.start()
+                self.senders.append(sender)
             for job in batch:
-                self._attempt(job)
+                if self.stopping:
+                    break
+                self.handoff.put(job)
+            self.handoff.join()  # the batch is out before the next one, as one by one
 
-    def _attempt(self, job: Job) -> None:
+    def _send(self) -> None:
+        """A sender thread: attempts the jobs handed to it, on its own connection."""
+        with requests.Session() as http:
+            while (job := self.handoff.get()) is not None:
+                try:
+                    if not self.stopping:
+                        self._attempt(job, http)
+                finally:
+                    self.handoff.task_done()
+
+    def _attempt(self, job: Job, http: requests.Session) -> None:
         with self.state.lock:
             event = self.state.events.get(job.event_id)
             endpoint = self.state.endpoint_for(event) if event else None
@@ -159,7 +191,7 @@ class Deliverer:
             "Accept": "*/*; q=0.5, application/xml",
         }
         try:
-            response = self.http.post(
+            response = http.post(
                 endpoint.url, data=payload.encode(), headers=headers, timeout=timeout
             )
             record["status_code"] = response.status_code

@@ -90,7 +90,7 @@ def add_account(
     subcategory = str(spec.get("subcategory", "checking"))
     if subcategory not in SUBCATEGORY_CATEGORY:
         raise invalid(f"Unknown subcategory {subcategory}", "subcategory")
-    index = sum(1 for a in state.accounts.values() if a.authorization == auth.id)
+    index = len(state.scope.authorization_accounts.get(auth.id, []))
     last4 = str(spec.get("last4") or f"{6789 + index:04d}"[-4:])
     record = Account(
         id=str(spec.get("id") or new_id("fca")),
@@ -106,7 +106,11 @@ def add_account(
         permissions=list(spec.get("permissions") or DEFAULT_PERMISSIONS),
         session=session,
     )
+    replaced = state.accounts.get(record.id)
+    if replaced is not None:
+        state.scope.authorization_accounts[replaced.authorization].remove(record.id)
     state.accounts[record.id] = record
+    state.scope.authorization_accounts.setdefault(auth.id, []).append(record.id)
     emit_account(state, "financial_connections.account.created", record)
     return record
 
@@ -198,7 +202,8 @@ def deactivate_authorization(
 
 
 def accounts_of(state: SimState, authorization_id: str) -> list[Account]:
-    return [a for a in state.accounts.values() if a.authorization == authorization_id]
+    ids = state.scope.authorization_accounts.get(authorization_id, [])
+    return [state.accounts[account_id] for account_id in ids]
 
 
 def disconnect_account(state: SimState, account_id: str) -> Account:

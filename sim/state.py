@@ -262,6 +262,8 @@ class DeliveryConfig:
     """Delay before each retry; attempts = 1 + len(retry_delays_s)."""
     timeout_s: float = 5.0
     seed: int | None = None
+    concurrency: int = 1
+    """Deliveries in flight at once (Stripe sends many); 1 sends them one by one, in order."""
 
 
 @dataclass
@@ -327,6 +329,9 @@ class Scope:
     customers: dict[str, Customer] = field(default_factory=dict)
     authorizations: dict[str, Authorization] = field(default_factory=dict)
     accounts: dict[str, Account] = field(default_factory=dict)
+    authorization_accounts: dict[str, list[str]] = field(default_factory=dict)
+    """Authorization id → its account ids, oldest first (so a bank-wide outage of 100,000
+    accounts is not a scan of every account per authorization)."""
     sessions: dict[str, Session] = field(default_factory=dict)
     setup_intents: dict[str, SetupIntent] = field(default_factory=dict)
     payment_methods: dict[str, PaymentMethod] = field(default_factory=dict)

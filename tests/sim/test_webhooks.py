@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -129,6 +132,44 @@ def test_duplicates_deliver_each_event_more_than_once(
         assert ids.count(event_id) == 2
     assert {r.event["data"]["object"]["id"] for r in receiver.received} == set(auth["accounts"])
     assert sorted(d["copy"] for d in sim.client.deliveries()) == [0, 0, 1, 1]
+
+
+def test_concurrency_keeps_that_many_deliveries_in_flight(
+    sim: SimServer, customer: dict[str, Any]
+) -> None:
+    in_flight, peak, received = [0], [0], []
+    lock = threading.Lock()
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            with lock:
+                in_flight[0] += 1
+                peak[0] = max(peak[0], in_flight[0])
+            time.sleep(0.2)
+            with lock:
+                in_flight[0] -= 1
+                received.append(json.loads(body)["id"])
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/webhooks/stripe"
+        sim.client.configure_webhooks(url, SECRET, concurrency=4)
+        sim.client.create_authorization(holder(customer), n_accounts=8)
+        created = [e["id"] for e in sim.client.events()]
+        wait_until(lambda: len(received) == 8)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert sorted(received) == sorted(created)
+    assert peak[0] == 4
 
 
 def test_shuffle_reorders_a_batch(
