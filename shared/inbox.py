@@ -94,7 +94,9 @@ def record_events(session: Session, items: list[InboxItem], *, stale_after: time
     older than `stale_after` (or failed), so a Stripe retry is never swallowed by dedupe.
     """
     now = utcnow()
-    unique = list({item.header.id: item for item in reversed(items)}.values())
+    # In id order: concurrent batches that share ids lock them in the same order (no deadlock).
+    latest = {item.header.id: item for item in reversed(items)}
+    unique = [latest[event_id] for event_id in sorted(latest)]
     inserted = _insert_new(session, unique, now)
     to_queue = {item.header.id for item in items if item.handled and item.header.id in inserted}
     duplicates = [item.header.id for item in items if item.header.id not in inserted]

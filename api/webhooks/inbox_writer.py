@@ -1,15 +1,21 @@
-"""Group commit for the receiver: deliveries that arrive while a write is in flight share the
-next INSERT, COMMIT and publish, so the database and broker see one round trip per batch
-instead of one per request. Under light load a batch is one event and nothing waits."""
+"""Group commit for the receiver: deliveries that arrive while the writes are in flight share
+the next INSERT, COMMIT and publish, so the database and broker see one round trip per batch
+instead of one per request. Under light load a batch is one event and nothing waits.
+
+Up to MAX_IN_FLIGHT batches are written at once, each on its own connection: a batch spends
+most of its time waiting on round trips (pool check, INSERT, COMMIT's fsync, the publish), so
+one write at a time left the process idle and made every request wait for the write before
+it as well as its own. Batches insert in id order, so two that share an event id wait for
+each other instead of deadlocking."""
 
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 import structlog
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from shared.db import session_scope
@@ -19,6 +25,10 @@ from shared.queue import events_task, publish_after_commit
 from shared.settings import get_settings
 
 MAX_BATCH = 500
+MAX_IN_FLIGHT = 4
+# The writes' own threads: the shared thread pool's limiter is not paid per batch, and the
+# receiver never holds more than MAX_IN_FLIGHT database connections.
+_WRITERS = ThreadPoolExecutor(MAX_IN_FLIGHT, thread_name_prefix="inbox-writer")
 
 log = structlog.get_logger(__name__)
 
@@ -85,20 +95,28 @@ class InboxWriter:
     """One per process; `submit` returns when the event is committed (and published)."""
 
     pending: list[tuple[InboxItem, asyncio.Future[str]]] = field(default_factory=list)
-    flushing: asyncio.Task[None] | None = None
+    flushing: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def submit(self, item: InboxItem) -> str:
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.pending.append((item, future))
-        if self.flushing is None or self.flushing.done():
-            self.flushing = asyncio.create_task(self._flush())
+        if len(self.flushing) < MAX_IN_FLIGHT:
+            self.flushing.add(asyncio.create_task(self._flush()))
         return await future
 
     async def _flush(self) -> None:
+        try:
+            await self._write_pending()
+        finally:  # at once, not in a done callback: a submit in between must see it gone
+            self.flushing.discard(asyncio.current_task())  # type: ignore[arg-type]
+
+    async def _write_pending(self) -> None:
+        loop = asyncio.get_running_loop()
         while self.pending:
             batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
             try:
-                outcomes = await run_in_threadpool(write_batch, [item for item, _ in batch])
+                items = [item for item, _ in batch]
+                outcomes = await loop.run_in_executor(_WRITERS, write_batch, items)
             except Exception as exc:  # handed to every waiting request
                 for _, future in batch:
                     if not future.done():

@@ -60,3 +60,31 @@ def test_duplicates_within_one_batch_are_queued_once(db: None, published: Publis
     outcomes = inbox_writer.write_batch([item(1), item(2), item(1)])
     assert outcomes == ["queued", "queued", "recorded"]
     assert published == [("relink.process_events", [["evt_1", "evt_2"]])]
+
+
+def test_up_to_max_in_flight_batches_are_written_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    batches: list[list[str]] = []
+    in_flight: list[int] = [0, 0]  # now, most
+
+    def slow_write(items: list[InboxItem]) -> list[str]:
+        batches.append([i.header.id for i in items])
+        in_flight[0] += 1
+        in_flight[1] = max(in_flight)
+        time.sleep(0.1)
+        in_flight[0] -= 1
+        return ["queued" for _ in items]
+
+    monkeypatch.setattr(inbox_writer, "write_batch", slow_write)
+
+    async def scenario() -> list[str]:
+        writer = inbox_writer.InboxWriter()
+        tasks = []
+        for n in range(inbox_writer.MAX_IN_FLIGHT + 2):
+            tasks.append(asyncio.create_task(writer.submit(item(n))))
+            await asyncio.sleep(0.01)  # each write is in flight before the next arrives
+        return await asyncio.gather(*tasks)
+
+    assert asyncio.run(scenario()) == ["queued"] * (inbox_writer.MAX_IN_FLIGHT + 2)
+    last = inbox_writer.MAX_IN_FLIGHT
+    assert batches == [[f"evt_{n}"] for n in range(last)] + [[f"evt_{last}", f"evt_{last + 1}"]]
+    assert in_flight[1] == inbox_writer.MAX_IN_FLIGHT
