@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from shared.db import session_scope
-from shared.inbox import count_stuck
+from shared.events.inbox import count_stuck
 from shared.queue import check_broker
 
 STUCK_AFTER = timedelta(minutes=5)

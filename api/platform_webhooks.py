@@ -1,12 +1,13 @@
 """The platform webhooks relink sends, documented in the OpenAPI schema's `webhooks` section
-from their models (shared/platform_payloads.py): relink posts them, it serves no such route."""
+from their models (shared/platform_webhooks/payloads.py): relink posts them, it serves no such
+route."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from shared.platform_payloads import PAYLOADS
+from shared.platform_webhooks.payloads import PAYLOADS
 
 
 def document(app: FastAPI) -> None:

@@ -146,8 +146,8 @@ def deactivations(n: int, run: str) -> list[dict[str, Any]]:
 def record_events(events: list[dict[str, Any]], batch: int) -> None:
     """Record the events in the inbox and queue them `batch` per message (this process's env)."""
     from shared.db import session_scope
-    from shared.inbox import EventHeader, InboxItem
-    from shared.inbox import record_events as record
+    from shared.events.inbox import EventHeader, InboxItem
+    from shared.events.inbox import record_events as record
     from shared.queue import events_task, publish
 
     items = [

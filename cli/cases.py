@@ -17,11 +17,11 @@ from cli.output import (
     render_table,
     settings_or_exit,
 )
-from shared import timeline
-from shared.contacts import mask_email
+from shared.cases import timeline
+from shared.cases.contacts import mask_email
+from shared.cases.timeline import Entry
 from shared.db import session_scope
 from shared.models import CaseState, FcAccount, FcAuthorization, RelinkCase
-from shared.timeline import Entry
 
 cases_cli = typer.Typer(help="Relink cases: list and show (a timeline).")
 
@@ -118,7 +118,7 @@ def _entry_json(entry: Entry) -> dict[str, Any]:
 
 def case_timeline(case_id: int) -> dict[str, Any] | None:
     """The case, its accounts and a timeline of its events, emails, relink attempts and
-    payment method switch (shared/timeline.py)."""
+    payment method switch (shared/cases/timeline.py)."""
     with session_scope() as session:
         case = session.get(RelinkCase, case_id)
         if case is None:

@@ -18,7 +18,7 @@ from cli.output import (
     render_table,
 )
 from shared import queue
-from shared.catalog import INVOICE_EVENT_TYPES, SNAPSHOT_EVENT_TYPES
+from shared.events.catalog import INVOICE_EVENT_TYPES, SNAPSHOT_EVENT_TYPES
 from shared.settings import ConfigError, Settings, load_settings
 from shared.stripe_client import list_webhook_endpoints, make_stripe_client
 from shared.urls import masked_url

@@ -1,4 +1,4 @@
-"""`relink emails resend`: a fresh link through the page's own path (shared/outbox.py)."""
+"""`relink emails resend`: a fresh link through the page's own path (shared/emails/enqueue.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from cli.output import (
     render_table,
     settings_or_exit,
 )
-from shared import outbox
 from shared.db import session_scope
+from shared.emails import enqueue
 from shared.models import (
     RelinkCase,
 )
@@ -36,7 +36,7 @@ def resend_fresh_link(case_id: int) -> tuple[str, str | None]:
     """Queue a fresh relink email through the worker's own path (one outbox row, sent by
     `relink.send_email` under the SMTP rate limit). Returns the outcome and the case state."""
     with session_scope() as session:
-        outcome = outbox.request_fresh_link(session, case_id)
+        outcome = enqueue.request_fresh_link(session, case_id)
         case = session.get(RelinkCase, case_id)
         state = case.state if case is not None else None
     return outcome, state

@@ -18,11 +18,11 @@ from cli.output import (
     settings_or_exit,
 )
 from shared.db import session_scope
+from shared.events.replay import replay_events
 from shared.models import (
     EventStatus,
     WebhookEvent,
 )
-from shared.replay import replay_events
 
 events_cli = typer.Typer(help="Inbox events: list, show and replay (dead letters).")
 

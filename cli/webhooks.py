@@ -9,10 +9,10 @@ from typing import Annotated
 import typer
 
 from cli.output import JsonFlag, echo_json, fail, iso, render_table, settings_or_exit
-from shared import platform_endpoint
-from shared.catalog import DELIVER_PLATFORM_EVENT
 from shared.db import session_scope, utcnow
-from shared.platform_models import EVENT_STATUSES, PlatformEvent
+from shared.events.catalog import DELIVER_PLATFORM_EVENT
+from shared.platform_webhooks import endpoint
+from shared.platform_webhooks.models import EVENT_STATUSES, PlatformEvent
 from shared.queue import publish_after_commit
 from worker.platform_webhooks import repository, service
 
@@ -125,7 +125,7 @@ def status(as_json: JsonFlag = False) -> None:
     """The endpoint: enabled or disabled (since when), failing since, held deliveries."""
     settings = settings_or_exit()
     with session_scope() as session:
-        standing = platform_endpoint.status(session)
+        standing = endpoint.status(session)
     shown = {
         "state": "disabled" if standing.disabled else "enabled",
         "disabled_at": iso(standing.disabled_at),
@@ -148,7 +148,7 @@ def enable(as_json: JsonFlag = False) -> None:
     """Enable a disabled endpoint: its held deliveries go out, in order per case or account."""
     settings_or_exit()
     with session_scope() as session:
-        released = platform_endpoint.enable(session, now=utcnow())
+        released = endpoint.enable(session, now=utcnow())
     if released is None:
         raise fail("the platform endpoint is not disabled: nothing to enable")
     if as_json:

@@ -7,14 +7,14 @@ from logging.config import fileConfig
 from alembic import context
 from sqlmodel import SQLModel
 
-from shared import (  # noqa: F401  (registers the tables)
-    models,
-    money_models,
-    payment_models,
-    platform_models,
-    recovery_models,
-)
+from shared import models  # noqa: F401  (registers the tables)
 from shared.db import make_engine
+from shared.payments import (  # noqa: F401  (registers the tables)
+    money_models,
+    recovery_models,
+    switch_models,
+)
+from shared.platform_webhooks import models as platform_models  # noqa: F401  (registers the tables)
 from shared.settings import get_settings
 
 config = context.config

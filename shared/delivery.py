@@ -21,7 +21,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from sqlalchemy import ColumnElement, and_, false, or_, update
 from sqlmodel import Session, col, select
 
-from shared.lifecycle import DeliveryStatus as DeliveryStatus  # the toolkit's vocabulary
+from shared.cases.lifecycle import DeliveryStatus as DeliveryStatus  # the toolkit's vocabulary
 
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 300.0

@@ -21,10 +21,10 @@ from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from shared import money
+from shared.cases.lifecycle import REPAIRED_RESOLUTIONS as REPAIRED_RESOLUTIONS
+from shared.cases.lifecycle import resolution_step as resolution_step
 from shared.db import session_scope
-from shared.lifecycle import REPAIRED_RESOLUTIONS as REPAIRED_RESOLUTIONS
-from shared.lifecycle import resolution_step as resolution_step
+from shared.payments import money
 
 FUNNEL_STEPS = (
     "deactivated", "emailed", "link_opened", "session_started",
@@ -94,7 +94,7 @@ event.listen(Session, "after_rollback", _discard_pending)
 
 
 class MoneyCollector(Collector):
-    """The money at stake, read from the database at each scrape (shared/money.py): a level
+    """The money at stake, read from the database at each scrape (shared/payments/money.py): a level
     no process holds, so not a per-process gauge. Per currency, in minor units:
     `relink_revenue_at_risk_minor_units{currency, kind="monthly"|"failed_invoices"}` over
     the broken cases, and `relink_revenue_recovered_minor_units_total{currency}`. Nothing

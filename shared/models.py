@@ -13,14 +13,14 @@ from enum import StrEnum
 from sqlalchemy import JSON, CheckConstraint, Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
+from shared.cases.lifecycle import OPEN_CASE_STATES as OPEN_CASE_STATES
+from shared.cases.lifecycle import REPAIRED_RESOLUTIONS as REPAIRED_RESOLUTIONS
+from shared.cases.lifecycle import CaseState as CaseState
+from shared.cases.lifecycle import EmailKind as EmailKind
+from shared.cases.lifecycle import OutboxStatus as OutboxStatus
 from shared.connect import PLATFORM, current_account
 from shared.db import AwareDateTime, utcnow
 from shared.delivery import DeliveryStatus, Outbox
-from shared.lifecycle import OPEN_CASE_STATES as OPEN_CASE_STATES
-from shared.lifecycle import REPAIRED_RESOLUTIONS as REPAIRED_RESOLUTIONS
-from shared.lifecycle import CaseState as CaseState
-from shared.lifecycle import EmailKind as EmailKind
-from shared.lifecycle import OutboxStatus as OutboxStatus
 
 
 def _ts(*, nullable: bool = True, index: bool = False) -> Column[datetime]:

@@ -26,7 +26,7 @@ from celery import Celery
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from shared import catalog
+from shared.events import catalog
 from shared.settings import VAR_DIR, Settings, get_settings
 
 log = structlog.get_logger(__name__)

@@ -12,8 +12,8 @@ from urllib.parse import quote
 import stripe
 from stripe import RequestOptions
 
+from shared.cases.contacts import EMAIL
 from shared.connect import current_account
-from shared.contacts import EMAIL
 from shared.delivery import backoff
 from shared.errors import UnavailableError
 from shared.ratelimit import acquire

@@ -8,12 +8,9 @@ from typing import Any
 import pytest
 from sqlmodel import SQLModel
 
-import shared.money_models  # registers the money at stake table
-import shared.payment_models  # registers the payment method switch table
-import shared.platform_models  # registers the platform outbox tables
-import shared.recovery_models  # noqa: F401  (registers the payment recovery table)
-from shared import catalog, queue
+from shared import queue
 from shared.db import get_engine
+from shared.events import catalog
 from shared.queue import celery_app
 from shared.settings import get_settings
 

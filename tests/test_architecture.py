@@ -13,8 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from shared.catalog import HANDLED_EVENT_TYPES
 from shared.errors import RelinkError
+from shared.events.catalog import HANDLED_EVENT_TYPES
 from worker.inbox.handlers import HANDLERS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,9 +25,9 @@ IMPURE = ("sqlmodel", "sqlalchemy", "stripe", "celery", "structlog", "prometheus
 CORE_MAY_IMPORT = (
     "worker.cases.core",
     "shared.errors",
-    "shared.event_header",
-    "shared.lifecycle",
-    "shared.platform_payloads",
+    "shared.events.header",
+    "shared.cases.lifecycle",
+    "shared.platform_webhooks.payloads",
     "shared.stripe_objects",
 )
 
@@ -109,3 +109,42 @@ def test_every_exception_relink_defines_derives_from_relink_error() -> None:
                 and not issubclass(value, RelinkError)
             ]
     assert strays == []
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.update(
+                [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+                if node.level == 0
+                else [node.module]
+            )
+    return names
+
+
+def test_the_cases_core_imports_no_database_stripe_celery_or_logging() -> None:
+    modules = sorted(CORE.glob("*.py"))
+    assert len(modules) >= 5
+    for path in modules:
+        for name in _imports(path):
+            assert name.split(".")[0] not in IMPURE, (path.name, name)
+            if name.split(".")[0] in ("api", "shared", "worker"):
+                # an allowed module, or a package on the way to one (`from shared.x import y`)
+                parent_of_allowed = any(m.startswith(name + ".") for m in CORE_MAY_IMPORT)
+                assert name.startswith(CORE_MAY_IMPORT) or parent_of_allowed, (path.name, name)
+        assert path.read_text().startswith("# pyright: strict") or path.name == "__init__.py"
+
+
+def test_importing_the_cases_core_loads_no_impure_module() -> None:
+    script = (
+        "import sys, worker.cases.core.decide\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {IMPURE!r}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

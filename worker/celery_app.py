@@ -13,8 +13,8 @@ from celery import Celery
 from celery.signals import task_prerun, worker_init, worker_process_shutdown, worker_ready
 from prometheus_client import multiprocess, start_http_server
 
-from shared.catalog import REDRIVE
 from shared.db import get_engine
+from shared.events.catalog import REDRIVE
 from shared.logging import configure_logging
 from shared.metrics import export_registry
 from shared.queue import celery_app, publish

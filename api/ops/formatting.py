@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from shared.money import format_amount
+from shared.payments.money import format_amount
 
 
 def duration(seconds: int | None) -> str:

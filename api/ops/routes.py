@@ -1,5 +1,5 @@
 """The operations dashboard: /ops (the numbers, api.ops.service), its login and logout, and the
-replay button for a dead or failed event (shared.replay, as `relink events replay` does), and
+replay button for a dead or failed event (shared.events.replay, as `relink events replay` does), and
 the button that enables a disabled platform endpoint (as `relink webhooks enable` does).
 
 Without OPS_TOKEN every /ops route answers 404. A browser without a session is sent to the
@@ -26,11 +26,11 @@ from api.errors import error_response
 from api.ops import auth, service
 from api.ops.formatting import FILTERS
 from api.ops.settings import ops_settings
-from shared import platform_endpoint
 from shared.db import session_scope, utcnow
 from shared.errors import AuthenticationError, ForbiddenError, NotFoundError, RateLimitError
+from shared.events.replay import reset_for_replay
 from shared.models import EventStatus
-from shared.replay import reset_for_replay
+from shared.platform_webhooks import endpoint
 from shared.settings import get_settings
 
 log = structlog.get_logger(__name__)
@@ -186,7 +186,7 @@ async def replay(request: Request, event_id: str) -> Response:
 
 def _enable_endpoint() -> list[int] | None:
     with session_scope() as db:
-        return platform_endpoint.enable(db, now=utcnow())
+        return endpoint.enable(db, now=utcnow())
 
 
 @router.post("/ops/webhooks/enable")

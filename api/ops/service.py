@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, exists, func, not_, or_, select
 from sqlmodel import Session, col
 
-from shared import money, platform_endpoint
 from shared.db import utcnow
 from shared.models import (
     OPEN_CASE_STATES,
@@ -30,6 +29,8 @@ from shared.models import (
     RelinkCase,
     WebhookEvent,
 )
+from shared.payments import money
+from shared.platform_webhooks import endpoint
 
 WINDOWS = (7, 30, 90)
 PROBLEM_EVENTS_SHOWN = 50
@@ -72,7 +73,7 @@ class Dashboard:
     inbox_lag_seconds: int | None
     problems: list[Row]
     daily: Row
-    webhook_endpoint: platform_endpoint.EndpointStatus | None  # None: no PLATFORM_WEBHOOK_URL
+    webhook_endpoint: endpoint.EndpointStatus | None  # None: no PLATFORM_WEBHOOK_URL
     money: money.Revenue
 
 
@@ -313,6 +314,6 @@ def dashboard(
         inbox_lag_seconds=lag,
         problems=problem_events(db),
         daily=daily(db, since),
-        webhook_endpoint=platform_endpoint.status(db) if platform_webhooks else None,
+        webhook_endpoint=endpoint.status(db) if platform_webhooks else None,
         money=money.revenue(db, days=days, now=now),
     )

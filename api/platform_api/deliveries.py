@@ -17,11 +17,11 @@ from api.errors import documented
 from api.platform_api import schemas
 from api.platform_api.auth import Caller, require
 from api.platform_api.routes import ERRORS, NO_CONTROLS, no_store
-from shared import platform_endpoint
 from shared.db import session_scope, utcnow
 from shared.delivery import DeliveryStatus
 from shared.errors import ConflictError, NotFoundError
-from shared.platform_models import EventStatus, PlatformAttempt, PlatformEvent
+from shared.platform_webhooks import endpoint
+from shared.platform_webhooks.models import EventStatus, PlatformAttempt, PlatformEvent
 
 router = APIRouter(
     prefix="/api/v1/webhook_deliveries",
@@ -135,10 +135,10 @@ def redeliver(delivery_id: DeliveryId, caller: Redeliverer) -> schemas.Delivery:
     """Send the event again, the same webhook id and body; a delivery already queued, or
     redelivered in the last minute, is left as it is (202 either way)."""
     with session_scope() as session:
-        outcome = platform_endpoint.redeliver(session, delivery_id, now=utcnow())
+        outcome = endpoint.redeliver(session, delivery_id, now=utcnow())
         if outcome is None:
             raise NotFoundError(f"no webhook delivery {delivery_id}")
-        if outcome == platform_endpoint.DISABLED:
+        if outcome == endpoint.DISABLED:
             raise ConflictError(
                 "the platform endpoint is disabled: an operator enables it "
                 "(relink webhooks enable, or /ops), then its held deliveries go out",

@@ -1,4 +1,4 @@
-"""GET /api/v1/revenue: the money at stake (shared/money.py) of the Stripe account the call
+"""GET /api/v1/revenue: the money at stake (shared/payments/money.py) of the Stripe account the call
 acts within, per currency in the currency's minor unit (as Stripe's amounts), never summed
 across currencies."""
 
@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field
 from api.errors import NO_STORE
 from api.platform_api.connect import StripeAccount
 from api.platform_api.routes import ERRORS, Reader
-from shared import money
 from shared.db import session_scope
+from shared.payments import money
 
 
 def _no_store(response: Response) -> None:

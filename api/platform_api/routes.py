@@ -18,8 +18,9 @@ from api.errors import NO_STORE, documented
 from api.platform_api import schemas, service
 from api.platform_api.auth import Caller, require
 from api.platform_api.connect import StripeAccount
-from shared import contacts, outbox
+from shared.cases import contacts
 from shared.db import session_scope
+from shared.emails import enqueue
 from shared.errors import (
     ConflictError,
     InvalidParameterError,
@@ -200,7 +201,7 @@ def resend(case_id: CaseId, _caller: Writer, account: StripeAccount) -> schemas.
     case is not found."""
     with session_scope() as session:
         _open_case(session, case_id, account)
-        outcome = outbox.request_fresh_link(session, case_id)
+        outcome = enqueue.request_fresh_link(session, case_id)
     if outcome in ("missing", "not_open"):
         raise NotFoundError(f"no case {case_id}")
     if outcome == "rate_limited":

@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from shared.contacts import EMAIL, LOCALE
-from shared.platform_payloads import BlockedPaymentMethod, Holder
+from shared.cases.contacts import EMAIL, LOCALE
+from shared.platform_webhooks.payloads import BlockedPaymentMethod, Holder
 
 
 class Case(BaseModel):

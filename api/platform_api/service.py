@@ -12,11 +12,11 @@ from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import Session, col, select
 
 from api.platform_api import schemas
-from shared import timeline
+from shared.cases import timeline
+from shared.cases.contacts import mask_email
+from shared.cases.links import LinkPayload, link_url
 from shared.connect import PLATFORM
-from shared.contacts import mask_email
 from shared.db import utcnow
-from shared.links import LinkPayload, link_url
 from shared.models import (
     OPEN_CASE_STATES,
     Contact,
@@ -172,7 +172,7 @@ def get_case(
 def _timeline(
     session: Session, case: RelinkCase, account_ids: list[str], *, sees_pii: bool
 ) -> list[schemas.TimelineEntry]:
-    """The case's timeline (shared/timeline.py); an email's address masked unless the
+    """The case's timeline (shared/cases/timeline.py); an email's address masked unless the
     caller may see it."""
     return [
         schemas.TimelineEntry(

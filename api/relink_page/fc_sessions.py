@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.relink_page.outcomes import Bank
-from shared.links import LinkPayload
+from shared.cases.links import LinkPayload
 from shared.models import FcAccount
 from shared.stripe_objects import HOLDER_TYPES, AccountSnapshot, Holder
 

@@ -4,10 +4,10 @@ account), else the language the case's last email was written in, else DEFAULT_L
 
 from __future__ import annotations
 
-from shared.contacts import stored_contact
+from shared.cases.contacts import stored_contact
+from shared.cases.links import LinkPayload
 from shared.db import session_scope
 from shared.i18n import resolve_locale
-from shared.links import LinkPayload
 from shared.models import FcAccount, RelinkCase
 from shared.settings import get_settings
 

@@ -19,8 +19,8 @@ from api.relink_page.outcomes import (
     UnknownSession,
     Unrepairable,
 )
+from shared.cases.links import LinkPayload
 from shared.db import utcnow
-from shared.links import LinkPayload
 from shared.models import (
     OPEN_CASE_STATES,
     CaseState,

@@ -40,7 +40,7 @@ from api.relink_page.pages import (
     render,
     render_outcome,
 )
-from shared.links import LinkError, LinkPayload, read_link, read_link_at
+from shared.cases.links import LinkError, LinkPayload, read_link, read_link_at
 from shared.settings import get_settings
 from shared.settings.page import RelinkUi
 from shared.stripe_client import StripeNotConfigured

@@ -58,10 +58,11 @@ from api.relink_page.repository import (
     recorded,
     reusable,
 )
-from shared import metrics, outbox, stripe_client
-from shared.catalog import RECONCILE_AUTHORIZATION
+from shared import metrics, stripe_client
+from shared.cases.links import LinkPayload, revoked
 from shared.db import session_scope, utcnow
-from shared.links import LinkPayload, revoked
+from shared.emails import enqueue
+from shared.events.catalog import RECONCILE_AUTHORIZATION
 from shared.models import FcAccount, RelinkAttempt, RelinkCase
 from shared.queue import publish_after_commit
 from shared.settings import get_settings
@@ -313,7 +314,7 @@ def request_fresh_link(payload: LinkPayload) -> Outcome:
         if not can_go_on(case):
             return closed(case, db.get(FcAccount, (payload.account_id, payload.stripe_account)))
         assert case.id is not None
-        outcome = outbox.request_fresh_link(db, case.id, now=now)
+        outcome = enqueue.request_fresh_link(db, case.id, now=now)
         if outcome == "daily_cap":
             log.info("fresh_link_daily_cap", case_id=case.id)
         return FreshLink(sent=outcome == "queued", daily_cap=outcome == "daily_cap")

@@ -18,6 +18,7 @@ from api.relink_page.outcomes import (
     PaymentMethodSaved,
     UnknownSession,
 )
+from api.relink_page.payment_switch import request_switch
 from api.relink_page.repository import (
     can_go_on,
     closed,
@@ -26,12 +27,12 @@ from api.relink_page.repository import (
     load_case,
     reconcile_args,
 )
-from shared import metrics, platform_events, stripe_client
-from shared.catalog import RECONCILE_AUTHORIZATION
+from shared import metrics, stripe_client
+from shared.cases.links import LinkPayload
 from shared.db import session_scope
-from shared.links import LinkPayload
+from shared.events.catalog import RECONCILE_AUTHORIZATION
 from shared.models import FcAccount
-from shared.payment_switch import request_switch
+from shared.platform_webhooks import events
 from shared.queue import publish_after_commit
 
 log = structlog.get_logger(__name__)
@@ -128,7 +129,7 @@ def _save_payment_method(
             if case.payment_method_id is None:
                 metrics.count_step(db, "new_account_saved")
             case.payment_method_id = attempt.payment_method_id
-            platform_events.record_payment_method(db, case, attempt)
+            events.record_payment_method(db, case, attempt)
             request_switch(db, case, attempt, account)  # the worker writes, after the commit
             publish_after_commit(db, RECONCILE_AUTHORIZATION, reconcile_args(case))
             log.info("payment_method_saved", case_id=case.id, setup_intent_id=intent["id"])

@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from shared.db import session_scope
 from shared.errors import RelinkError, UnavailableError
-from shared.inbox import InboxItem, forget_enqueue, record_events
+from shared.events.inbox import InboxItem, forget_enqueue, record_events
 from shared.queue import events_task, publish_after_commit
 from shared.settings import get_settings
 

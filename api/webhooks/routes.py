@@ -26,9 +26,9 @@ from api.bodies import BodyTooLarge
 from api.errors import documented
 from api.webhooks.signature import verify_signature
 from api.webhooks.thin import thin_event_header
-from shared.catalog import HANDLED_EVENT_TYPES
 from shared.errors import InvalidRequestError, NotFoundError
-from shared.inbox import THIN_EVENT_OBJECT, EventHeader, InboxItem
+from shared.events.catalog import HANDLED_EVENT_TYPES
+from shared.events.inbox import THIN_EVENT_OBJECT, EventHeader, InboxItem
 from shared.settings import get_settings
 
 MAX_BODY_BYTES = 256 * 1024

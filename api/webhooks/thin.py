@@ -11,8 +11,8 @@ from typing import Any
 import stripe
 
 from api.webhooks.signature import SignatureRefused
-from shared.catalog import HANDLED_EVENT_TYPES
-from shared.inbox import EventHeader, NotAnEvent
+from shared.events.catalog import HANDLED_EVENT_TYPES
+from shared.events.inbox import EventHeader, NotAnEvent
 
 # Parses only: the receiver never calls Stripe, so the client needs no real key.
 _PARSER = stripe.StripeClient("sk_thin_event_parser", http_client=stripe.RequestsClient())

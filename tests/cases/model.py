@@ -19,8 +19,8 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from shared.event_header import EventHeader
-from shared.lifecycle import OPEN_CASE_STATES, EmailKind, OutboxStatus
+from shared.cases.lifecycle import OPEN_CASE_STATES, EmailKind, OutboxStatus
+from shared.events.header import EventHeader
 from shared.stripe_objects import (
     AccountNumber,
     AccountSnapshot,

@@ -12,7 +12,7 @@ from shared.models import OutboxStatus
 from sim.testing import SimServer
 from tests.cases.world import cases, feed_new, new_authorization, outbox_rows, relink
 from worker.cases.core.standing import NUMBER_EXPIRY_CAUSE
-from worker.emails import outbox
+from worker.emails import send
 
 NEW_YEAR = 1798761600  # 1 January 2027, within PROACTIVE_HORIZON_DAYS
 
@@ -44,7 +44,7 @@ def test_an_expiring_number_opens_a_proactive_case_that_the_fresh_number_resolve
     )
     assert row.kind == "proactive"
 
-    assert outbox.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
+    assert send.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
     [(subject, text)] = sent(tmp_path)
     assert subject == "Reconnect your First Platypus Bank account before January 1, 2027"
     assert (
@@ -87,7 +87,7 @@ def test_a_number_that_stopped_working_asks_for_a_relink_now(
     [case] = cases()
     assert (case.state, case.cause) == ("proactive", NUMBER_EXPIRY_CAUSE)
     [row] = outbox_rows()
-    assert outbox.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
+    assert send.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
     [(subject, text)] = sent(tmp_path)
     assert subject == "Reconnect your First Platypus Bank account to keep payments working"
     assert "has stopped working; reconnect now" in text

@@ -4,9 +4,9 @@ authorization-level warning."""
 
 from __future__ import annotations
 
-from shared.event_header import EventHeader
-from shared.lifecycle import CaseState, EmailKind, OutboxStatus
-from shared.platform_payloads import PAYMENT_METHOD_BLOCKED
+from shared.cases.lifecycle import CaseState, EmailKind, OutboxStatus
+from shared.events.header import EventHeader
+from shared.platform_webhooks.payloads import PAYMENT_METHOD_BLOCKED
 from shared.stripe_objects import AccountSnapshot, ActiveDetails, AuthorizationSnapshot
 from tests.cases.model import AUTHORIZATION, HOLDER, POLICY, World
 from worker.cases.core import facts as f

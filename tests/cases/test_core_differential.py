@@ -16,7 +16,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from shared.db import session_scope
-from shared.event_header import EventHeader
+from shared.events.header import EventHeader
 from shared.models import EmailOutbox, FcAccount, RelinkCase
 from shared.stripe_client import make_stripe_client, retrieve_account, retrieve_authorization
 from shared.stripe_objects import AccountSnapshot, AuthorizationSnapshot

@@ -14,7 +14,7 @@ from tests.cases.world import (
     new_authorization,
     outbox_rows,
 )
-from worker.emails import outbox
+from worker.emails import send
 
 
 def test_disconnecting_one_of_three_keeps_the_case_on_the_others(sim: SimServer) -> None:
@@ -39,7 +39,7 @@ def test_disconnecting_every_broken_account_makes_the_case_unrepairable_with_one
     sim.client.deactivate_authorization(auth.id)
     feed_new(sim, seen, auth)
     [relink_row] = outbox_rows()
-    assert outbox.send_outbox(relink_row.id) == "sent"  # type: ignore[arg-type]
+    assert send.send_outbox(relink_row.id) == "sent"  # type: ignore[arg-type]
     for account in auth.accounts:
         sim.client.disconnect_account(account)
     events = [e for e in events_of(sim, auth) if e["id"] not in seen]
@@ -55,7 +55,7 @@ def test_disconnecting_every_broken_account_makes_the_case_unrepairable_with_one
         ("reminder", "cancelled"),
         ("unrepairable", "pending"),
     ]
-    assert outbox.send_outbox(outbox_rows()[-1].id) == "sent"  # type: ignore[arg-type]
+    assert send.send_outbox(outbox_rows()[-1].id) == "sent"  # type: ignore[arg-type]
     [_, message] = sorted((tmp_path / "outbox").glob("*.eml"))
     text = message.read_text()
     assert "set up a new payment method" in text

@@ -17,7 +17,7 @@ from tests.cases.world import (
     outbox_rows,
     relink,
 )
-from worker.emails import outbox
+from worker.emails import send
 
 UPCOMING = "financial_connections.account.upcoming_deactivation"
 DATE_UPDATED = "financial_connections.account.expected_deactivation_date_updated"
@@ -43,7 +43,7 @@ def test_an_account_warning_opens_a_proactive_case_with_one_dated_email(
     [row] = outbox_rows()
     assert (case.state, row.kind) == ("proactive", "proactive")
 
-    assert outbox.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
+    assert send.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
     assert sent_subjects(tmp_path) == [
         "Reconnect your First Platypus Bank account before January 1, 2027"  # en_US, by Babel
     ]
@@ -56,7 +56,7 @@ def test_the_warning_moving_away_stops_the_reminders(sim: SimServer) -> None:
     sim.client.mark_upcoming_deactivation(auth.accounts[0])
     feed_new(sim, seen, auth)
     [row] = outbox_rows()
-    assert outbox.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
+    assert send.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
 
     far = int(time.time()) + 400 * 86400  # beyond PROACTIVE_HORIZON_DAYS
     sim.client.mark_upcoming_deactivation(
@@ -81,7 +81,7 @@ def test_a_warned_account_that_deactivates_anyway_gets_no_second_first_email(
     sim.client.mark_upcoming_deactivation(auth.accounts[0])
     feed_new(sim, seen, auth)
     [row] = outbox_rows()
-    assert outbox.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
+    assert send.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
 
     sim.client.deactivate_authorization(auth.id)
     feed_new(sim, seen, auth)
@@ -122,7 +122,7 @@ def test_an_authorization_warning_opens_one_proactive_case_for_all_its_accounts(
     [case] = cases()
     [row] = outbox_rows()
     assert (case.state, row.kind) == ("proactive", "proactive")
-    assert outbox.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
+    assert send.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
     [message] = [
         email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
         for p in (tmp_path / "outbox").glob("*.eml")

@@ -40,7 +40,7 @@ from tests.cases.world import (
     relink,
 )
 from worker.cases import reconcile
-from worker.emails import outbox
+from worker.emails import send
 
 PROPERTY_EXAMPLES = int(os.environ.get("RELINK_PROPERTY_EXAMPLES", "50"))
 RELINK_OUTCOMES = ("success", "no_account", "no_authorization", "other")
@@ -112,7 +112,7 @@ def send_due_emails() -> None:
         ).all()
     for outbox_id in due:
         assert outbox_id is not None
-        outbox.send_outbox(outbox_id)
+        send.send_outbox(outbox_id)
 
 
 @PROPERTY

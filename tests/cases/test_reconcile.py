@@ -19,7 +19,7 @@ from tests.cases.world import (
     stored_accounts,
 )
 from worker.cases import reconcile
-from worker.emails import outbox
+from worker.emails import send
 
 DEACTIVATED = "financial_connections.account.deactivated"
 REACTIVATED = "financial_connections.account.reactivated"
@@ -34,7 +34,7 @@ def test_three_sibling_reactivations_shuffled_and_duplicated_make_one_reconcilia
     for event in events_of(sim, auth):
         feed(event)
     [row] = outbox_rows()
-    assert outbox.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
+    assert send.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
     assert [r.kind for r in outbox_rows()] == ["relink", "reminder", "reminder"]
 
     # when the relink succeeds and its three `reactivated` arrive shuffled, one twice
@@ -131,13 +131,13 @@ def test_reconnected_email_when_enabled(sim: SimServer, monkeypatch: pytest.Monk
     for event in events_of(sim, auth):
         feed(event)
     [row] = outbox_rows()
-    assert outbox.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
+    assert send.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
     relink(sim, auth)
     for event in events_of(sim, auth, REACTIVATED):
         feed(event)
     reconnected = [r for r in outbox_rows() if r.kind == "reconnected"]
     assert len(reconnected) == 1
-    assert outbox.send_outbox(reconnected[0].id) == "sent"  # type: ignore[arg-type]
+    assert send.send_outbox(reconnected[0].id) == "sent"  # type: ignore[arg-type]
     with session_scope():
         [case] = cases()
     assert case.emails_sent == 2

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from shared.catalog import ASSESS_MONEY_AT_STAKE, RECONCILE_AUTHORIZATION
 from shared.db import session_scope, utcnow
+from shared.events.catalog import ASSESS_MONEY_AT_STAKE, RECONCILE_AUTHORIZATION
 from shared.models import RelinkCase
 from shared.settings import get_settings
 from worker.cases import sweeps, tasks

@@ -15,7 +15,7 @@ import pytest
 from sqlmodel import select
 
 from shared.db import session_scope
-from shared.inbox import EventHeader, InboxItem, record_events
+from shared.events.inbox import EventHeader, InboxItem, record_events
 from shared.models import EmailOutbox, FcAccount, RelinkCase
 from shared.stripe_client import make_stripe_client, preview_options
 from sim.testing import SimServer

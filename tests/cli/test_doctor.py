@@ -9,7 +9,7 @@ import pytest
 
 from cli import doctor as operator_cli
 from shared import migrate
-from shared.catalog import INVOICE_EVENT_TYPES, SNAPSHOT_EVENT_TYPES
+from shared.events.catalog import INVOICE_EVENT_TYPES, SNAPSHOT_EVENT_TYPES
 from shared.settings import get_settings
 from sim.testing import run_sim_server
 from tests.cli.conftest import (

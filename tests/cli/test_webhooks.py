@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from shared import platform_endpoint
 from shared.db import session_scope, utcnow
-from shared.platform_models import PlatformEvent
+from shared.platform_webhooks import endpoint as platform_endpoint
+from shared.platform_webhooks.models import PlatformEvent
 from shared.settings import get_settings
 from tests.cli.conftest import relink
 from tests.conftest import Published

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from shared.catalog import HANDLED_EVENT_TYPES, SNAPSHOT_EVENT_TYPES
+from shared.events.catalog import HANDLED_EVENT_TYPES, SNAPSHOT_EVENT_TYPES
 from sim.state import FC_EVENT_TYPES
 from sim.testing import SimServer
 from tests.conformance.schemas import EVENT_TYPES, assert_valid, errors

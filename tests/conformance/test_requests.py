@@ -1,5 +1,5 @@
 """Every request relink's own Stripe call functions send (shared/stripe_client.py,
-shared/stripe_payments.py, and the relink page's session and SetupIntent parameters) is valid
+worker/stripe_payments.py, and the relink page's session and SetupIntent parameters) is valid
 against Stripe's request schema: captured as the simulator received and logged it (decoded
 from the form), typed as Stripe reads a form, and validated with unknown parameters at any
 depth refused, as Stripe refuses them with 400 parameter_unknown."""
@@ -18,12 +18,13 @@ from api.relink_page.fc_sessions import (
     relink_session_params,
     setup_intent_params,
 )
-from shared import stripe_client, stripe_payments
-from shared.links import LinkPayload
+from shared import stripe_client
+from shared.cases.links import LinkPayload
 from shared.models import FcAccount
 from shared.stripe_objects import AccountSnapshot
 from sim.testing import SimServer
 from tests.conformance.requests_schema import ROUTES, assert_requests_conform, request_errors
+from worker import stripe_payments
 
 RETURN = "https://relink.example/relink/token/return"
 

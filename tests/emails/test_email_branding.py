@@ -13,7 +13,7 @@ from shared.settings import get_settings
 from sim.testing import SimServer
 from tests.emails.world import due_email, sent_files, text_of
 from worker.cases.core.classification import CauseFamily
-from worker.emails import outbox
+from worker.emails import send
 from worker.emails.message import sender_address
 from worker.emails.render import AccountLine, EmailContent, render_email
 
@@ -101,7 +101,7 @@ def test_the_sent_email_is_from_the_merchant_and_signed_by_it(
     sim: SimServer, outbox_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     configure(monkeypatch, EMAIL_FROM="relink@example.com", MERCHANT_NAME="Acme, Inc.")
-    assert outbox.send_outbox(due_email(sim)) == "sent"
+    assert send.send_outbox(due_email(sim)) == "sent"
     [message] = sent_files(outbox_dir)
     assert message["From"] == '"Acme, Inc." <relink@example.com>'
     assert message["Message-ID"].endswith("@example.com>")

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from shared.contacts import set_contact
+from shared.cases.contacts import set_contact
 from shared.db import session_scope
 from shared.models import ContactSubject, EmailKind, FcAccount
 from shared.settings import get_settings
 from sim.testing import SimServer
 from tests.emails.world import cases, due_email, sent_files
 from worker.cases.core.classification import CauseFamily
-from worker.emails import outbox
+from worker.emails import send
 from worker.emails.message import build_message
 from worker.emails.render import AccountLine, render_email
 
@@ -119,7 +119,7 @@ def test_a_customer_preferring_spanish_gets_a_spanish_email(
     sim: SimServer, outbox_dir: Path
 ) -> None:
     row = due_email(sim, preferred_locales=["fr-FR", "es-419", "en"])
-    assert outbox.send_outbox(row) == "sent"
+    assert send.send_outbox(row) == "sent"
     [message] = sent_files(outbox_dir)
     assert message["Subject"] == "Vuelva a conectar su cuenta de StripeBank"
     assert message["Content-Language"] == "es"
@@ -149,7 +149,7 @@ def test_the_platforms_contact_locale_comes_before_the_customers(
 ) -> None:
     row = due_email(sim, preferred_locales=["es"])
     contact_for_the_holder("en-US")
-    assert outbox.send_outbox(row) == "sent"
+    assert send.send_outbox(row) == "sent"
     [message] = sent_files(outbox_dir)
     assert (message["Subject"], message["Content-Language"]) == (
         "Reconnect your StripeBank account",
@@ -164,6 +164,6 @@ def test_a_contact_without_a_supported_locale_gets_the_customers(
 ) -> None:
     row = due_email(sim, preferred_locales=["es"])
     contact_for_the_holder(locale)
-    assert outbox.send_outbox(row) == "sent"
+    assert send.send_outbox(row) == "sent"
     [message] = sent_files(outbox_dir)
     assert (message["To"], message["Content-Language"]) == ("grace@example.com", "es")

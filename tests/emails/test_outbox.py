@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from shared.cases.links import read_link
 from shared.db import session_scope, utcnow
-from shared.links import read_link
+from shared.emails.enqueue import request_fresh_link
 from shared.models import CaseState, EmailKind, EmailOutbox, OutboxStatus, RelinkCase
-from shared.outbox import request_fresh_link
 from sim import scenarios
 from sim.testing import SimServer
 from tests.emails.world import (
@@ -25,7 +25,7 @@ from tests.emails.world import (
 from tests.factories import event as make_event
 from tests.factories import fc_account
 from worker.cases.service import cancel_pending_emails, resolve_case
-from worker.emails import claim, outbox
+from worker.emails import claim, send
 from worker.emails.message import message_id_header
 from worker.errors import PermanentEventError
 
@@ -40,8 +40,8 @@ def test_siblings_share_one_case_and_one_email_naming_every_account(
     [row] = outbox_rows()
     assert (case.state, case.authorization_id, row.kind) == ("open", auth["id"], "relink")
 
-    assert outbox.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
-    assert outbox.send_outbox(row.id) == "skipped"  # type: ignore[arg-type]
+    assert send.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
+    assert send.send_outbox(row.id) == "skipped"  # type: ignore[arg-type]
 
     [message] = sent_files(outbox_dir)
     assert message["To"] == "ada@example.com"
@@ -89,9 +89,9 @@ def test_a_worker_whose_claim_was_taken_over_mid_send_sends_nothing(
             later = utcnow() + timedelta(seconds=301)
             taken_over.append(claim.claim(session, outbox_id, now=later) is not None)
 
-    monkeypatch.setattr(outbox, "take_smtp_token", slow_token)
+    monkeypatch.setattr(send, "take_smtp_token", slow_token)
     # when the first worker gets to the send
-    assert outbox.send_outbox(row.id) == "skipped"  # type: ignore[arg-type]
+    assert send.send_outbox(row.id) == "skipped"  # type: ignore[arg-type]
     # then it sent nothing: the row is the other worker's to send, once
     assert taken_over == [True]
     assert sent_files(outbox_dir) == []
@@ -110,13 +110,13 @@ def test_a_resend_after_a_crash_reuses_the_message_id(sim: SimServer, outbox_dir
     _, events = deactivated_authorization(sim, last4s=("1111",))
     handle(events[0])
     [row] = outbox_rows()
-    assert outbox.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
+    assert send.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
     first = sent_files(outbox_dir)[0]["Message-ID"]
     with session_scope() as session:  # as if the worker died before marking it sent
         stored = session.get(EmailOutbox, row.id)
         assert stored is not None
         stored.status, stored.claimed_at = OutboxStatus.SENDING, utcnow() - timedelta(hours=1)
-    assert outbox.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
+    assert send.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
     assert [m["Message-ID"] for m in sent_files(outbox_dir)] == [first]
 
 
@@ -129,7 +129,7 @@ def test_reactivated_before_sending_sends_nothing_and_closes_the_case(
     with sim.state.lock:
         scenarios.reactivate_authorization(sim.state, sim.state.authorizations[auth["id"]])
     [row] = outbox_rows()
-    assert outbox.send_outbox(row.id) == "reactivated"  # type: ignore[arg-type]
+    assert send.send_outbox(row.id) == "reactivated"  # type: ignore[arg-type]
     [case] = cases()
     assert (case.state, case.resolution) == ("resolved", "reactivated")
     assert outbox_rows()[0].status == "cancelled"
@@ -140,7 +140,7 @@ def test_no_email_on_file_marks_the_case_no_contact(sim: SimServer, outbox_dir: 
     _, events = deactivated_authorization(sim, email=None, last4s=("1111",))
     handle(events[0])
     [row] = outbox_rows()
-    assert outbox.send_outbox(row.id) == "no_contact"  # type: ignore[arg-type]
+    assert send.send_outbox(row.id) == "no_contact"  # type: ignore[arg-type]
     assert cases()[0].state == CaseState.NO_CONTACT
     assert outbox_rows()[0].status == OutboxStatus.NO_CONTACT
     assert sent_files(outbox_dir) == []
@@ -155,7 +155,7 @@ def test_action_none_opens_an_unrepairable_case_with_one_email_and_no_link(
     [case] = cases()
     [row] = outbox_rows()
     assert (case.state, row.kind) == ("unrepairable", "unrepairable")
-    assert outbox.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
+    assert send.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
     [message] = sent_files(outbox_dir)
     text = text_of(message)
     assert "set up a new payment method" in text
@@ -215,7 +215,7 @@ def test_reminders_each_at_most_once_and_cancelled_when_the_case_resolves(
     _, events = deactivated_authorization(sim, last4s=("1111",))
     handle(events[0])
     [row] = outbox_rows()
-    assert outbox.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
+    assert send.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
     reminders = [r for r in outbox_rows() if r.kind == EmailKind.REMINDER]
     assert [r.message_id for r in reminders] == [
         f"relink-case-{row.case_id}-reminder-1",
@@ -244,7 +244,7 @@ def test_a_due_reminder_is_swept_and_sent(sim: SimServer, outbox_dir: Path) -> N
     _, events = deactivated_authorization(sim, last4s=("1111",))
     handle(events[0])
     [row] = outbox_rows()
-    outbox.send_outbox(row.id)  # type: ignore[arg-type]
+    send.send_outbox(row.id)  # type: ignore[arg-type]
     with session_scope() as session:
         assert claim.due_outbox_ids(session) == []
         due = claim.due_outbox_ids(session, now=utcnow() + timedelta(days=3, seconds=1))
@@ -253,7 +253,7 @@ def test_a_due_reminder_is_swept_and_sent(sim: SimServer, outbox_dir: Path) -> N
         reminder = session.get(EmailOutbox, due[0])
         assert reminder is not None
         reminder.send_after = utcnow()
-    assert outbox.send_outbox(due[0]) == "sent"
+    assert send.send_outbox(due[0]) == "sent"
     assert [m["Subject"] for m in sent_files(outbox_dir)][-1].startswith("Reminder:")
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 from shared import db as database
 from shared.db import session_scope, utcnow
 from shared.models import CaseState, EmailKind, EmailOutbox, OutboxStatus, RelinkCase
-from worker.emails import outbox
+from worker.emails import send
 from worker.emails.contacts import Recipient
 
 
@@ -31,12 +31,12 @@ def test_a_failed_sent_mark_is_retried_until_the_database_answers(
         if len(calls) < 3:
             raise OperationalError("UPDATE", {}, Exception("connection refused"))
 
-    monkeypatch.setattr(outbox, "session_scope", scope)
-    monkeypatch.setattr(outbox, "_mark_sent", mark)
+    monkeypatch.setattr(send, "session_scope", scope)
+    monkeypatch.setattr(send, "_mark_sent", mark)
     monkeypatch.setattr(database.time, "sleep", lambda _s: None)
     plan: Any = type("P", (), {"outbox_id": 7})()
     ada = Recipient("ada@example.com", "en")
-    outbox.record_sent(plan, ada)
+    send.record_sent(plan, ada)
     assert calls == [ada] * 3
 
 
@@ -66,7 +66,7 @@ def test_a_sent_mark_committed_before_the_connection_dropped_counts_once(db: Non
         )()
     for _ in range(2):
         with session_scope() as session:
-            outbox._mark_sent(session, plan, Recipient("ada@example.com", "es"))
+            send._mark_sent(session, plan, Recipient("ada@example.com", "es"))
     with session_scope() as session:
         stored = session.get(RelinkCase, plan.case_id)
         sent = session.get(EmailOutbox, plan.outbox_id)

@@ -15,7 +15,7 @@ from shared.models import EmailOutbox, OutboxStatus
 from shared.queue import celery_app
 from sim.testing import SimServer
 from tests.emails.world import due_email, outbox_rows, simulated_stripe
-from worker.emails import outbox
+from worker.emails import send
 from worker.emails import tasks as email_tasks
 
 pytestmark = pytest.mark.usefixtures("fresh_buckets")
@@ -34,8 +34,8 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     def deliver(message: EmailMessage, email_url: str, *, name: str) -> None:
         seen.append(f"deliver:{name}")
 
-    monkeypatch.setattr(outbox, "acquire", acquire)
-    monkeypatch.setattr(outbox, "deliver", deliver)
+    monkeypatch.setattr(send, "acquire", acquire)
+    monkeypatch.setattr(send, "deliver", deliver)
     return seen
 
 
@@ -58,8 +58,8 @@ def test_each_smtp_send_takes_a_token_right_before_delivery(
 ) -> None:
     with smtp_world(monkeypatch, "1000", scheme) as sim:
         first, second = two_due_emails(sim)
-        assert outbox.send_outbox(first) == "sent"
-        assert outbox.send_outbox(second) == "sent"
+        assert send.send_outbox(first) == "sent"
+        assert send.send_outbox(second) == "sent"
     assert calls == [
         "acquire:smtp",
         f"deliver:relink-outbox-{first}",
@@ -73,9 +73,9 @@ def test_no_token_in_time_sends_nothing_and_does_not_count_the_attempt(
 ) -> None:
     with smtp_world(monkeypatch, "0.01") as sim:  # one token, then the next in 100 s
         first, second = two_due_emails(sim)
-        assert outbox.send_outbox(first) == "sent"
-        with pytest.raises(outbox.SmtpRateLimited):
-            outbox.send_outbox(second)
+        assert send.send_outbox(first) == "sent"
+        with pytest.raises(send.SmtpRateLimited):
+            send.send_outbox(second)
     assert calls == ["acquire:smtp", f"deliver:relink-outbox-{first}", "acquire:smtp"]
     row = next(r for r in outbox_rows() if r.id == second)
     assert (row.status, row.attempts, row.sent_at) == (OutboxStatus.SENDING, 0, None)
@@ -90,7 +90,7 @@ def test_the_task_retries_later_instead_of_failing(
         pass
 
     def retry(*, exc: Exception, countdown: float) -> Exception:
-        assert isinstance(exc, outbox.SmtpRateLimited)
+        assert isinstance(exc, send.SmtpRateLimited)
         retried.append(countdown)
         return Retry()
 
@@ -124,6 +124,6 @@ def test_file_and_console_transports_take_no_smtp_token(
         QUIET_PERIOD_SECONDS="0",
     ) as sim:
         first, second = two_due_emails(sim)
-        assert outbox.send_outbox(first) == "sent"
-        assert outbox.send_outbox(second) == "sent"
+        assert send.send_outbox(first) == "sent"
+        assert send.send_outbox(second) == "sent"
     assert calls == [f"deliver:relink-outbox-{first}", f"deliver:relink-outbox-{second}"]

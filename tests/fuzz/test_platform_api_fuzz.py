@@ -11,7 +11,7 @@ import pytest
 import schemathesis
 from schemathesis.checks import response_schema_conformance, status_code_conformance
 
-from shared.contacts import set_contact
+from shared.cases.contacts import set_contact
 from shared.db import session_scope
 from shared.models import ContactSubject
 from tests.fuzz.conftest import FUZZ, SECRETS, app_with_schema

@@ -24,7 +24,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from itsdangerous import URLSafeTimedSerializer
 
-from shared.links import SALT, LinkPayload, sign_link
+from shared.cases.links import SALT, LinkPayload, sign_link
 from shared.settings import get_settings
 from sim.testing import SimServer
 from tests.fuzz.conftest import FUZZ, SECRETS

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from shared.catalog import PROCESS_EVENT, PROCESS_EVENTS
 from shared.db import session_scope
+from shared.events.catalog import PROCESS_EVENT, PROCESS_EVENTS
 from shared.models import WebhookEvent
 from shared.settings import get_settings
 from sim.testing import SimServer

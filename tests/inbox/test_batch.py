@@ -12,9 +12,9 @@ from prometheus_client import REGISTRY
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
-from shared.catalog import PROCESS_EVENT, SEND_EMAIL
 from shared.db import session_scope
-from shared.inbox import EventHeader, InboxItem, record_events
+from shared.events.catalog import PROCESS_EVENT, SEND_EMAIL
+from shared.events.inbox import EventHeader, InboxItem, record_events
 from shared.models import EmailOutbox, FcAccount, RelinkCase, WebhookEvent
 from tests.conftest import Published
 from tests.factories import event, fc_account

@@ -10,7 +10,7 @@ import stripe
 from sqlalchemy import update
 
 from shared.db import session_scope, utcnow
-from shared.inbox import EventHeader, InboxItem, record_events
+from shared.events.inbox import EventHeader, InboxItem, record_events
 from shared.models import FcAccount, FcAuthorization, WebhookEvent
 from tests.factories import event, fc_account
 from worker import errors

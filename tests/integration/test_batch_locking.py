@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from shared.db import get_engine, session_scope
-from shared.inbox import EventHeader, InboxItem, record_events
+from shared.events.inbox import EventHeader, InboxItem, record_events
 from shared.settings import get_settings
 from tests.factories import event, fc_account
 from worker.inbox import batch, handlers

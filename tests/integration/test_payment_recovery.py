@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from celery import Celery
 
-from shared.catalog import RECOVER_PAYMENTS
+from shared.events.catalog import RECOVER_PAYMENTS
 from sim.testing import SimServer
 from tests.integration.smtp import SmtpSink
 from tests.integration.stack import Stack, wait_until

@@ -15,7 +15,7 @@ from celery import Celery
 from sqlalchemy import create_engine
 from sqlmodel import Session
 
-from shared.catalog import SWITCH_PAYMENT_METHOD
+from shared.events.catalog import SWITCH_PAYMENT_METHOD
 from shared.settings import get_settings
 from sim.testing import SimServer
 from tests.integration.stack import Stack, wait_until

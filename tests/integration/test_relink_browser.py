@@ -24,7 +24,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, create_engine
 from sqlmodel import Session
 
-from shared.links import sign_link
+from shared.cases.links import sign_link
 from shared.models import CaseState, EmailKind
 from shared.settings import Settings, get_settings
 from sim.testing import SimServer

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from celery import Celery
 
-from shared.catalog import RECONCILE_AUTHORIZATION
+from shared.events.catalog import RECONCILE_AUTHORIZATION
 from sim.testing import SimServer
 from tests.integration.stack import Stack, wait_until
 from tests.integration.test_payment_switch import Http, world_in_postgres

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from shared import queue
-from shared.catalog import ASSESS_MONEY_AT_STAKE
 from shared.db import session_scope
+from shared.events.catalog import ASSESS_MONEY_AT_STAKE
 from shared.models import CaseState, RelinkCase
 from tests.payments.conftest import configure
 from worker.cases.core.classification import classify_deactivation

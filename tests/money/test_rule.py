@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from api.ops.formatting import amounts
-from shared.money import decimals, format_amount, major_units
+from shared.payments.money import decimals, format_amount, major_units
 from worker.money import rule
 from worker.recovery.rule import InvoiceFacts
 

@@ -7,15 +7,16 @@ from collections import Counter
 
 from sqlmodel import Session, select
 
-from shared import money, stripe_payments
 from shared.db import get_engine, session_scope
 from shared.metrics import export_registry
 from shared.models import FcAccount, RelinkCase
-from shared.money_models import CaseMoney
-from shared.recovery_models import PaymentRecovery
+from shared.payments import money
+from shared.payments.money_models import CaseMoney
+from shared.payments.recovery_models import PaymentRecovery
 from shared.stripe_client import make_stripe_client
 from sim.testing import SimServer
 from tests.relink_page.world import World
+from worker import stripe_payments
 from worker.cases.service import resolve_case
 from worker.money import service
 

@@ -13,10 +13,11 @@ from fastapi.testclient import TestClient
 
 from api import request_limits
 from api.app import create_app
-from shared import platform_endpoint, platform_events, platform_payloads
-from shared.catalog import DELIVER_PLATFORM_EVENT
 from shared.db import session_scope, utcnow
-from shared.platform_models import PlatformEvent
+from shared.events.catalog import DELIVER_PLATFORM_EVENT
+from shared.platform_webhooks import endpoint as platform_endpoint
+from shared.platform_webhooks import events, payloads
+from shared.platform_webhooks.models import PlatformEvent
 from shared.settings import get_settings
 from tests.security.test_ops_dashboard_access import TOKEN
 
@@ -46,9 +47,7 @@ def disabled_with_held(count: int) -> list[int]:
     ids: list[int] = []
     with session_scope() as session:
         for _ in range(count):
-            row = platform_events.record(
-                session, platform_payloads.TEST, "case:1", {"hello": "relink"}
-            )
+            row = events.record(session, payloads.TEST, "case:1", {"hello": "relink"})
             assert row is not None
             assert row.id is not None
             row.status = "held"

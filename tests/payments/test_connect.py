@@ -9,7 +9,7 @@ from sqlmodel import Session
 from shared.db import get_engine
 from shared.delivery import DeliveryStatus
 from shared.models import RelinkCase
-from shared.payment_models import PaymentMethodSwitch
+from shared.payments.switch_models import PaymentMethodSwitch
 from sim.testing import SimServer
 from tests.payments.conftest import configure
 from worker.payments import service

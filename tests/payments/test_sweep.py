@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from shared.catalog import SWITCH_PAYMENT_METHOD
 from shared.db import get_engine, utcnow
 from shared.delivery import DeliveryStatus
+from shared.events.catalog import SWITCH_PAYMENT_METHOD
 from shared.models import RelinkCase
-from shared.payment_models import PaymentMethodSwitch
+from shared.payments.switch_models import PaymentMethodSwitch
 from sim.testing import SimServer
 from worker.payments import service, tasks
 

@@ -13,12 +13,12 @@ from sqlmodel import Session, select
 
 from api.platform_api.service import get_case
 from cli.cases import case_timeline
-from shared.catalog import SWITCH_PAYMENT_METHOD
 from shared.db import get_engine
 from shared.delivery import DeliveryStatus
+from shared.events.catalog import SWITCH_PAYMENT_METHOD
 from shared.models import FcAccount
-from shared.payment_models import PaymentMethodSwitch
-from shared.platform_models import PlatformEvent
+from shared.payments.switch_models import PaymentMethodSwitch
+from shared.platform_webhooks.models import PlatformEvent
 from sim.testing import SimServer
 from tests.payments.conftest import PLATFORM_SECRET, configure
 from tests.payments.pages import billing_world, save_new_payment_method

@@ -27,7 +27,7 @@ from tests.emails.world import (
     text_of,
 )
 from tests.platform_api.conftest import add_case, bearer, make_key
-from worker.emails import outbox
+from worker.emails import send
 from worker.inbox.handlers import stripe_account_of
 
 Keys = dict[str, dict[str, str]]
@@ -108,8 +108,8 @@ def test_the_next_email_for_a_holderless_account_goes_to_the_contact_set_through
             headers=bearer(make_key("write:contacts")),
         )
     assert response.status_code == 200
-    assert outbox.send_outbox(with_contact[0]) == "sent"  # type: ignore[arg-type]
-    assert outbox.send_outbox(without[0]) == "no_contact"  # type: ignore[arg-type]
+    assert send.send_outbox(with_contact[0]) == "sent"  # type: ignore[arg-type]
+    assert send.send_outbox(without[0]) == "no_contact"  # type: ignore[arg-type]
     [message] = sent_files(tmp_path / "outbox")
     assert message["To"] == "owner@example.com"
     assert "1111" in text_of(message)
@@ -130,7 +130,7 @@ def test_a_holders_contact_is_preferred_to_the_address_at_stripe(
             headers=bearer(make_key("write:contacts")),
         )
     assert response.status_code == 200
-    assert outbox.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
+    assert send.send_outbox(row.id) == "sent"  # type: ignore[arg-type]
     [message] = sent_files(tmp_path / "outbox")
     assert message["To"] == "billing@example.com"
 
@@ -186,8 +186,8 @@ def test_a_connected_accounts_contact_is_used_by_its_next_email_not_the_platform
             headers={**bearer(make_key("write:contacts")), "Stripe-Account": connected},
         )
     assert response.status_code == 200, response.text
-    assert outbox.send_outbox(by_account[""]) == "no_contact"  # type: ignore[arg-type]
-    assert outbox.send_outbox(by_account[connected]) == "sent"  # type: ignore[arg-type]
+    assert send.send_outbox(by_account[""]) == "no_contact"  # type: ignore[arg-type]
+    assert send.send_outbox(by_account[connected]) == "sent"  # type: ignore[arg-type]
     [message] = sent_files(tmp_path / "outbox")
     assert message["To"] == "owner@example.com"
     assert "2222" in text_of(message)

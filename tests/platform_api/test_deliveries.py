@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from shared import platform_endpoint
-from shared.catalog import DELIVER_PLATFORM_EVENT
 from shared.db import session_scope
-from shared.platform_models import PlatformAttempt, PlatformEvent
+from shared.events.catalog import DELIVER_PLATFORM_EVENT
+from shared.platform_webhooks import endpoint
+from shared.platform_webhooks.models import PlatformAttempt, PlatformEvent
 from tests.platform_api.conftest import T0, bearer, make_key
 
 Keys = dict[str, dict[str, str]]
@@ -163,7 +163,7 @@ def test_redeliver_while_the_endpoint_is_disabled_is_a_409_with_nothing_written(
 ) -> None:
     delivery_id = add_delivery(1, status="failed", tries=2)
     with session_scope() as session:
-        row = platform_endpoint.endpoint(session, lock=True)
+        row = endpoint.endpoint(session, lock=True)
         row.disabled_at = T0
         session.add(row)
 

@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from shared.catalog import SEND_EMAIL
+from shared.cases.links import read_link
 from shared.db import session_scope, utcnow
-from shared.links import read_link
+from shared.events.catalog import SEND_EMAIL
 from shared.models import CaseState, EmailKind, EmailOutbox, RelinkCase
 from shared.settings import get_settings
 from tests.platform_api.conftest import add_case

@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from shared.db import session_scope
 from shared.models import RelinkCase
-from shared.money_models import CaseMoney
+from shared.payments.money_models import CaseMoney
 from tests.platform_api.conftest import bearer, make_key
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from shared import platform_events
 from shared.db import session_scope
-from shared.platform_models import PlatformEvent
-from shared.platform_payloads import PAYLOADS
+from shared.platform_webhooks import events
+from shared.platform_webhooks.models import PlatformEvent
+from shared.platform_webhooks.payloads import PAYLOADS
 from shared.settings import get_settings
 from sim.testing import SimServer
 from tests.cases.world import simulated_world
@@ -33,7 +33,7 @@ def events_match_their_models(request: pytest.FixtureRequest) -> Iterator[None]:
             model = PAYLOADS[row.type]
             stored = model.model_validate_json(row.payload)
             assert json.loads(row.payload) == stored.model_dump(mode="json")
-            model.model_validate_json(platform_events.body(row))
+            model.model_validate_json(events.body(row))
 
 
 @pytest.fixture

@@ -11,10 +11,11 @@ from pydantic import ValidationError
 from sqlmodel import select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from shared import delivery, platform_events, platform_payloads
-from shared.catalog import DELIVER_PLATFORM_EVENT
+from shared import delivery
 from shared.db import session_scope, utcnow
-from shared.platform_models import PlatformAttempt, PlatformEvent
+from shared.events.catalog import DELIVER_PLATFORM_EVENT
+from shared.platform_webhooks import events, payloads
+from shared.platform_webhooks.models import PlatformAttempt, PlatformEvent
 from shared.settings import get_settings
 from tests.conftest import Published
 from tests.platform_webhooks.receiver import OLD_SECRET, SECRET, WRONG_SECRET, Receiver
@@ -25,7 +26,7 @@ HELLO = {"hello": "relink"}
 
 def write_event(key: str = "test") -> int:
     with session_scope() as session:
-        row = platform_events.record(session, platform_payloads.TEST, key, HELLO)
+        row = events.record(session, payloads.TEST, key, HELLO)
         assert row is not None
         assert row.id is not None
         return row.id
@@ -215,7 +216,7 @@ def test_sequence_numbers_are_per_key_and_a_rollback_gives_its_number_back(
     write_event("case:1")
     write_event("case:2")
     with session_scope() as session:
-        platform_events.record(session, platform_payloads.TEST, "case:1", HELLO)
+        events.record(session, payloads.TEST, "case:1", HELLO)
         session.rollback()  # the change that caused it failed
     write_event("case:1")
     with session_scope() as session:
@@ -225,7 +226,7 @@ def test_sequence_numbers_are_per_key_and_a_rollback_gives_its_number_back(
 
 def test_nothing_is_written_without_a_platform_url(db: None, published: Published) -> None:
     with session_scope() as session:
-        assert platform_events.record(session, platform_payloads.TEST, "test", HELLO) is None
+        assert events.record(session, payloads.TEST, "test", HELLO) is None
     with session_scope() as session:
         assert session.exec(select(PlatformEvent)).all() == []
     assert published == []
@@ -236,6 +237,6 @@ def test_a_payload_its_model_refuses_writes_nothing(
     receiver: Receiver, data: dict[str, object]
 ) -> None:
     with session_scope() as session, pytest.raises(ValidationError):
-        platform_events.record(session, platform_payloads.TEST, "test", data)
+        events.record(session, payloads.TEST, "test", data)
     with session_scope() as session:
         assert session.exec(select(PlatformEvent)).all() == []

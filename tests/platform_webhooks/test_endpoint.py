@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from structlog.testing import capture_logs
 
-from shared import platform_endpoint
-from shared.catalog import DELIVER_PLATFORM_EVENT
 from shared.db import session_scope, utcnow
-from shared.platform_models import PlatformEndpoint, PlatformEvent
+from shared.events.catalog import DELIVER_PLATFORM_EVENT
+from shared.platform_webhooks import endpoint as platform_endpoint
+from shared.platform_webhooks.models import PlatformEndpoint, PlatformEvent
 from shared.settings import get_settings
 from tests.conftest import Published
 from tests.platform_webhooks.receiver import Receiver

@@ -10,15 +10,15 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from shared import platform_events
+from shared.cases.links import read_link
 from shared.db import session_scope, utcnow
-from shared.links import read_link
 from shared.models import EmailOutbox
-from shared.platform_models import PlatformEvent
+from shared.platform_webhooks import events as platform_events
+from shared.platform_webhooks.models import PlatformEvent
 from sim.testing import SimServer
 from tests.cases.world import cases, events_of, feed, new_authorization, outbox_rows, relink
 from tests.platform_webhooks.receiver import SECRET
-from worker.emails import outbox
+from worker.emails import send
 
 DEACTIVATED = "financial_connections.account.deactivated"
 NUMBERS_UPDATED = "financial_connections.account.account_numbers_updated"
@@ -122,7 +122,7 @@ class TestWebhookDelivery:
         for event in events_of(sim, auth):
             feed(event)
         [first] = outbox_rows()
-        assert outbox.send_outbox(first.id) == "handed_over"  # type: ignore[arg-type]
+        assert send.send_outbox(first.id) == "handed_over"  # type: ignore[arg-type]
         rows = outbox_rows()
         assert [r.kind for r in rows] == ["relink", "reminder", "reminder"]
         with session_scope() as session:  # the first reminder is due
@@ -130,7 +130,7 @@ class TestWebhookDelivery:
             assert reminder is not None
             reminder.send_after = utcnow()
             session.add(reminder)
-        assert outbox.send_outbox(rows[1].id) == "handed_over"  # type: ignore[arg-type]
+        assert send.send_outbox(rows[1].id) == "handed_over"  # type: ignore[arg-type]
 
         assert not (tmp_path / "outbox").exists() or list((tmp_path / "outbox").iterdir()) == []
         [case] = cases()

@@ -7,14 +7,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from shared.platform_payloads import PAYLOADS, SCHEMA_DIR, json_schemas
+from shared.platform_webhooks.payloads import PAYLOADS, SCHEMA_DIR, json_schemas
 from shared.settings import get_settings
 
 
 def test_the_committed_json_schemas_are_what_the_models_generate() -> None:
     expected = {f"{event_type}.json": text for event_type, text in json_schemas().items()}
     committed = {path.name: path.read_text() for path in SCHEMA_DIR.glob("*.json")}
-    assert committed == expected, "run `python -m shared.platform_payloads`"
+    assert committed == expected, "run `python -m shared.platform_webhooks.payloads`"
 
 
 def test_the_openapi_schema_documents_every_platform_event_type(

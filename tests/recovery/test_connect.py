@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from shared.db import get_engine, session_scope
 from shared.models import FcAccount, RelinkCase
-from shared.recovery_models import PaymentRecovery
+from shared.payments.recovery_models import PaymentRecovery
 from sim.testing import SimServer
 from tests.payments.conftest import configure
 from worker.inbox.handlers import on_invoice_settled

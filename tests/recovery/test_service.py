@@ -16,13 +16,13 @@ from sqlmodel import Session, select
 
 from api.platform_api.service import get_case
 from cli.cases import case_timeline
-from shared.catalog import RECOVER_PAYMENTS
 from shared.db import get_engine, session_scope
 from shared.delivery import DeliveryStatus
+from shared.events.catalog import RECOVER_PAYMENTS
 from shared.models import FcAccount, RelinkCase
-from shared.payment_models import PaymentMethodSwitch
-from shared.platform_models import PlatformEvent
-from shared.recovery_models import PaymentRecovery
+from shared.payments.recovery_models import PaymentRecovery
+from shared.payments.switch_models import PaymentMethodSwitch
+from shared.platform_webhooks.models import PlatformEvent
 from sim.testing import SimServer
 from tests.payments.conftest import PLATFORM_SECRET, configure
 from tests.payments.pages import save_new_payment_method

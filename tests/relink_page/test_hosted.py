@@ -15,8 +15,8 @@ from sqlmodel import Session
 from api.app import create_app
 from api.relink_page import stripe_calls
 from shared import ratelimit
+from shared.cases.links import sign_link
 from shared.db import get_engine, session_scope
-from shared.links import sign_link
 from shared.models import RelinkCase
 from shared.settings import get_settings
 from sim.testing import SimServer

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from shared.contacts import set_contact
+from shared.cases.contacts import set_contact
 from shared.db import session_scope
 from shared.models import ContactSubject, RelinkCase
 from shared.settings import get_settings

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from itsdangerous import URLSafeTimedSerializer
 
 from api.app import create_app
-from shared.links import SALT
+from shared.cases.links import SALT
 
 GOOD = {"case_id": 1, "account_id": "fca_1", "authorization_id": "fcauth_1"}
 

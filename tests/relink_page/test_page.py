@@ -15,8 +15,8 @@ from sqlalchemy import inspect, text
 from sqlmodel import Session, select
 
 from api.relink_page import fc_sessions
+from shared.cases.links import LinkPayload
 from shared.db import get_engine, session_scope
-from shared.links import LinkPayload
 from shared.models import (
     CaseState,
     EmailKind,

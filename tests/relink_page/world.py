@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from shared.links import LinkPayload, sign_link
+from shared.cases.links import LinkPayload, sign_link
 from shared.models import CaseState, FcAccount, FcAuthorization, RelinkCase
 from shared.settings import Settings
 from sim.client import SimClient

@@ -11,9 +11,9 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from shared import contacts
+from shared.cases import contacts
+from shared.cases.links import sign_link
 from shared.db import session_scope
-from shared.links import sign_link
 from shared.logging import configure_logging
 from shared.models import CaseState, ContactSubject
 from tests.platform_api.conftest import add_case, bearer, make_key

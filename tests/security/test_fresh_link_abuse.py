@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from shared import outbox
 from shared.db import session_scope, utcnow
+from shared.emails import enqueue
 from shared.models import EmailKind, EmailOutbox
 from shared.settings import get_settings
 from tests.relink_page.world import World
@@ -55,7 +55,7 @@ def test_a_link_expired_more_than_thirty_days_ago_mints_no_fresh_link(
 def email_clock(monkeypatch: pytest.MonkeyPatch) -> list[datetime]:
     """The time the outbox (and the page) see when a fresh link is asked for."""
     now = [utcnow()]
-    monkeypatch.setattr(outbox, "utcnow", lambda: now[0])
+    monkeypatch.setattr(enqueue, "utcnow", lambda: now[0])
     monkeypatch.setattr("api.relink_page.service.utcnow", lambda: now[0], raising=False)
     return now
 

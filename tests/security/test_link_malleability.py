@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from shared.links import LinkError, LinkPayload, read_link, sign_link
+from shared.cases.links import LinkError, LinkPayload, read_link, sign_link
 
 PAYLOAD = LinkPayload(case_id=7, account_id="fca_1", authorization_id="fcauth_1")
 

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from shared.links import LinkPayload, sign_link
+from shared.cases.links import LinkPayload, sign_link
 from tests.platform_api.conftest import add_case, bearer, make_key
 
 

@@ -13,8 +13,8 @@ from sqlmodel import Session
 
 from api import request_limits
 from api.app import create_app
-from shared.catalog import PROCESS_EVENT
 from shared.db import get_engine, utcnow
+from shared.events.catalog import PROCESS_EVENT
 from shared.models import WebhookEvent
 from shared.settings import get_settings
 from tests.ops.scenario import DEAD_EVENT, seed

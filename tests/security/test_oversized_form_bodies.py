@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from shared.links import LinkPayload, sign_link
+from shared.cases.links import LinkPayload, sign_link
 from shared.settings import Settings
 from sim.testing import SimServer
 from tests.integration.stack import free_port, uvicorn_command, wait_until

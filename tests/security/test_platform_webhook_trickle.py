@@ -18,10 +18,10 @@ import pytest
 import yaml
 from sqlmodel import select
 
-from shared import platform_events, platform_payloads
-from shared.catalog import DELIVER_PLATFORM_EVENT
 from shared.db import session_scope, utcnow
-from shared.platform_models import PlatformAttempt, PlatformEvent
+from shared.events.catalog import DELIVER_PLATFORM_EVENT
+from shared.platform_webhooks import events, payloads
+from shared.platform_webhooks.models import PlatformAttempt, PlatformEvent
 from shared.settings import Settings, get_settings
 from tests.conftest import Published
 from tests.platform_webhooks.receiver import SECRET
@@ -103,7 +103,7 @@ def trickler(monkeypatch: pytest.MonkeyPatch, db: None) -> Iterator[Trickler]:
 
 def write_event() -> int:
     with session_scope() as session:
-        row = platform_events.record(session, platform_payloads.TEST, "test", {"hello": "relink"})
+        row = events.record(session, payloads.TEST, "test", {"hello": "relink"})
         assert row is not None
         assert row.id is not None
         return row.id

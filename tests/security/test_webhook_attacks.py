@@ -15,7 +15,7 @@ from api.app import create_app
 from api.webhooks import inbox_writer
 from shared.db import session_scope
 from shared.errors import RelinkError
-from shared.inbox import EventHeader, InboxItem
+from shared.events.inbox import EventHeader, InboxItem
 from shared.models import WebhookEvent
 from shared.settings import get_settings
 from tests.conftest import WEBHOOK_SECRET

@@ -15,8 +15,8 @@ from shared import delivery
 from shared.db import session_scope, utcnow
 from shared.delivery import DeliveryStatus
 from shared.models import EMAILS, EmailKind, EmailOutbox
-from shared.payment_models import SWITCHES, PaymentMethodSwitch
-from shared.platform_models import EVENT_STATUSES
+from shared.payments.switch_models import SWITCHES, PaymentMethodSwitch
+from shared.platform_webhooks.models import EVENT_STATUSES
 
 LEASE = timedelta(minutes=5)
 

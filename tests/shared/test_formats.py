@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from shared.contacts import mask_email
+from shared.cases.contacts import mask_email
 from shared.db import iso
 
 

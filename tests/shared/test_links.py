@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.links import LinkError, LinkPayload, link_url, read_link, sign_link
+from shared.cases.links import LinkError, LinkPayload, link_url, read_link, sign_link
 from shared.settings import get_settings
 
 PAYLOAD = LinkPayload(case_id=7, account_id="fca_1", authorization_id="fcauth_1")

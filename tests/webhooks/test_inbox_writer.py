@@ -9,7 +9,7 @@ import pytest
 
 from api.webhooks import inbox_writer
 from shared.errors import UnavailableError
-from shared.inbox import EventHeader, InboxItem
+from shared.events.inbox import EventHeader, InboxItem
 from tests.conftest import Published
 
 

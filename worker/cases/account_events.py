@@ -9,10 +9,10 @@ import stripe
 import structlog
 from sqlmodel import Session
 
+from shared.events.stripe_event import EventRef
 from shared.models import FcAccount, FcAuthorization
 from shared.settings import get_settings
 from shared.stripe_client import StripeNotConfigured, make_stripe_client, retrieve_account
-from shared.stripe_event import EventRef
 from shared.stripe_objects import AccountSnapshot
 from worker.cases.accounts import apply_event_snapshot
 from worker.cases.repository import lock_authorization

@@ -13,15 +13,15 @@ import stripe
 import structlog
 from sqlmodel import Session
 
-from shared import platform_events, platform_payloads
 from shared.connect import current_account
+from shared.events.stripe_event import EventRef
 from shared.models import FcAccount, RelinkCase
+from shared.platform_webhooks import events, payloads
 from shared.stripe_client import make_stripe_client
-from shared.stripe_event import EventRef
 from shared.stripe_objects import AccountSnapshot
-from shared.stripe_payments import list_bank_payment_methods
 from worker.cases.core.standing import number_of
 from worker.cases.proactive import handle_account_warning
+from worker.stripe_payments import list_bank_payment_methods
 
 log = structlog.get_logger(__name__)
 
@@ -60,8 +60,6 @@ def handle_account_numbers(
         return case
     case.blocked_payment_methods = [*(case.blocked_payment_methods or []), *new]
     session.add(case)
-    platform_events.record_case_event(
-        session, platform_payloads.PAYMENT_METHOD_BLOCKED, case, payment_methods=new
-    )
+    events.record_case_event(session, payloads.PAYMENT_METHOD_BLOCKED, case, payment_methods=new)
     log.info("payment_methods_blocked", case_id=case.id, account_id=stored.id, count=len(new))
     return case

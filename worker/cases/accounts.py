@@ -6,12 +6,12 @@ import stripe
 import structlog
 from sqlmodel import Session
 
-from shared import platform_events
 from shared.connect import current_account
 from shared.db import utcnow
+from shared.events.stripe_event import EventRef
 from shared.models import FcAccount, FcAuthorization
+from shared.platform_webhooks import events
 from shared.stripe_client import make_stripe_client, retrieve_account
-from shared.stripe_event import EventRef
 from shared.stripe_objects import AccountSnapshot
 from worker.cases.core.state import API_SNAPSHOT as API_SNAPSHOT
 from worker.cases.core.state import is_newer
@@ -73,9 +73,9 @@ def apply_account_snapshot(
     if stored.authorization_id:
         _ensure_authorization(session, stored)
     changed = _standing_of(stored) != before and (before is not None or stored.status != "active")
-    if changed and platform_events.enabled():
+    if changed and events.enabled():
         case = open_case_of(session, stored.authorization_id) if stored.authorization_id else None
-        platform_events.record_account_status(session, stored, before and before[0], case)
+        events.record_account_status(session, stored, before and before[0], case)
     return stored
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import structlog
 from sqlmodel import Session
 
+from shared.events.stripe_event import EventRef
 from shared.models import RelinkCase
-from shared.stripe_event import EventRef
 from shared.stripe_objects import AccountSnapshot, AccountStatus
 from worker.cases.account_events import apply_account_event, fill_authorization
 from worker.cases.core.classification import classify_deactivation

@@ -6,11 +6,11 @@ from __future__ import annotations
 import structlog
 from sqlmodel import Session
 
-from shared import platform_events, platform_payloads
 from shared.db import utcnow
+from shared.emails.enqueue import add_email
+from shared.events.stripe_event import EventRef
 from shared.models import CaseState, EmailKind
-from shared.outbox import add_email
-from shared.stripe_event import EventRef
+from shared.platform_webhooks import events, payloads
 from shared.stripe_objects import AccountSnapshot, Action
 from worker.cases.account_events import apply_account_event
 from worker.cases.core.verdicts import DISCONNECTED, Step, disconnection
@@ -52,6 +52,6 @@ def handle_disconnection(session: Session, event: EventRef, account: AccountSnap
     case.last_heard_at = now
     session.add(case)
     add_email(session, case, EmailKind.UNREPAIRABLE, send_after=now, key="unrepairable", now=now)
-    platform_events.record_case_event(session, platform_payloads.CASE_UNREPAIRABLE, case)
+    events.record_case_event(session, payloads.CASE_UNREPAIRABLE, case)
     log.info("case_unrepairable", case_id=case.id, event_id=event.id, cause=DISCONNECTED)
     return "unrepairable"

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from shared.events.stripe_event import EventRef
 from shared.models import RelinkCase
-from shared.stripe_event import EventRef
 from shared.stripe_objects import AccountSnapshot, AuthorizationSnapshot
 from worker.cases.account_events import apply_account_event, fill_authorization
 from worker.cases.core.standing import WARNING_CLEARED

@@ -6,7 +6,7 @@ from __future__ import annotations
 import structlog
 from sqlmodel import Session
 
-from shared.stripe_event import EventRef
+from shared.events.stripe_event import EventRef
 from shared.stripe_objects import AccountSnapshot
 from worker.cases.account_events import apply_account_event
 from worker.cases.reconcile import reconcile_locked, trigger_of

@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from shared.connect import acting_on
 from shared.db import session_scope, utcnow
+from shared.events.stripe_event import EventRef
 from shared.models import FcAuthorization
 from shared.settings import get_settings
 from shared.stripe_client import (
@@ -26,7 +27,6 @@ from shared.stripe_client import (
     retrieve_account,
     retrieve_authorization,
 )
-from shared.stripe_event import EventRef
 from shared.stripe_objects import HOLDER_TYPES, AccountSnapshot, AuthorizationSnapshot
 from worker.cases.accounts import API_SNAPSHOT, apply_account_snapshot
 from worker.cases.core.state import OUTBOX as OUTBOX

@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 import structlog
 from sqlmodel import Session
 
-from shared import platform_events, platform_payloads
 from shared.db import utcnow
+from shared.emails.enqueue import add_email
 from shared.models import CaseState, EmailKind, FcAccount, FcAuthorization, RelinkCase
-from shared.outbox import add_email
+from shared.platform_webhooks import events, payloads
 from shared.settings import get_settings
 from shared.stripe_objects import Action
 from worker.cases.core.classification import CauseFamily, Deactivation, classify_deactivation
@@ -104,7 +104,7 @@ def open_proactive_case(
     if opened:
         send_after = now + timedelta(seconds=get_settings().quiet_period_seconds)
         add_email(session, case, EmailKind.PROACTIVE, send_after=send_after, key="relink", now=now)
-        platform_events.record_case_event(session, platform_payloads.CASE_OPENED, case)
+        events.record_case_event(session, payloads.CASE_OPENED, case)
         log.info(
             "proactive_case_opened",
             case_id=case.id,

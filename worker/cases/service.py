@@ -12,16 +12,17 @@ import structlog
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from shared import metrics, platform_events, platform_payloads
-from shared.catalog import ASSESS_MONEY_AT_STAKE
+from shared import metrics
 from shared.db import utcnow
+from shared.emails.enqueue import add_email
+from shared.events.catalog import ASSESS_MONEY_AT_STAKE
 from shared.models import CaseState, EmailKind, EmailOutbox, OutboxStatus, RelinkCase
-from shared.outbox import add_email
-from shared.payment_recovery import request_recovery
+from shared.platform_webhooks import events, payloads
 from shared.queue import publish_after_commit
 from shared.settings import get_settings
 from worker.cases.core.classification import Deactivation
 from worker.cases.repository import insert_case, open_case_of, unrepairable_case_of
+from worker.recovery.request import request_recovery
 
 log = structlog.get_logger(__name__)
 
@@ -69,10 +70,8 @@ def open_or_join_case(
         )
     if opened:
         unrepairable = case.state == CaseState.UNREPAIRABLE
-        opened_type = (
-            platform_payloads.CASE_UNREPAIRABLE if unrepairable else platform_payloads.CASE_OPENED
-        )
-        platform_events.record_case_event(session, opened_type, case)
+        opened_type = payloads.CASE_UNREPAIRABLE if unrepairable else payloads.CASE_OPENED
+        events.record_case_event(session, opened_type, case)
         metrics.count_step(session, "deactivated")
         if unrepairable:
             metrics.count_step(session, "unrepairable")
@@ -119,7 +118,7 @@ def resolve_case(
     session.add(case)
     assert case.id is not None
     cancelled = cancel_pending_emails(session, case.id)
-    platform_events.record_case_event(session, platform_payloads.CASE_RESOLVED, case)
+    events.record_case_event(session, payloads.CASE_RESOLVED, case)
     if (step := metrics.resolution_step(resolution, case.payment_method_id)) is not None:
         metrics.count_step(session, step)
     if resolution in metrics.REPAIRED_RESOLUTIONS:  # its accounts work again

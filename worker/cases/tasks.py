@@ -5,8 +5,8 @@ from __future__ import annotations
 import structlog
 from celery import Task, shared_task
 
-from shared.catalog import ASSESS_MONEY_AT_STAKE, RECONCILE_AUTHORIZATION, SWEEP_STALE_CASES
 from shared.db import session_scope
+from shared.events.catalog import ASSESS_MONEY_AT_STAKE, RECONCILE_AUTHORIZATION, SWEEP_STALE_CASES
 from shared.queue import publish
 from shared.settings import get_settings
 from worker.cases import reconcile, sweeps

@@ -1,5 +1,5 @@
 """Who to write to, and in which language: the contact the platform set through the API
-(shared/contacts.py), its email and `locale`, else the Stripe Customer's email and
+(shared/cases/contacts.py), its email and `locale`, else the Stripe Customer's email and
 `preferred_locales` (or the connected account's email), looked up live (a Customer also for
 a contact without a supported locale) and cached in-process
 for CONTACT_CACHE_SECONDS. Both are the case's own Stripe account's (Connect): a contact set
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import stripe
 import structlog
 
-from shared.contacts import stored_contact
+from shared.cases.contacts import stored_contact
 from shared.db import session_scope
 from shared.i18n import resolve_locale, supported_locale
 from shared.settings import get_settings

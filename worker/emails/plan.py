@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session
 
+from shared.cases.links import LinkPayload, link_url
 from shared.db import utcnow
 from shared.delivery import DeliveryStatus
-from shared.links import LinkPayload, link_url
 from shared.models import (
     CaseState,
     EmailKind,

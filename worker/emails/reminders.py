@@ -9,8 +9,8 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from shared.delivery import DeliveryStatus
+from shared.emails.enqueue import add_email
 from shared.models import EmailKind, EmailOutbox, RelinkCase
-from shared.outbox import add_email
 from shared.settings import get_settings
 
 

@@ -7,14 +7,14 @@ from functools import partial
 import structlog
 from celery import Task, shared_task
 
-from shared.catalog import SEND_EMAIL, SWEEP_OUTBOX
 from shared.db import outlasting_outages, session_scope
 from shared.delivery import backoff
+from shared.events.catalog import SEND_EMAIL, SWEEP_OUTBOX
 from shared.metrics import SMTP_LOGINS_REFUSED
 from shared.models import EmailOutbox
 from shared.queue import publish
 from shared.settings import get_settings
-from worker.emails import claim, outbox
+from worker.emails import claim, send
 from worker.emails.transport import LoginRefused, TransportError
 from worker.errors import TRANSIENT_ERRORS
 
@@ -35,7 +35,7 @@ def send_email(self: Task, outbox_id: int) -> str:
     """Send one outbox row; transport and Stripe hiccups are retried with backoff, the row
     due again when the retry runs (so the sweep does not jump the backoff)."""
     try:
-        return outbox.send_outbox(outbox_id)
+        return send.send_outbox(outbox_id)
     except LoginRefused as exc:
         pause = get_settings().email_login_pause_seconds
         held = claim.hold_after_refused_login(outbox_id, exc, pause=pause)
@@ -48,7 +48,7 @@ def send_email(self: Task, outbox_id: int) -> str:
         # `sending` until EMAIL_CLAIM_TIMEOUT_SECONDS.
         final = outlasting_outages(
             partial(claim.release, outbox_id, exc, retry_in=delay),
-            patience=outbox.OUTAGE_PATIENCE_SECONDS,
+            patience=send.OUTAGE_PATIENCE_SECONDS,
             what="email_release",
         )
         if final:

@@ -18,9 +18,9 @@ import structlog
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from shared.catalog import HANDLED_EVENT_TYPES
 from shared.connect import PLATFORM
-from shared.inbox import EventHeader, InboxItem, NotAnEvent, record_events
+from shared.events.catalog import HANDLED_EVENT_TYPES
+from shared.events.inbox import EventHeader, InboxItem, NotAnEvent, record_events
 from shared.models import FcAccount, WebhookEvent
 from shared.settings import Settings
 from shared.stripe_client import list_events_page

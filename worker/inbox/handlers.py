@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from shared.catalog import THIN_EVENT_PREFIX, THIN_EVENT_TYPES
-from shared.stripe_event import EventRef
+from shared.events.catalog import THIN_EVENT_PREFIX, THIN_EVENT_TYPES
+from shared.events.stripe_event import EventRef
 from shared.stripe_objects import AccountSnapshot, AuthorizationSnapshot
 from worker.cases.account_numbers import handle_account_numbers
 from worker.cases.accounts import apply_account_snapshot

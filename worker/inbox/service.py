@@ -10,7 +10,7 @@ import structlog
 from sqlmodel import Session
 
 from shared.db import session_scope, utcnow
-from shared.inbox import claim_stale
+from shared.events.inbox import claim_stale
 from shared.models import EventStatus, WebhookEvent
 from shared.settings import get_settings
 from worker.inbox.batch import process_batch

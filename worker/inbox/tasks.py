@@ -7,8 +7,14 @@ from datetime import timedelta
 import structlog
 from celery import Task, shared_task
 
-from shared.catalog import BACKFILL_EVENTS, PROCESS_EVENT, PROCESS_EVENTS, PRUNE_INBOX, REDRIVE
 from shared.db import session_scope, utcnow
+from shared.events.catalog import (
+    BACKFILL_EVENTS,
+    PROCESS_EVENT,
+    PROCESS_EVENTS,
+    PRUNE_INBOX,
+    REDRIVE,
+)
 from shared.models import EventStatus
 from shared.queue import events_task, publish, publish_after_commit
 from shared.settings import Settings, get_settings

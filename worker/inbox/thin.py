@@ -12,8 +12,8 @@ from typing import Any
 import stripe
 from stripe.v2.core import EventNotification
 
-from shared.catalog import THIN_EVENT_PREFIX
-from shared.inbox import THIN_EVENT_OBJECT, iso_seconds
+from shared.events.catalog import THIN_EVENT_PREFIX
+from shared.events.inbox import THIN_EVENT_OBJECT, iso_seconds
 from shared.stripe_client import StripeNotConfigured, fetch_related_object, make_stripe_client
 from worker.errors import PermanentEventError
 

@@ -12,13 +12,13 @@ import structlog
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
-from shared import stripe_payments
 from shared.db import session_scope, utcnow
 from shared.models import RelinkCase
-from shared.money import AT_RISK_STATES
-from shared.money_models import CaseMoney
+from shared.payments.money import AT_RISK_STATES
+from shared.payments.money_models import CaseMoney
 from shared.settings import get_settings
 from shared.stripe_client import make_stripe_client
+from worker import stripe_payments
 from worker.money import rule
 from worker.recovery.rule import InvoiceFacts
 from worker.recovery.service import customer_and_accounts

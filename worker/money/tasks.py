@@ -5,7 +5,7 @@ from __future__ import annotations
 import structlog
 from celery import Task, shared_task
 
-from shared.catalog import ASSESS_MONEY_AT_STAKE
+from shared.events.catalog import ASSESS_MONEY_AT_STAKE
 from worker.errors import TRANSIENT_ERRORS, backoff
 from worker.money import service
 

@@ -21,16 +21,18 @@ import stripe
 import structlog
 from sqlmodel import Session, col, select
 
-from shared import delivery, platform_events, stripe_payments
+from shared import delivery
 from shared.db import session_scope, utcnow
 from shared.delivery import DeliveryStatus
 from shared.errors import UnavailableError
 from shared.models import RelinkCase
-from shared.payment_models import SWITCHES, PaymentMethodSwitch
-from shared.payment_recovery import request_recovery
+from shared.payments.switch_models import SWITCHES, PaymentMethodSwitch
+from shared.platform_webhooks import events
 from shared.settings import Settings, get_settings
 from shared.stripe_client import make_stripe_client
+from worker import stripe_payments
 from worker.errors import TRANSIENT_ERRORS
+from worker.recovery.request import request_recovery
 
 log = structlog.get_logger(__name__)
 
@@ -86,7 +88,7 @@ def switch_payment_method(
         else:
             row.last_error = None
             _finish(row, DeliveryStatus.SWITCHED)
-            platform_events.record_payment_method_switched(session, case, row)
+            events.record_payment_method_switched(session, case, row)
             request_recovery(session, case, row.payment_method_id)
         log.info(
             "payment_method_switch",

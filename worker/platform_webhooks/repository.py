@@ -9,9 +9,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, text, update
 from sqlmodel import Session, col, select
 
-from shared import delivery, platform_endpoint
+from shared import delivery
 from shared.delivery import DeliveryStatus
-from shared.platform_models import PLATFORM_EVENTS, PlatformAttempt, PlatformEvent
+from shared.platform_webhooks import endpoint
+from shared.platform_webhooks.models import PLATFORM_EVENTS, PlatformAttempt, PlatformEvent
 from shared.settings import Settings
 
 BUSY = "busy"
@@ -40,7 +41,7 @@ def claim(
     row = delivery.lock_claimable(session, PLATFORM_EVENTS, event_id, now=now, lease=lease)
     if row is None:
         return None
-    if platform_endpoint.must_hold(session, row):
+    if endpoint.must_hold(session, row):
         row.status = DeliveryStatus.HELD
         session.add(row)
         return HELD

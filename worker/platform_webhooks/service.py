@@ -6,7 +6,7 @@ response body (kept with the attempt, never logged), and gives up
 PLATFORM_WEBHOOK_TIMEOUT_SECONDS after it starts, wall clock: connecting, TLS, sending and the
 status line and headers together (an endpoint trickling a byte per read would hold a
 per-read timeout for ever); a body still arriving at the deadline is kept as far as it came.
-Every outcome updates the endpoint's standing (shared/platform_endpoint.py): failing for
+Every outcome updates the endpoint's standing (shared/platform_webhooks/endpoint.py): failing for
 PLATFORM_WEBHOOK_DISABLE_AFTER_HOURS disables it, and its deliveries are held. A failed attempt is
 tried again after an exponential, jittered delay, with the same `webhook-id` and body and a
 new timestamp and signature, until PLATFORM_WEBHOOK_RETRY_WINDOW_SECONDS have passed since
@@ -25,11 +25,12 @@ import structlog
 from sqlmodel import Session
 from standardwebhooks.webhooks import Webhook
 
-from shared import delivery, platform_endpoint, platform_events, platform_payloads
-from shared.catalog import DELIVER_PLATFORM_EVENT
+from shared import delivery
 from shared.db import session_scope, utcnow
 from shared.delivery import DeliveryStatus
-from shared.platform_models import (
+from shared.events.catalog import DELIVER_PLATFORM_EVENT
+from shared.platform_webhooks import endpoint, events, payloads
+from shared.platform_webhooks.models import (
     PLATFORM_EVENTS,
     RESPONSE_BODY_BYTES,
     PlatformAttempt,
@@ -153,7 +154,7 @@ def deliver(event_id: int, *, settings: Settings | None = None) -> str:
         assert isinstance(claimed, PlatformEvent)
         session.flush()
         session.expunge(claimed)  # read after the commit, without a session
-    body = platform_events.body(claimed, settings)
+    body = events.body(claimed, settings)
     at = utcnow()
     result = post(
         settings.platform_webhook_url,
@@ -183,7 +184,7 @@ def finish(
     assert claimed.id is not None
     now = utcnow()
     # the endpoint's lock first, then the row's: every finish takes them in this order
-    disabled = platform_endpoint.record_outcome(
+    disabled = endpoint.record_outcome(
         session,
         ok=result.ok,
         at=at,
@@ -210,9 +211,9 @@ def finish(
         row.status, row.delivered_at = DeliveryStatus.DELIVERED, now
         session.add(row)
         session.flush()
-        platform_endpoint.release_held(session, now=now, sequence_key=row.sequence_key)
+        endpoint.release_held(session, now=now, sequence_key=row.sequence_key)
         return "delivered"
-    if platform_endpoint.endpoint(session).disabled_at is not None:
+    if endpoint.endpoint(session).disabled_at is not None:
         row.status = DeliveryStatus.HELD
         session.add(row)
         return HELD
@@ -220,7 +221,7 @@ def finish(
     if now - row.retrying_since >= window:
         delivery.release(session, PLATFORM_EVENTS, row, now=now, retry_in=None, error=result.error)
         session.flush()
-        platform_endpoint.release_held(session, now=now, sequence_key=row.sequence_key)
+        endpoint.release_held(session, now=now, sequence_key=row.sequence_key)
         return "failed"
     delay = delivery.backoff(
         row.attempts,
@@ -236,7 +237,7 @@ def finish(
 def send_test_event() -> int:
     """Write a `relink.test` event (delivered like any other); its row id."""
     with session_scope() as session:
-        row = platform_events.record(session, platform_payloads.TEST, "test", {"hello": "relink"})
+        row = events.record(session, payloads.TEST, "test", {"hello": "relink"})
         if row is None or row.id is None:
             raise RuntimeError("PLATFORM_WEBHOOK_URL is not set")
         return row.id

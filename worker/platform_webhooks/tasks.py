@@ -7,9 +7,9 @@ import random
 import structlog
 from celery import shared_task
 
-from shared import platform_endpoint
-from shared.catalog import DELIVER_PLATFORM_EVENT, SWEEP_PLATFORM_EVENTS
 from shared.db import session_scope, utcnow
+from shared.events.catalog import DELIVER_PLATFORM_EVENT, SWEEP_PLATFORM_EVENTS
+from shared.platform_webhooks import endpoint
 from shared.queue import publish
 from shared.settings import get_settings
 from worker.platform_webhooks import repository, service
@@ -37,7 +37,7 @@ def sweep_platform_events() -> int:
     with session_scope() as session:
         now = utcnow()
         event_ids = repository.due_event_ids(session, now=now, settings=settings)
-        platform_endpoint.release_held(session, now=now)
+        endpoint.release_held(session, now=now)
     for event_id in event_ids:
         publish(DELIVER_PLATFORM_EVENT, [event_id])
     if event_ids:

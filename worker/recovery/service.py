@@ -18,15 +18,17 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from shared import metrics, platform_events, stripe_payments
+from shared import metrics
 from shared.db import session_scope, utcnow
 from shared.delivery import DeliveryStatus
 from shared.errors import UnavailableError
 from shared.models import FcAccount, RelinkCase
-from shared.payment_models import PaymentMethodSwitch
-from shared.recovery_models import PaymentRecovery, RecoveryStatus
+from shared.payments.recovery_models import PaymentRecovery, RecoveryStatus
+from shared.payments.switch_models import PaymentMethodSwitch
+from shared.platform_webhooks import events
 from shared.settings import Settings, get_settings
 from shared.stripe_client import make_stripe_client
+from worker import stripe_payments
 from worker.errors import TRANSIENT_ERRORS
 from worker.recovery import rule
 
@@ -210,7 +212,7 @@ def _lock(session: Session, recovery_id: int) -> PaymentRecovery | None:
 def _announce(session: Session, row: PaymentRecovery) -> None:
     case = session.get(RelinkCase, row.case_id)
     assert case is not None
-    platform_events.record_invoice(session, case, row)
+    events.record_invoice(session, case, row)
 
 
 def finish(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import structlog
 from celery import Task, shared_task
 
-from shared.catalog import RECOVER_PAYMENTS, SWEEP_PAYMENT_RECOVERIES
+from shared.events.catalog import RECOVER_PAYMENTS, SWEEP_PAYMENT_RECOVERIES
 from shared.queue import publish
 from shared.settings import get_settings
 from worker.errors import TRANSIENT_ERRORS, backoff

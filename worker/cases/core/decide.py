@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from shared import platform_payloads as events
-from shared.event_header import EventHeader
-from shared.lifecycle import CaseState, EmailKind, OutboxStatus
+from shared.cases.lifecycle import CaseState, EmailKind, OutboxStatus
+from shared.events.header import EventHeader
+from shared.platform_webhooks import payloads as events
 from shared.stripe_objects import AccountSnapshot, AccountStatus
 from worker.cases.core import verdicts
 from worker.cases.core.classification import CauseFamily, classify_deactivation

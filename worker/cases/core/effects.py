@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.event_header import EventHeader
-from shared.lifecycle import EmailKind
+from shared.cases.lifecycle import EmailKind
+from shared.events.header import EventHeader
 from worker.cases.core.state import AuthorizationState, Trigger
 
 
@@ -38,7 +38,7 @@ class SendEmail:
 
 @dataclass(frozen=True)
 class RecordEvent:
-    """A platform event (shared/platform_payloads.py) about a case or an account."""
+    """A platform event (shared/platform_webhooks/payloads.py) about a case or an account."""
 
     type: str
     case: int | None = None

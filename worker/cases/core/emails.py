@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from shared.lifecycle import CaseState
+from shared.cases.lifecycle import CaseState
 from shared.stripe_objects import AccountSnapshot, AccountStatus, Action
 from worker.cases.core.classification import CauseFamily, classify_deactivation
 from worker.cases.core.standing import A, AuthorizationFacts, standing

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.event_header import EventHeader
+from shared.events.header import EventHeader
 from shared.stripe_objects import AccountSnapshot, AuthorizationSnapshot
 from worker.cases.core.state import Trigger
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from shared.lifecycle import OPEN_CASE_STATES, CaseState, EmailKind, OutboxStatus
+from shared.cases.lifecycle import OPEN_CASE_STATES, CaseState, EmailKind, OutboxStatus
 from shared.stripe_objects import AccountSnapshot, AccountStatus, AuthorizationSnapshot
 
 DAY = 86400

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from shared import platform_payloads as events
-from shared.lifecycle import (
+from shared.cases.lifecycle import (
     OPEN_CASE_STATES,
     REPAIRED_RESOLUTIONS,
     CaseState,
@@ -18,6 +17,7 @@ from shared.lifecycle import (
     OutboxStatus,
     resolution_step,
 )
+from shared.platform_webhooks import payloads as events
 from shared.stripe_objects import AccountSnapshot, AccountStatus, Action
 from worker.cases.core import verdicts
 from worker.cases.core.classification import Deactivation, classify_deactivation

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic
 
-from shared.lifecycle import CaseState
+from shared.cases.lifecycle import CaseState
 from shared.stripe_objects import AccountStatus
 from worker.cases.core.standing import WARNING_CLEARED, A, Standing, ending_of
 

@@ -22,11 +22,11 @@ import structlog
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from shared import metrics, platform_events, platform_payloads
-from shared.catalog import SEND_EMAIL
+from shared import metrics
 from shared.connect import acting_on
 from shared.db import outlasting_outages, session_scope, utcnow
 from shared.delivery import DeliveryStatus
+from shared.events.catalog import SEND_EMAIL
 from shared.models import (
     OPEN_CASE_STATES,
     CaseState,
@@ -36,6 +36,7 @@ from shared.models import (
     RelinkCase,
     WebhookEvent,
 )
+from shared.platform_webhooks import events, payloads
 from shared.queue import publish_after_commit
 from shared.ratelimit import RateLimitTimeout, acquire
 from shared.settings import Settings, get_settings
@@ -234,9 +235,7 @@ def _mark_sent(session: Session, plan: Plan, recipient: Recipient | None) -> Non
         if plan.kind in FIRST_EMAILS:
             _count_first_email(session, case, plan.kind, now)
     if plan.kind in (EmailKind.REMINDER, EmailKind.FRESH_LINK):
-        platform_events.record_case_event(
-            session, platform_payloads.CASE_REMINDER_DUE, case, reason=plan.kind.value
-        )
+        events.record_case_event(session, payloads.CASE_REMINDER_DUE, case, reason=plan.kind.value)
     if case.state == CaseState.NO_CONTACT:
         case.state = CaseState.OPEN  # an address turned up (e.g. for a fresh link)
     session.add(case)

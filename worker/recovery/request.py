@@ -1,12 +1,12 @@
 """Asking the worker to pay again the invoices that failed on the broken account
 (RECOVER_FAILED_PAYMENTS) when a case ends repaired or a switch to a new PaymentMethod
-succeeds; worker/recovery does it, shared/timeline.py shows it. Helpers here never commit."""
+succeeds; worker/recovery does it, shared/cases/timeline.py shows it. Helpers here never commit."""
 
 from __future__ import annotations
 
 from sqlmodel import Session
 
-from shared.catalog import RECOVER_PAYMENTS
+from shared.events.catalog import RECOVER_PAYMENTS
 from shared.models import RelinkCase
 from shared.queue import publish_after_commit
 from shared.settings import get_settings

@@ -10,10 +10,10 @@ from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, col, select
 
 from shared.db import utcnow
-from shared.event_header import THIN_EVENT_OBJECT as THIN_EVENT_OBJECT
-from shared.event_header import EventHeader as EventHeader
-from shared.event_header import NotAnEvent as NotAnEvent
-from shared.event_header import iso_seconds as iso_seconds
+from shared.events.header import THIN_EVENT_OBJECT as THIN_EVENT_OBJECT
+from shared.events.header import EventHeader as EventHeader
+from shared.events.header import NotAnEvent as NotAnEvent
+from shared.events.header import iso_seconds as iso_seconds
 from shared.models import EventStatus, WebhookEvent
 
 

@@ -3,7 +3,7 @@ platform, its delivery attempts, and the per-case (per-account) sequence counter
 
 The row keeps the event's JSON without the relink link; the link is signed at delivery, as
 of the event's creation, so every retry sends the same bytes and no usable link sits in the
-database (shared/platform_events.py)."""
+database (shared/platform_webhooks/events.py)."""
 
 from __future__ import annotations
 

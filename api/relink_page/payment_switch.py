@@ -1,6 +1,6 @@
 """Switching the platform's payments to a PaymentMethod saved on the relink page's
 no_account path (PAYMENT_METHOD_SWITCH): the page asks for it (`request_switch`, a row and a
-task published after its commit); worker/payments makes the writes; shared/timeline.py
+task published after its commit); worker/payments makes the writes; shared/cases/timeline.py
 shows them on the case.
 
 Helpers here never commit."""
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from shared.catalog import SWITCH_PAYMENT_METHOD
+from shared.events.catalog import SWITCH_PAYMENT_METHOD
 from shared.models import FcAccount, RelinkAttempt, RelinkCase
-from shared.payment_models import PaymentMethodSwitch
+from shared.payments.switch_models import PaymentMethodSwitch
 from shared.queue import publish_after_commit
 from shared.settings import get_settings
 

@@ -20,13 +20,14 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from shared.catalog import DELIVER_PLATFORM_EVENT
+from shared.cases.links import LinkPayload, link_url
 from shared.db import iso, table_of, utcnow
-from shared.links import LinkPayload, link_url
+from shared.events.catalog import DELIVER_PLATFORM_EVENT
 from shared.models import OPEN_CASE_STATES, FcAccount, FcAuthorization, RelinkAttempt, RelinkCase
-from shared.payment_models import STEPS, PaymentMethodSwitch
-from shared.platform_models import PlatformEvent, PlatformSequence
-from shared.platform_payloads import (
+from shared.payments.recovery_models import PaymentRecovery, RecoveryStatus
+from shared.payments.switch_models import STEPS, PaymentMethodSwitch
+from shared.platform_webhooks.models import PlatformEvent, PlatformSequence
+from shared.platform_webhooks.payloads import (
     ACCOUNT_STATUS_CHANGED,
     CASE_OPENED,
     CASE_REMINDER_DUE,
@@ -45,7 +46,6 @@ from shared.platform_payloads import (
     Replaces,
 )
 from shared.queue import publish_after_commit
-from shared.recovery_models import PaymentRecovery, RecoveryStatus
 from shared.settings import Settings, get_settings
 
 WITH_LINK = (CASE_OPENED, CASE_REMINDER_DUE)

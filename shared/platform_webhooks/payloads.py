@@ -1,7 +1,7 @@
-"""The platform webhooks' bodies, one model per event type (issue 20): shared/platform_events.py
-validates every payload by its type's model in `PAYLOADS`, the OpenAPI `webhooks` section
-documents them and docs/platform-webhooks/ holds their JSON Schemas, written by
-`python -m shared.platform_payloads`.
+"""The platform webhooks' bodies, one model per event type (issue 20):
+shared/platform_webhooks/events.py validates every payload by its type's model in `PAYLOADS`, the
+OpenAPI `webhooks` section documents them and docs/platform-webhooks/ holds their JSON Schemas,
+written by `python -m shared.platform_webhooks.payloads`.
 
 A field left out of a body rather than sent as null (a connected account's `stripe_account`,
 a case's `blocked_payment_methods`, the relink link added at delivery) is `Omitted`."""
@@ -29,7 +29,7 @@ INVOICE_RECOVERED = "relink.invoice.recovered"
 INVOICE_RETRY_FAILED = "relink.invoice.retry_failed"
 TEST = "relink.test"
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "docs" / "platform-webhooks"
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "docs" / "platform-webhooks"
 
 
 def _absent(value: object) -> bool:

@@ -15,8 +15,8 @@ from sqlmodel import Session, col, select
 
 from shared.delivery import DeliveryStatus
 from shared.models import EmailOutbox, RelinkAttempt, RelinkCase, WebhookEvent
-from shared.payment_models import PaymentMethodSwitch
-from shared.recovery_models import OUTCOMES, PaymentRecovery, RecoveryStatus
+from shared.payments.recovery_models import OUTCOMES, PaymentRecovery, RecoveryStatus
+from shared.payments.switch_models import PaymentMethodSwitch
 
 NO_CUSTOMER = "nothing to switch: the account holder is not a Customer"
 STEP_WORDS = {

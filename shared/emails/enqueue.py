@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import relationship
 from sqlmodel import Session, col, select
 
-from shared.catalog import SEND_EMAIL
 from shared.db import utcnow
+from shared.events.catalog import SEND_EMAIL
 from shared.ids import assign_id
 from shared.models import OPEN_CASE_STATES, EmailKind, EmailOutbox, RelinkCase
 from shared.queue import publish_after_commit

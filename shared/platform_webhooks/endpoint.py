@@ -16,10 +16,10 @@ from sqlalchemy import exists, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from shared.catalog import DELIVER_PLATFORM_EVENT
 from shared.db import table_of
 from shared.delivery import DeliveryStatus
-from shared.platform_models import (
+from shared.events.catalog import DELIVER_PLATFORM_EVENT
+from shared.platform_webhooks.models import (
     ENDPOINT_ID,
     PlatformAttempt,
     PlatformEndpoint,

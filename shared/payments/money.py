@@ -21,8 +21,8 @@ from sqlmodel.sql.expression import Select
 
 from shared.db import utcnow
 from shared.models import REPAIRED_RESOLUTIONS, CaseState, RelinkCase
-from shared.money_models import CaseMoney
-from shared.recovery_models import PaymentRecovery, RecoveryStatus
+from shared.payments.money_models import CaseMoney
+from shared.payments.recovery_models import PaymentRecovery, RecoveryStatus
 
 AT_RISK_STATES = (CaseState.OPEN, CaseState.NO_CONTACT, CaseState.UNREPAIRABLE)
 RATE_WINDOWS = (7, 30)

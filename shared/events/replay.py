@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlmodel import col, select
 
 from shared.db import session_scope, utcnow
-from shared.inbox import forget_enqueue
+from shared.events.inbox import forget_enqueue
 from shared.models import EventStatus, WebhookEvent
 from shared.queue import events_task, publish_after_commit
 

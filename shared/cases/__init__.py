@@ -1,0 +1,1 @@
+"""Cases as the api, the CLI and the worker read them: timeline, contacts, links"""

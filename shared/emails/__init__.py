@@ -1,0 +1,1 @@
+"""Writing relink emails into the outbox (worker/emails sends them)."""

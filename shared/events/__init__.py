@@ -1,0 +1,1 @@
+"""Stripe events as relink receives them: the inbox, the handled types, replay."""

@@ -1,0 +1,1 @@
+"""The platform webhooks outbox: its rows, their bodies, the endpoint's standing."""
