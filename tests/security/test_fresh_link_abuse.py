@@ -1,7 +1,7 @@
 """POST /relink/{token}/fresh emails a new link to the address on file, and an expired token is
 enough to ask. Bounded: a token expired more than 30 days ago (FRESH_LINK_MAX_EXPIRED_DAYS)
 gets nothing, so an old email found in a breach does not mint links forever; one email per
-FRESH_LINK_INTERVAL_SECONDS (shared/outbox.request_fresh_link, the one path); at most
+FRESH_LINK_INTERVAL_SECONDS (shared/emails/enqueue.request_fresh_link, the one path); at most
 FRESH_LINK_DAILY_CAP per case in any 24 hours."""
 
 from __future__ import annotations
