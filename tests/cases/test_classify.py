@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import pytest
 
-from worker.cases.core.classification import CauseFamily, classify_deactivation
+from worker.cases.core.classification import EmailTemplate, classify_deactivation
 
 CAUSES = {
-    "access_denied": CauseFamily.ACCESS,
-    "access_expired": CauseFamily.ACCESS,
-    "account_closed": CauseFamily.UNKNOWN,
-    "account_unavailable": CauseFamily.UNKNOWN,
-    "institution_requirement": CauseFamily.INSTITUTION,
-    "unspecified": CauseFamily.UNKNOWN,
-    "bank_merged_into_another": CauseFamily.UNKNOWN,  # an unknown (future) cause
+    "access_denied": EmailTemplate.ACCESS,
+    "access_expired": EmailTemplate.ACCESS,
+    "account_closed": EmailTemplate.UNKNOWN,
+    "account_unavailable": EmailTemplate.UNKNOWN,
+    "institution_requirement": EmailTemplate.INSTITUTION,
+    "unspecified": EmailTemplate.UNKNOWN,
+    "bank_merged_into_another": EmailTemplate.UNKNOWN,  # an unknown (future) cause
 }
 
 
 @pytest.mark.parametrize(("cause", "family"), CAUSES.items())
-def test_relink_required_is_repairable_in_the_cause_family(cause: str, family: CauseFamily) -> None:
+def test_relink_required_is_repairable_in_the_cause_family(
+    cause: str, family: EmailTemplate
+) -> None:
     result = classify_deactivation(cause, "relink_required")
     assert result.repairable
     assert result.family is family
@@ -29,13 +31,13 @@ def test_relink_required_is_repairable_in_the_cause_family(cause: str, family: C
 def test_action_none_is_unrepairable_whatever_the_cause(cause: str) -> None:
     result = classify_deactivation(cause, "none")
     assert not result.repairable
-    assert result.family is CauseFamily.UNREPAIRABLE
+    assert result.family is EmailTemplate.UNREPAIRABLE
     assert result.cause == cause
 
 
 def test_an_unknown_action_is_not_treated_as_repairable() -> None:
     assert (
-        classify_deactivation("access_expired", "contact_bank").family is CauseFamily.UNREPAIRABLE
+        classify_deactivation("access_expired", "contact_bank").family is EmailTemplate.UNREPAIRABLE
     )
 
 

@@ -77,7 +77,7 @@ def tell(sim: SimServer, auth: Authorization, rng: random.Random) -> list[Item]:
 def shell_answer(auth: Authorization, delivery: list[Item]) -> Answer:
     for item in delivery:
         if isinstance(item, str):
-            reconcile.reconcile_authorization(auth.id, reconcile.RELINK)
+            reconcile.run_reconciliation(auth.id, reconcile.RELINK)
         else:
             assert feed(item) in ("processed", "ignored")
     with session_scope() as session:

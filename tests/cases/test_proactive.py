@@ -105,7 +105,7 @@ def test_relinking_a_warned_account_resolves_the_proactive_case(sim: SimServer) 
     relink(sim, auth)  # an active account's relink sends no event: the page's task reconciles
     from worker.cases import reconcile
 
-    reconcile.reconcile_authorization(auth.id)
+    reconcile.run_reconciliation(auth.id)
     [case] = cases()
     assert (case.state, case.resolution) == ("resolved", "warning_cleared")
     assert [r.status for r in outbox_rows()] == [OutboxStatus.CANCELLED]
@@ -148,6 +148,6 @@ def test_a_relink_soon_after_a_reconciliation_reads_stripe_again(sim: SimServer)
     sim.client.mark_authorization_upcoming_deactivation(auth.id)
     feed_new(sim, seen, auth)  # the authorization warning reconciles (within the window)
     relink(sim, auth)
-    assert reconcile.reconcile_authorization(auth.id, reconcile.RELINK) == "reconciled"
+    assert reconcile.run_reconciliation(auth.id, reconcile.RELINK) == "reconciled"
     [case] = cases()
     assert (case.state, case.resolution) == ("resolved", "warning_cleared")

@@ -132,7 +132,7 @@ def test_any_interleaving_of_an_authorizations_events_ends_in_stripes_state(
     def deliver(items: list[dict[str, Any] | str]) -> None:
         for item in items:
             if item == "reconcile":
-                reconcile.reconcile_authorization(auth.id, reconcile.RELINK)
+                reconcile.run_reconciliation(auth.id, reconcile.RELINK)
             else:
                 assert isinstance(item, dict)
                 assert feed(item) in ("processed", "ignored")

@@ -81,7 +81,7 @@ def test_a_missed_reactivation_is_caught_by_reconciling_from_the_api(sim: SimSer
         feed(event)
     relink(sim, auth)  # its `reactivated` events never arrive
 
-    assert reconcile.reconcile_authorization(auth.id, reconcile.SWEEP) == "reconciled"
+    assert reconcile.run_reconciliation(auth.id, reconcile.SWEEP) == "reconciled"
 
     [case] = cases()
     assert (case.state, case.resolution, case.resolved_by) == ("resolved", "sweep", "sweep")
@@ -95,16 +95,16 @@ def test_a_second_reconciliation_within_the_window_reads_nothing_from_stripe(
     auth = new_authorization(sim)
     for event in events_of(sim, auth):
         feed(event)
-    assert reconcile.reconcile_authorization(auth.id) == "reconciled"
+    assert reconcile.run_reconciliation(auth.id) == "reconciled"
     sim.client.clear_requests()
-    assert reconcile.reconcile_authorization(auth.id) == "coalesced"
+    assert reconcile.run_reconciliation(auth.id) == "coalesced"
     assert call_counts(sim) == {"authorization": 0, "list": 0, "account": 0}
 
 
 def test_reconciliation_finds_accounts_relink_never_stored(sim: SimServer) -> None:
     auth = new_authorization(sim, n_accounts=3)
     feed(events_of(sim, auth)[0])  # only one account.created arrived
-    assert reconcile.reconcile_authorization(auth.id) == "reconciled"
+    assert reconcile.run_reconciliation(auth.id) == "reconciled"
     assert set(stored_accounts()) == set(auth.accounts)
     counts = call_counts(sim)
     assert counts == {"authorization": 1, "list": 1, "account": 0}, counts
@@ -115,7 +115,7 @@ def test_a_deactivation_found_by_reconciling_opens_the_case(sim: SimServer) -> N
     for event in events_of(sim, auth):
         feed(event)
     sim.client.deactivate_authorization(auth.id)  # its `deactivated` events never arrive
-    reconcile.reconcile_authorization(auth.id, reconcile.SWEEP)
+    reconcile.run_reconciliation(auth.id, reconcile.SWEEP)
     [case] = cases()
     assert case.state == "open"
     assert [r.kind for r in outbox_rows()] == ["relink"]
@@ -149,7 +149,7 @@ def test_an_event_of_the_same_second_as_an_api_read_is_settled_by_asking_stripe(
     # given an account read from the API at Stripe time T (active)
     auth = new_authorization(sim, n_accounts=1)
     feed(events_of(sim, auth)[0])
-    reconcile.reconcile_authorization(auth.id)
+    reconcile.run_reconciliation(auth.id)
     read_at = stored_accounts()[auth.accounts[0]].state_at
     # when a deactivation stamped the same second T arrives (time cannot order the two)
     sim.client.deactivate_account(auth.accounts[0])

@@ -66,7 +66,7 @@ def test_a_new_account_relink_ends_the_case_and_the_old_accounts_ask_nothing_aga
         assert stored is not None
         replaced = mark_replaced(db, stored, auth.accounts[0], new_id)
     assert replaced == sorted(auth.accounts)
-    reconcile.reconcile_authorization(auth.id)
+    reconcile.run_reconciliation(auth.id)
 
     # then the case is resolved, as replaced where Stripe left the old accounts inactive
     [case] = cases()
@@ -85,6 +85,6 @@ def test_a_new_account_relink_ends_the_case_and_the_old_accounts_ask_nothing_aga
         sim.client.deactivate_account(auth.accounts[0])
         for event in events_of(sim, auth, DEACTIVATED)[len(deactivations) :]:
             feed(event)
-    reconcile.reconcile_authorization(auth.id, reconcile.SWEEP)
+    reconcile.run_reconciliation(auth.id, reconcile.SWEEP)
     assert [(c.id, c.state) for c in cases()] == [(case.id, "resolved")]
     assert {r.status for r in outbox_rows()} == {OutboxStatus.CANCELLED}

@@ -95,7 +95,7 @@ def feed(event: dict[str, Any]) -> str:
     item = InboxItem(header, orjson.dumps(event).decode(), event["type"] in handlers.HANDLERS)
     with session_scope() as session:
         record_events(session, [item], stale_after=timedelta(minutes=2))
-    return processing.process_event(event["id"])
+    return processing.process_one(event["id"])
 
 
 def cases() -> list[RelinkCase]:

@@ -12,7 +12,7 @@ from shared.models import EmailKind
 from shared.settings import get_settings
 from sim.testing import SimServer
 from tests.emails.world import due_email, sent_files, text_of
-from worker.cases.core.classification import CauseFamily
+from worker.cases.core.classification import EmailTemplate
 from worker.emails import send
 from worker.emails.message import sender_address
 from worker.emails.render import AccountLine, EmailContent, render_email
@@ -22,7 +22,7 @@ LINK = "https://relink.example/relink/abc"
 
 def access_email() -> EmailContent:
     return render_email(
-        family=CauseFamily.ACCESS,
+        family=EmailTemplate.ACCESS,
         kind=EmailKind.RELINK,
         institution="StripeBank",
         accounts=[AccountLine("Checking", "6789")],

@@ -15,7 +15,7 @@ from shared.models import ContactSubject, EmailKind, FcAccount
 from shared.settings import get_settings
 from sim.testing import SimServer
 from tests.emails.world import cases, due_email, sent_files
-from worker.cases.core.classification import CauseFamily
+from worker.cases.core.classification import EmailTemplate
 from worker.emails import send
 from worker.emails.message import build_message
 from worker.emails.render import AccountLine, render_email
@@ -25,7 +25,7 @@ EXPIRES = datetime(2026, 12, 3, 14, 30, tzinfo=UTC)
 ACCOUNTS = [AccountLine("Everyday Checking", "1111"), AccountLine(None, "2222")]
 
 
-def spanish(family: CauseFamily, kind: EmailKind = EmailKind.RELINK) -> tuple[str, str, str]:
+def spanish(family: EmailTemplate, kind: EmailKind = EmailKind.RELINK) -> tuple[str, str, str]:
     content = render_email(
         family=family,
         kind=kind,
@@ -40,7 +40,7 @@ def spanish(family: CauseFamily, kind: EmailKind = EmailKind.RELINK) -> tuple[st
 
 
 def test_a_relink_email_in_spanish() -> None:
-    subject, text, html = spanish(CauseFamily.ACCESS)
+    subject, text, html = spanish(EmailTemplate.ACCESS)
     assert subject == "Vuelva a conectar su cuenta de Banco Platypus"
     for body in (text, html):
         assert body.count("Hola:") == 1
@@ -57,19 +57,19 @@ def test_a_relink_email_in_spanish() -> None:
 @pytest.mark.parametrize(
     ("family", "kind", "subject"),
     [
-        (CauseFamily.ACCESS, EmailKind.REMINDER, "Recordatorio: vuelva a conectar su cuenta de "),
-        (CauseFamily.UNKNOWN, EmailKind.FRESH_LINK, "Su nuevo enlace para volver a conectar su "),
-        (CauseFamily.PROACTIVE, EmailKind.PROACTIVE, "Vuelva a conectar su cuenta de "),
-        (CauseFamily.UNREPAIRABLE, EmailKind.UNREPAIRABLE, "Su cuenta de Banco Platypus ya no "),
-        (CauseFamily.RECONNECTED, EmailKind.RECONNECTED, "Su cuenta de Banco Platypus está "),
+        (EmailTemplate.ACCESS, EmailKind.REMINDER, "Recordatorio: vuelva a conectar su cuenta de "),
+        (EmailTemplate.UNKNOWN, EmailKind.FRESH_LINK, "Su nuevo enlace para volver a conectar su "),
+        (EmailTemplate.PROACTIVE, EmailKind.PROACTIVE, "Vuelva a conectar su cuenta de "),
+        (EmailTemplate.UNREPAIRABLE, EmailKind.UNREPAIRABLE, "Su cuenta de Banco Platypus ya no "),
+        (EmailTemplate.RECONNECTED, EmailKind.RECONNECTED, "Su cuenta de Banco Platypus está "),
     ],
 )
-def test_every_subject_is_spanish(family: CauseFamily, kind: EmailKind, subject: str) -> None:
+def test_every_subject_is_spanish(family: EmailTemplate, kind: EmailKind, subject: str) -> None:
     assert spanish(family, kind)[0].startswith(subject)
 
 
 def test_a_proactive_deadline_is_a_spanish_date() -> None:
-    subject, text, html = spanish(CauseFamily.PROACTIVE)
+    subject, text, html = spanish(EmailTemplate.PROACTIVE)
     assert subject.endswith("antes del 20 de diciembre de 2026")
     assert "el 20 de diciembre de 2026 a menos que la vuelva a conectar" in text
     assert "el <strong>20 de diciembre de 2026</strong> a menos que" in html
@@ -77,7 +77,7 @@ def test_a_proactive_deadline_is_a_spanish_date() -> None:
 
 def test_the_message_says_its_language() -> None:
     content = render_email(
-        family=CauseFamily.ACCESS,
+        family=EmailTemplate.ACCESS,
         kind=EmailKind.RELINK,
         institution="Banco Platypus",
         accounts=ACCOUNTS,
@@ -102,7 +102,7 @@ def test_a_locales_override_comes_before_the_shared_one(
 
     def text(locale: str) -> str:
         return render_email(
-            family=CauseFamily.ACCESS,
+            family=EmailTemplate.ACCESS,
             kind=EmailKind.RELINK,
             institution="Banco Platypus",
             accounts=ACCOUNTS,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from shared.models import EmailKind
-from worker.cases.core.classification import CauseFamily
+from worker.cases.core.classification import EmailTemplate
 from worker.emails.render import AccountLine, render_email
 
 EXPIRES = datetime(2026, 12, 3, 14, 30, tzinfo=UTC)
@@ -18,13 +18,13 @@ ACCOUNTS = [AccountLine("Everyday Checking", "1111"), AccountLine(None, "2222")]
 @pytest.mark.parametrize(
     ("family", "phrase"),
     [
-        (CauseFamily.ACCESS, "expired or was withdrawn"),
-        (CauseFamily.INSTITUTION, "changed how it connects"),
-        (CauseFamily.UNKNOWN, "lost the connection"),
+        (EmailTemplate.ACCESS, "expired or was withdrawn"),
+        (EmailTemplate.INSTITUTION, "changed how it connects"),
+        (EmailTemplate.UNKNOWN, "lost the connection"),
     ],
 )
 def test_relink_email_names_institution_accounts_link_and_expiry(
-    family: CauseFamily, phrase: str
+    family: EmailTemplate, phrase: str
 ) -> None:
     content = render_email(
         family=family,
@@ -47,7 +47,7 @@ def test_relink_email_names_institution_accounts_link_and_expiry(
 
 def test_reminder_says_so() -> None:
     content = render_email(
-        family=CauseFamily.ACCESS,
+        family=EmailTemplate.ACCESS,
         kind=EmailKind.REMINDER,
         institution="StripeBank",
         accounts=ACCOUNTS,
@@ -60,7 +60,7 @@ def test_reminder_says_so() -> None:
 
 def test_unrepairable_asks_for_a_new_payment_method_without_a_link() -> None:
     content = render_email(
-        family=CauseFamily.UNREPAIRABLE,
+        family=EmailTemplate.UNREPAIRABLE,
         kind=EmailKind.UNREPAIRABLE,
         institution="StripeBank",
         accounts=ACCOUNTS,
@@ -78,7 +78,7 @@ def test_unrepairable_asks_for_a_new_payment_method_without_a_link() -> None:
 def test_html_is_escaped_and_text_is_not() -> None:
     evil = '<script>alert("x")</script> & Co'
     content = render_email(
-        family=CauseFamily.UNKNOWN,
+        family=EmailTemplate.UNKNOWN,
         kind=EmailKind.RELINK,
         institution=evil,
         accounts=[AccountLine("<b>Savings</b>", "9999")],
@@ -103,7 +103,7 @@ def test_an_unnamed_bank_reads_as_a_bank_in_the_customers_language(
     locale: str, subject: str, body: str
 ) -> None:
     content = render_email(
-        family=CauseFamily.ACCESS,
+        family=EmailTemplate.ACCESS,
         kind=EmailKind.RELINK,
         institution=None,
         accounts=ACCOUNTS,

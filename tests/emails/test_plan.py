@@ -8,11 +8,11 @@ import pytest
 
 from shared.models import EmailKind
 from shared.stripe_objects import AccountSnapshot
-from worker.cases.core.classification import CauseFamily
+from worker.cases.core.classification import EmailTemplate
 from worker.emails.plan import Plan, still_needed
 
 
-def plan(family: CauseFamily) -> Plan:
+def plan(family: EmailTemplate) -> Plan:
     return Plan(
         outbox_id=1,
         case_id=1,
@@ -48,30 +48,30 @@ def with_number(status: str, expiry: int | None = None) -> AccountSnapshot:
 @pytest.mark.parametrize(
     ("family", "account", "needed"),
     [
-        (CauseFamily.ACCESS, live("inactive"), True),
-        (CauseFamily.ACCESS, live("disconnected"), True),
-        (CauseFamily.ACCESS, live("active"), False),
-        (CauseFamily.ACCESS, live("active", **FLAGGED), False),
-        (CauseFamily.ACCESS, live("a_status_stripe_adds_later"), True),
-        (CauseFamily.UNREPAIRABLE, live("inactive"), True),
-        (CauseFamily.UNREPAIRABLE, live("active"), False),
-        (CauseFamily.PROACTIVE, live("active", **FLAGGED), True),
-        (CauseFamily.PROACTIVE, live("inactive"), True),
-        (CauseFamily.PROACTIVE, live("active"), False),
-        (CauseFamily.PROACTIVE, live("active", active={"action": "none"}), False),
-        (CauseFamily.PROACTIVE, live("disconnected"), False),
-        (CauseFamily.PROACTIVE, with_number("transactable", HORIZON_END), True),
-        (CauseFamily.PROACTIVE, with_number("transactable", HORIZON_END + 1), False),
-        (CauseFamily.PROACTIVE, with_number("transactable"), False),
-        (CauseFamily.PROACTIVE, with_number("deactivated"), True),
-        (CauseFamily.PROACTIVE, with_number("expired"), True),
-        (CauseFamily.PROACTIVE, with_number("a_status_stripe_adds_later"), False),
-        (CauseFamily.RECONNECTED, live("active"), True),
-        (CauseFamily.RECONNECTED, live("inactive"), False),
-        (CauseFamily.RECONNECTED, live("disconnected"), False),
+        (EmailTemplate.ACCESS, live("inactive"), True),
+        (EmailTemplate.ACCESS, live("disconnected"), True),
+        (EmailTemplate.ACCESS, live("active"), False),
+        (EmailTemplate.ACCESS, live("active", **FLAGGED), False),
+        (EmailTemplate.ACCESS, live("a_status_stripe_adds_later"), True),
+        (EmailTemplate.UNREPAIRABLE, live("inactive"), True),
+        (EmailTemplate.UNREPAIRABLE, live("active"), False),
+        (EmailTemplate.PROACTIVE, live("active", **FLAGGED), True),
+        (EmailTemplate.PROACTIVE, live("inactive"), True),
+        (EmailTemplate.PROACTIVE, live("active"), False),
+        (EmailTemplate.PROACTIVE, live("active", active={"action": "none"}), False),
+        (EmailTemplate.PROACTIVE, live("disconnected"), False),
+        (EmailTemplate.PROACTIVE, with_number("transactable", HORIZON_END), True),
+        (EmailTemplate.PROACTIVE, with_number("transactable", HORIZON_END + 1), False),
+        (EmailTemplate.PROACTIVE, with_number("transactable"), False),
+        (EmailTemplate.PROACTIVE, with_number("deactivated"), True),
+        (EmailTemplate.PROACTIVE, with_number("expired"), True),
+        (EmailTemplate.PROACTIVE, with_number("a_status_stripe_adds_later"), False),
+        (EmailTemplate.RECONNECTED, live("active"), True),
+        (EmailTemplate.RECONNECTED, live("inactive"), False),
+        (EmailTemplate.RECONNECTED, live("disconnected"), False),
     ],
 )
 def test_still_needed_follows_the_live_status_the_relink_flag_and_the_number(
-    family: CauseFamily, account: AccountSnapshot, needed: bool
+    family: EmailTemplate, account: AccountSnapshot, needed: bool
 ) -> None:
     assert still_needed(plan(family), account, HORIZON_END) is needed

@@ -61,7 +61,7 @@ def test_backfill_records_a_missed_deactivation_and_the_normal_flow_follows(
     queued = backfill(published)
 
     assert queued == [missed["id"]]
-    assert processing.process_event(missed["id"]) == "processed"
+    assert processing.process_one(missed["id"]) == "processed"
     assert backfill(published) == []  # nothing missing any more
     [case] = cases()
     assert case.state == "open"
@@ -76,7 +76,7 @@ def test_backfill_with_an_empty_inbox_reaches_back_the_look_back(
     queued = backfill(published)
     assert len(queued) == 2  # created, deactivated
     for event_id in queued:
-        processing.process_event(event_id)
+        processing.process_one(event_id)
     assert [c.state for c in cases()] == ["open"]
     with session_scope() as session:
         assert len(session.exec(select(WebhookEvent)).all()) == 2
@@ -107,7 +107,7 @@ def test_with_connect_each_known_connected_account_is_listed_on_its_own(
         stored = session.get(WebhookEvent, missed["id"])
         assert stored is not None
         assert stored.account == connected
-    assert processing.process_event(missed["id"]) == "processed"
+    assert processing.process_one(missed["id"]) == "processed"
     [case] = cases()
     assert (case.stripe_account, case.state) == (connected, "open")
     on_connected.close()

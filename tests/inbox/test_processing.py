@@ -63,8 +63,8 @@ def test_processing_twice_has_the_effect_of_once(db: None, monkeypatch: pytest.M
 
     monkeypatch.setitem(handlers.HANDLERS, "financial_connections.account.deactivated", counting)
     event_id = store(event())
-    assert processing.process_event(event_id) == "processed"
-    assert processing.process_event(event_id) == "processed"
+    assert processing.process_one(event_id) == "processed"
+    assert processing.process_one(event_id) == "processed"
     assert calls == [event_id]
     row = stored(event_id)
     assert row.attempts == 1
@@ -74,7 +74,7 @@ def test_processing_twice_has_the_effect_of_once(db: None, monkeypatch: pytest.M
 def test_deactivation_stores_the_account_and_its_authorization(db: None) -> None:
     account = fc_account(last4="4321")
     evt = event(obj=account)
-    processing.process_event(store(evt))
+    processing.process_one(store(evt))
     row = account_row(account["id"])
     assert (row.status, row.inactive_cause, row.inactive_action, row.last4) == (
         "inactive",
@@ -99,8 +99,8 @@ def test_an_older_snapshot_arriving_late_changes_nothing(db: None) -> None:
         created=2000,
     )
     older = event(obj=account, created=1000)
-    processing.process_event(store(newer))
-    processing.process_event(store(older))
+    processing.process_one(store(newer))
+    processing.process_one(store(older))
     assert account_row(account["id"]).status == "active"
     assert stored(older["id"]).status == "processed"
 
@@ -115,7 +115,7 @@ def test_same_second_snapshots_are_ordered_by_event_id(db: None) -> None:
         id="evt_B",
     )
     for evt in (second, first):
-        processing.process_event(store(evt))
+        processing.process_one(store(evt))
     assert account_row(account["id"]).status == "active"
 
 

@@ -32,7 +32,7 @@ from tests.browser import chromium
 from tests.conformance.requests_schema import assert_requests_conform
 from tests.integration.stack import ROOT, Stack, wait_until
 from tests.relink_page.world import World, build_world
-from worker.cases.core.classification import CauseFamily
+from worker.cases.core.classification import EmailTemplate
 from worker.emails.render import AccountLine, render_email
 
 PHONE = {"width": 390, "height": 844}
@@ -306,7 +306,7 @@ def test_the_branded_email_in_chromium(
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     content = render_email(
-        family=CauseFamily.ACCESS,
+        family=EmailTemplate.ACCESS,
         kind=EmailKind.RELINK,
         institution="StripeBank",
         accounts=[AccountLine("Everyday Checking", "6789")],

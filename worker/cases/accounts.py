@@ -42,7 +42,7 @@ def apply_account_snapshot(
         same = (created, event_id) == (stored.state_at, stored.state_event_id)
         if not (replace_equal and same):
             return None
-    before = _standing_of(stored)
+    before = _status_of(stored)
     now = utcnow()
     # Every default-factory field given: pydantic inspects each factory's signature per call.
     stored = stored or FcAccount(
@@ -72,14 +72,14 @@ def apply_account_snapshot(
     session.add(stored)
     if stored.authorization_id:
         _ensure_authorization(session, stored)
-    changed = _standing_of(stored) != before and (before is not None or stored.status != "active")
+    changed = _status_of(stored) != before and (before is not None or stored.status != "active")
     if changed and events.enabled():
         case = open_case_of(session, stored.authorization_id) if stored.authorization_id else None
         events.record_account_status(session, stored, before and before[0], case)
     return stored
 
 
-def _standing_of(account: FcAccount | None) -> tuple[str, str | None, str | None] | None:
+def _status_of(account: FcAccount | None) -> tuple[str, str | None, str | None] | None:
     """relink's view of an account: its status, and why and what to do when inactive (a
     change of it is a `relink.account.status_changed`; a first sighting of a working account
     is not)."""

@@ -169,7 +169,7 @@ def apply_authorization_state(
     authorization.state_at = at
 
 
-def reconcile_authorization(
+def run_reconciliation(
     authorization_id: str, trigger: str = RELINK, stripe_account: str = ""
 ) -> str:
     """Reconcile one authorization (of `stripe_account`, '' the platform's) in its own unit of

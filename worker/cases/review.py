@@ -17,7 +17,7 @@ from shared.models import CaseState, EmailKind, FcAccount, FcAuthorization, Reli
 from shared.platform_webhooks import events, payloads
 from shared.settings import get_settings
 from shared.stripe_objects import Action
-from worker.cases.core.classification import CauseFamily, Deactivation, classify_deactivation
+from worker.cases.core.classification import Deactivation, EmailTemplate, classify_deactivation
 from worker.cases.core.standing import Standing, standing, warning_cause
 from worker.cases.core.verdicts import OpenCase, Step, review
 from worker.cases.repository import accounts_of, insert_case, open_case_of
@@ -97,7 +97,7 @@ def open_proactive_case(
     quiet period. Its outbox key is that of the relink email: if the account deactivates
     anyway, the case goes on as a normal one without a second first email."""
     cause = warning_cause(account, horizon_end(now))
-    warning = Deactivation(cause, Action.RELINK_REQUIRED, CauseFamily.PROACTIVE)
+    warning = Deactivation(cause, Action.RELINK_REQUIRED, EmailTemplate.PROACTIVE)
     case, opened = insert_case(
         session, authorization.id, account.id, warning, CaseState.PROACTIVE, now
     )

@@ -26,7 +26,7 @@ def reconcile_authorization(
     Stripe account; Stripe and database hiccups are retried with backoff (the stale-case sweep
     catches what is given up)."""
     try:
-        return reconcile.reconcile_authorization(authorization_id, trigger, stripe_account)
+        return reconcile.run_reconciliation(authorization_id, trigger, stripe_account)
     except TRANSIENT_ERRORS as exc:
         if self.request.retries >= MAX_RECONCILE_RETRIES:
             log.warning("reconcile_given_up", authorization_id=authorization_id)

@@ -21,7 +21,7 @@ from shared.models import (
 )
 from shared.settings import Settings
 from shared.stripe_objects import AccountSnapshot
-from worker.cases.core.classification import CauseFamily
+from worker.cases.core.classification import EmailTemplate
 from worker.cases.core.emails import accounts_to_name as named_accounts
 from worker.cases.core.emails import family_of as email_family
 from worker.cases.core.emails import still_needed as email_still_needed
@@ -39,7 +39,7 @@ class Plan:
     outbox_id: int
     case_id: int
     kind: EmailKind
-    family: CauseFamily
+    family: EmailTemplate
     authorization_id: str
     account_id: str
     holder_type: str | None
@@ -61,8 +61,8 @@ def plan_email(session: Session, row: EmailOutbox) -> Plan | str:
     family = family_of(case, reconnected)
     accounts = accounts_to_name(session, case, family)
     if not accounts:  # nothing left to name by our own records
-        if family not in (CauseFamily.UNREPAIRABLE, CauseFamily.RECONNECTED):
-            resolution = WARNING_CLEARED if family is CauseFamily.PROACTIVE else "reactivated"
+        if family not in (EmailTemplate.UNREPAIRABLE, EmailTemplate.RECONNECTED):
+            resolution = WARNING_CLEARED if family is EmailTemplate.PROACTIVE else "reactivated"
             resolve_case(session, case, resolution, resolved_by="outbox")
         row.status = DeliveryStatus.CANCELLED
         session.add(row)
@@ -73,9 +73,9 @@ def plan_email(session: Session, row: EmailOutbox) -> Plan | str:
         authorization.institution_name if authorization else None
     ) or primary.institution_name
     kind = EmailKind(row.kind)
-    if kind == EmailKind.PROACTIVE and family is not CauseFamily.PROACTIVE:
+    if kind == EmailKind.PROACTIVE and family is not EmailTemplate.PROACTIVE:
         kind = EmailKind.RELINK  # warned, then broken before the email left: say so
-    number_expiry = family is CauseFamily.PROACTIVE and case.cause == NUMBER_EXPIRY_CAUSE
+    number_expiry = family is EmailTemplate.PROACTIVE and case.cause == NUMBER_EXPIRY_CAUSE
     if number_expiry:
         dates = [a.account_number_expiry for a in accounts if a.account_number_expiry]
     else:
@@ -101,11 +101,11 @@ def plan_email(session: Session, row: EmailOutbox) -> Plan | str:
     )
 
 
-def family_of(case: RelinkCase, reconnected: bool) -> CauseFamily:
+def family_of(case: RelinkCase, reconnected: bool) -> EmailTemplate:
     return email_family(case.state, case.cause, case.action, reconnected)
 
 
-def accounts_to_name(session: Session, case: RelinkCase, family: CauseFamily) -> list[FcAccount]:
+def accounts_to_name(session: Session, case: RelinkCase, family: EmailTemplate) -> list[FcAccount]:
     authorization = session.get(FcAuthorization, (case.authorization_id, case.stripe_account))
     accounts = accounts_of(session, case.authorization_id)
     return named_accounts(accounts, family, authorization, horizon_end(utcnow()))
@@ -117,7 +117,7 @@ def still_needed(plan: Plan, live: AccountSnapshot, horizon_end: int) -> bool:
 
 def render_plan(plan: Plan, settings: Settings, locale: str) -> EmailContent:
     link = expires_at = None
-    if plan.family not in (CauseFamily.UNREPAIRABLE, CauseFamily.RECONNECTED):
+    if plan.family not in (EmailTemplate.UNREPAIRABLE, EmailTemplate.RECONNECTED):
         payload = LinkPayload(
             plan.case_id, plan.account_id, plan.authorization_id, plan.stripe_account
         )

@@ -21,7 +21,7 @@ from shared.i18n import (
 )
 from shared.models import EmailKind
 from shared.settings import get_settings
-from worker.cases.core.classification import CauseFamily
+from worker.cases.core.classification import EmailTemplate
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def environment(templates_dir: Path | None, locale: str) -> Environment:
 
 
 def _subject(
-    family: CauseFamily,
+    family: EmailTemplate,
     kind: EmailKind,
     institution: str | None,
     deadline: str | None,
@@ -62,18 +62,18 @@ def _subject(
     _ = translations(locale).gettext
     # "Reconnect your bank account", never "your your bank": the subject's own noun
     names = {"institution": institution or _("bank"), "deadline": deadline}
-    if family is CauseFamily.UNREPAIRABLE:
+    if family is EmailTemplate.UNREPAIRABLE:
         subject = _("Your %(institution)s account can no longer be used: please set up a new one")
-    elif family is CauseFamily.RECONNECTED:
+    elif family is EmailTemplate.RECONNECTED:
         subject = _("Your %(institution)s account is reconnected")
-    elif family is CauseFamily.PROACTIVE and kind == EmailKind.REMINDER:
+    elif family is EmailTemplate.PROACTIVE and kind == EmailKind.REMINDER:
         if deadline:
             subject = _("Reminder: reconnect your %(institution)s account before %(deadline)s")
         elif number_expiry:
             subject = _("Reminder: reconnect your %(institution)s account to keep payments working")
         else:
             subject = _("Reminder: reconnect your %(institution)s account soon")
-    elif family is CauseFamily.PROACTIVE:
+    elif family is EmailTemplate.PROACTIVE:
         if deadline:
             subject = _("Reconnect your %(institution)s account before %(deadline)s")
         elif number_expiry:
@@ -91,7 +91,7 @@ def _subject(
 
 def render_email(
     *,
-    family: CauseFamily,
+    family: EmailTemplate,
     kind: EmailKind,
     institution: str | None,
     accounts: list[AccountLine],

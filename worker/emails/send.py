@@ -43,7 +43,7 @@ from shared.settings import Settings, get_settings
 from shared.stripe_client import make_stripe_client, retrieve_account
 from shared.stripe_objects import AccountSnapshot
 from worker.cases.accounts import API_SNAPSHOT, apply_account_snapshot
-from worker.cases.core.classification import CauseFamily
+from worker.cases.core.classification import EmailTemplate
 from worker.cases.reconcile import OUTBOX, Trigger, reconcile_locked
 from worker.cases.repository import lock_authorization
 from worker.emails.claim import claim, still_claimed
@@ -95,7 +95,7 @@ def _send_outbox(outbox_id: int, client: stripe.StripeClient | None) -> str:
     live = AccountSnapshot.parse(retrieve_account(client, plan.account_id))
     if not still_needed(plan, live, get_settings().horizon_end(utcnow())):
         with session_scope() as session:
-            if plan.family is CauseFamily.RECONNECTED:
+            if plan.family is EmailTemplate.RECONNECTED:
                 _finish_unsent(session, plan, DeliveryStatus.CANCELLED)
                 outcome = "cancelled"
             else:

@@ -18,7 +18,7 @@ from worker.inbox.batch import process_batch
 log = structlog.get_logger(__name__)
 
 
-def process_event(event_id: str) -> str:
+def process_one(event_id: str) -> str:
     """Run the event's handler unless it already ran; return the event's status (`failed`
     for a permanent error). Any other error of its handler is raised, its effects rolled
     back, for the task to retry or give up."""

@@ -31,7 +31,7 @@ log = structlog.get_logger(__name__)
 @shared_task(name=PROCESS_EVENT, bind=True, max_retries=None)
 def process_event(self: Task, event_id: str) -> str:
     try:
-        return processing.process_event(event_id)
+        return processing.process_one(event_id)
     except TRANSIENT_ERRORS as exc:
         last = self.request.retries + 1 >= get_settings().max_event_attempts
         try:

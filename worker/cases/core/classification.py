@@ -13,8 +13,9 @@ from enum import StrEnum
 from shared.stripe_objects import Action, InactiveCause
 
 
-class CauseFamily(StrEnum):
-    """One email template each."""
+class EmailTemplate(StrEnum):
+    """Which email template a case's email is written from (a cause family, or the proactive
+    and reconnected emails)."""
 
     ACCESS = "access"  # expired or revoked access: access_expired, access_denied
     INSTITUTION = "institution"  # a change at the bank: institution_requirement
@@ -24,10 +25,10 @@ class CauseFamily(StrEnum):
     RECONNECTED = "reconnected"  # the optional "your bank is reconnected" email
 
 
-_FAMILY_OF_CAUSE: dict[str, CauseFamily] = {
-    InactiveCause.ACCESS_EXPIRED: CauseFamily.ACCESS,
-    InactiveCause.ACCESS_DENIED: CauseFamily.ACCESS,
-    InactiveCause.INSTITUTION_REQUIREMENT: CauseFamily.INSTITUTION,
+_FAMILY_OF_CAUSE: dict[str, EmailTemplate] = {
+    InactiveCause.ACCESS_EXPIRED: EmailTemplate.ACCESS,
+    InactiveCause.ACCESS_DENIED: EmailTemplate.ACCESS,
+    InactiveCause.INSTITUTION_REQUIREMENT: EmailTemplate.INSTITUTION,
 }
 
 
@@ -35,11 +36,11 @@ _FAMILY_OF_CAUSE: dict[str, CauseFamily] = {
 class Deactivation:
     cause: str
     action: str
-    family: CauseFamily
+    family: EmailTemplate
 
     @property
     def repairable(self) -> bool:
-        return self.family is not CauseFamily.UNREPAIRABLE
+        return self.family is not EmailTemplate.UNREPAIRABLE
 
 
 def classify_deactivation(cause: str | None, action: str | None) -> Deactivation:
@@ -48,5 +49,5 @@ def classify_deactivation(cause: str | None, action: str | None) -> Deactivation
     cause = cause or InactiveCause.UNSPECIFIED
     action = action or Action.NONE
     if action != Action.RELINK_REQUIRED:
-        return Deactivation(cause, action, CauseFamily.UNREPAIRABLE)
-    return Deactivation(cause, action, _FAMILY_OF_CAUSE.get(cause, CauseFamily.UNKNOWN))
+        return Deactivation(cause, action, EmailTemplate.UNREPAIRABLE)
+    return Deactivation(cause, action, _FAMILY_OF_CAUSE.get(cause, EmailTemplate.UNKNOWN))

@@ -11,7 +11,7 @@ from shared.events.header import EventHeader
 from shared.platform_webhooks import payloads as events
 from shared.stripe_objects import AccountSnapshot, AccountStatus
 from worker.cases.core import verdicts
-from worker.cases.core.classification import CauseFamily, classify_deactivation
+from worker.cases.core.classification import EmailTemplate, classify_deactivation
 from worker.cases.core.effects import (
     ConfirmAccount,
     CountStep,
@@ -245,8 +245,8 @@ def _plan(change: Change, number: int, key: str, now: int) -> None:
     family = family_of(case.state, case.cause, case.action, reconnected)
     named = _named(change, case, family, now)
     if not named:  # nothing left to name by our own records
-        if family not in (CauseFamily.UNREPAIRABLE, CauseFamily.RECONNECTED):
-            ending = WARNING_CLEARED if family is CauseFamily.PROACTIVE else "reactivated"
+        if family not in (EmailTemplate.UNREPAIRABLE, EmailTemplate.RECONNECTED):
+            ending = WARNING_CLEARED if family is EmailTemplate.PROACTIVE else "reactivated"
             case = resolve(change, case, ending, OUTBOX)
         change.put(case.with_email(replace(email, status=OutboxStatus.CANCELLED)))
         return
@@ -255,7 +255,7 @@ def _plan(change: Change, number: int, key: str, now: int) -> None:
     change.emit(ConfirmAccount(number, key, primary.id))
 
 
-def _named(change: Change, case: Case, family: CauseFamily, now: int) -> list[Account]:
+def _named(change: Change, case: Case, family: EmailTemplate, now: int) -> list[Account]:
     horizon_end = change.policy.horizon_end(now)
     return accounts_to_name(change.state.accounts, family, change.state.authorization, horizon_end)
 
@@ -269,7 +269,7 @@ def _on_confirmed(change: Change, confirmed: EmailConfirmed) -> None:
     reconnected = email.kind == EmailKind.RECONNECTED
     family = family_of(case.state, case.cause, case.action, reconnected)
     if not still_needed(family, confirmed.live, change.policy.horizon_end(now)):
-        if family is CauseFamily.RECONNECTED:
+        if family is EmailTemplate.RECONNECTED:
             change.put(case.with_email(replace(email, status=OutboxStatus.CANCELLED)))
             return
         store_snapshot(change, confirmed.live, now, API_SNAPSHOT, replace_equal=True)
@@ -281,7 +281,7 @@ def _on_confirmed(change: Change, confirmed: EmailConfirmed) -> None:
         change.put(replace(case.with_email(email), state=state))
         return
     kind = email.kind
-    if kind == EmailKind.PROACTIVE and family is not CauseFamily.PROACTIVE:
+    if kind == EmailKind.PROACTIVE and family is not EmailTemplate.PROACTIVE:
         kind = EmailKind.RELINK  # warned, then broken before the email left: say so
     named = tuple(a.id for a in _named(change, case, family, now))
     change.emit(SendEmail(case.number, email.key, kind, named))

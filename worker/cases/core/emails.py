@@ -8,24 +8,26 @@ from collections.abc import Sequence
 
 from shared.cases.lifecycle import CaseState
 from shared.stripe_objects import AccountSnapshot, AccountStatus, Action
-from worker.cases.core.classification import CauseFamily, classify_deactivation
+from worker.cases.core.classification import EmailTemplate, classify_deactivation
 from worker.cases.core.standing import A, AuthorizationFacts, standing
 
 
-def family_of(state: str, cause: str | None, action: str | None, reconnected: bool) -> CauseFamily:
+def family_of(
+    state: str, cause: str | None, action: str | None, reconnected: bool
+) -> EmailTemplate:
     """The family of a case's email (its template): from the case's state and cause."""
     if reconnected:
-        return CauseFamily.RECONNECTED
+        return EmailTemplate.RECONNECTED
     if state == CaseState.UNREPAIRABLE:
-        return CauseFamily.UNREPAIRABLE
+        return EmailTemplate.UNREPAIRABLE
     if state == CaseState.PROACTIVE:
-        return CauseFamily.PROACTIVE
+        return EmailTemplate.PROACTIVE
     return classify_deactivation(cause, action).family
 
 
 def accounts_to_name(
     accounts: Sequence[A],
-    family: CauseFamily,
+    family: EmailTemplate,
     authorization: AuthorizationFacts | None,
     horizon_end: int,
 ) -> list[A]:
@@ -33,27 +35,27 @@ def accounts_to_name(
     warned ones for a proactive one (none without the authorization's row), the lost ones
     (not repairable, or disconnected) for an unrepairable one, the working ones for
     "reconnected"."""
-    if family is CauseFamily.RECONNECTED:
+    if family is EmailTemplate.RECONNECTED:
         return [a for a in accounts if a.status == AccountStatus.ACTIVE]
-    if family is CauseFamily.PROACTIVE:
+    if family is EmailTemplate.PROACTIVE:
         if authorization is None:
             return []
         return standing(accounts, authorization, horizon_end).warned
     inactive = [a for a in accounts if a.status == AccountStatus.INACTIVE]
-    if family is CauseFamily.UNREPAIRABLE:
+    if family is EmailTemplate.UNREPAIRABLE:
         lost = [a for a in inactive if a.inactive_action != Action.RELINK_REQUIRED]
         return lost or [a for a in accounts if a.status == AccountStatus.DISCONNECTED]
     return [a for a in inactive if a.inactive_action == Action.RELINK_REQUIRED]
 
 
-def still_needed(family: CauseFamily, live: AccountSnapshot, horizon_end: int) -> bool:
+def still_needed(family: EmailTemplate, live: AccountSnapshot, horizon_end: int) -> bool:
     """Whether the live account still calls for this email: working for a "reconnected" one;
     inactive, or working but flagged for a relink or with a tokenized number to refresh, for a
     proactive one (a disconnected account is not relinked); not working for the others (a
     status Stripe adds later included)."""
-    if family is CauseFamily.RECONNECTED:
+    if family is EmailTemplate.RECONNECTED:
         return live.status == AccountStatus.ACTIVE
-    if family is CauseFamily.PROACTIVE:
+    if family is EmailTemplate.PROACTIVE:
         working = live.status == AccountStatus.ACTIVE
         return live.status == AccountStatus.INACTIVE or (working and live.needs_relink(horizon_end))
     return live.status != AccountStatus.ACTIVE
