@@ -14,14 +14,14 @@ ANY_ACCOUNT_SUBCATEGORIES = ["checking", "savings"]
 
 
 def bank_of(account: FcAccount | None, live: AccountSnapshot | None = None) -> Bank:
-    """The live names first, then the stored ones, then "your bank"."""
+    """The live names first, then the stored ones."""
 
     def name(field: str) -> str | None:
         return (getattr(live, field) if live else None) or (
             getattr(account, field) if account else None
         )
 
-    return Bank(name("institution_name") or "your bank", name("display_name"), name("last4"))
+    return Bank(name("institution_name"), name("display_name"), name("last4"))
 
 
 def holder_of(account: FcAccount | None, live: AccountSnapshot | None = None) -> Holder | None:

@@ -40,9 +40,10 @@ class Busy(RateLimitError):
 
 @dataclass(frozen=True)
 class Bank:
-    """What the page says about the bank link: never an id or a secret."""
+    """What the page says about the bank link: never an id or a secret. `institution` None:
+    neither Stripe nor our records name the bank (the page says "your bank", in its language)."""
 
-    institution: str
+    institution: str | None
     display_name: str | None = None
     last4: str | None = None
 

@@ -7,6 +7,7 @@ RELINK_UI=stripe_hosted only from itself, and its forms may lead to Stripe's hos
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from prometheus_client import Counter
 
 from api.relink_page import outcomes as o
 from shared.branding import template_loader
-from shared.i18n import i18n_environment
+from shared.i18n import i18n_environment, translations
 from shared.settings import Settings, get_settings
 
 PAGES = Counter("relink_pages", "Relink pages served", ["page"])
@@ -106,6 +107,10 @@ def render(
     PAGES.labels(page=template.removesuffix(".html")).inc()
     # The link's customer's language (routes.guarded), DEFAULT_LOCALE before a link is read.
     locale = getattr(request.state, "locale", settings.default_locale)
+    bank = context.get("bank")
+    if isinstance(bank, o.Bank) and bank.institution is None:
+        _ = translations(locale).gettext
+        context["bank"] = replace(bank, institution=_("your bank"))
     return templates(settings.templates_dir, locale).TemplateResponse(
         request,
         template,

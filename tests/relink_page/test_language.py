@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import select
 
 from shared.cases.contacts import set_contact
 from shared.db import session_scope
-from shared.models import ContactSubject, RelinkCase
+from shared.models import ContactSubject, FcAccount, FcAuthorization, RelinkCase
 from shared.settings import get_settings
 from sim.testing import SimServer
 from tests.relink_page.pages import attempts, complete, data_attr, press_button
@@ -54,6 +55,19 @@ def test_a_spanish_contact_gets_the_page_in_spanish(client: TestClient, world: W
     assert "Everyday Checking terminada en 6789" in text
     assert "<title>Volver a conectar StripeBank</title>" in response.text
     assert "Reconnect" not in text
+
+
+def test_a_bank_no_one_named_is_your_bank_in_the_pages_language(
+    client: TestClient, world: World
+) -> None:
+    speaks(world, contact="es")
+    with session_scope() as db:
+        for row in [*db.exec(select(FcAccount)), *db.exec(select(FcAuthorization))]:
+            row.institution_name = None
+            db.add(row)
+    page = client.get(f"/relink/{world.token()}").text
+    assert "Nuestra conexión con su cuenta en su banco dejó de funcionar." in words(page)
+    assert "your bank" not in page
 
 
 def test_without_a_contact_the_page_speaks_the_emails_language(
