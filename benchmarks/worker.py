@@ -47,7 +47,12 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks import loadgen, profile  # noqa: E402
 from tests.factories import event, fc_account  # noqa: E402
-from tests.integration.stack import RedisServer, free_port, uvicorn_command  # noqa: E402
+from tests.integration.stack import (  # noqa: E402
+    RedisServer,
+    free_port,
+    uvicorn_command,
+    wait_until,
+)
 
 DATABASE = "relink_bench_worker"
 SECRET = "whsec_worker_benchmark"
@@ -173,15 +178,11 @@ def post_events(events: list[dict[str, Any]], env: dict[str, str], concurrency: 
         uvicorn_command(port, "--factory", "--no-access-log"), cwd=ROOT, env=env
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("the receiver did not start") from None
-                time.sleep(0.2)
+        wait_until(
+            lambda: requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok,
+            30,
+            "the receiver",
+        )
         posts = []
         for e in events:
             body = orjson.dumps(e)
