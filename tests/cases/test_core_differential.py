@@ -1,9 +1,9 @@
 """The cases core against the real shell: sampled stories of one authorization in the
 simulator (deactivations, warnings, relinks, disconnections), their events delivered in a
-random order with one duplicated, once through process_event on the test database
-(tests/cases/world.py) and once through the core's `decide`, the Stripe reads it asks for
-answered by the simulator. Both must end with the same accounts, the same cases (state,
-resolution) and the same email rows per case."""
+random order with one duplicated, once through process_event (tests/cases/world.py) on SQLite
+and on PostgreSQL (the shell's row locks and SQL differ there) and once through the core's
+`decide`, the Stripe reads it asks for answered by the simulator. Both must end with the same
+accounts, the same cases (state, resolution) and the same email rows per case."""
 
 from __future__ import annotations
 
@@ -11,19 +11,23 @@ import contextlib
 import os
 import random
 import time
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from sqlmodel import col, select
 
-from shared.db import session_scope
+from shared.db import get_engine, session_scope
 from shared.events.header import EventHeader
 from shared.models import EmailOutbox, FcAccount, RelinkCase
+from shared.settings import get_settings
 from shared.stripe_client import make_stripe_client, retrieve_account, retrieve_authorization
 from shared.stripe_objects import AccountSnapshot, AuthorizationSnapshot
 from sim.client import SimControlError
 from sim.testing import SimServer
 from tests.cases.test_reactivation_properties import _sim_account, act, empty_database
 from tests.cases.world import Authorization, events_of, feed, new_authorization
+from tests.integration.conftest import PG_HOST, PG_PORT, migrated_database
 from worker.cases import reconcile
 from worker.cases.core import facts as f
 from worker.cases.core.decide import decide
@@ -123,7 +127,30 @@ def core_answer(auth: Authorization, delivery: list[Item]) -> Answer:
     return accounts, cases
 
 
-def test_the_core_decides_as_the_shell_on_sampled_orderings(sim: SimServer) -> None:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def shell_database(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """The shell's database: this test's SQLite (the `db` fixture) or a migrated PostgreSQL
+    database of its own (an unreachable server fails the test)."""
+    if request.param == "sqlite":
+        yield "sqlite"
+        return
+    for name in migrated_database("relink_differential"):
+        monkeypatch.setenv(
+            "DATABASE_URL", f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/{name}"
+        )
+        get_settings.cache_clear()
+        get_engine.cache_clear()
+        yield "postgresql"
+        get_engine().dispose()
+        get_engine.cache_clear()
+
+
+def test_the_core_decides_as_the_shell_on_sampled_orderings(
+    sim: SimServer, shell_database: str
+) -> None:
+    assert get_engine().dialect.name == shell_database
     ends: set[str] = set()
     for seed in range(EXAMPLES):
         rng = random.Random(seed)
