@@ -23,6 +23,7 @@ from typing import Protocol, Self, cast
 
 import structlog
 from celery import Celery
+from kombu import Exchange, Queue
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -74,14 +75,32 @@ def _transport_options(settings: Settings) -> dict[str, object]:
     return {"visibility_timeout": 600}
 
 
+DEFAULT_QUEUE = "relink"
+# Emails have a queue of their own, which every worker consumes beside the default one (the
+# Redis transport takes from each in turn): in a burst the event tasks queued ahead of an
+# email would otherwise hold it back until the whole backlog is processed, and the drain
+# would spend Stripe's rate limit only once the events were done.
+EMAIL_QUEUE = "relink.emails"
+
+
 def _queue_options(settings: Settings) -> dict[str, object]:
-    """On RabbitMQ (amqp://) the queue is a quorum queue: replicated, durable, and poison
-    messages dead-lettered after RabbitMQ's delivery limit. Its exchange is a topic exchange, so
-    countdowns (retries, due emails) travel through RabbitMQ's native delayed delivery instead
-    of waiting unacked in a worker."""
-    if not settings.celery_broker_url.startswith(("amqp://", "amqps://", "pyamqp://")):
-        return {}
-    return {"task_default_queue_type": "quorum", "task_default_exchange_type": "topic"}
+    """The two queues, and the email task's route. On RabbitMQ (amqp://) each is a quorum
+    queue: replicated, durable, and poison messages dead-lettered after RabbitMQ's delivery
+    limit. Their exchange is a topic exchange, so countdowns (retries, due emails) travel
+    through RabbitMQ's native delayed delivery instead of waiting unacked in a worker."""
+    amqp = settings.celery_broker_url.startswith(("amqp://", "amqps://", "pyamqp://"))
+    exchange = Exchange(DEFAULT_QUEUE, type="topic" if amqp else "direct")
+    arguments = {"x-queue-type": "quorum"} if amqp else None
+    options: dict[str, object] = {
+        "task_queues": [
+            Queue(name, exchange, routing_key=name, queue_arguments=arguments)
+            for name in (DEFAULT_QUEUE, EMAIL_QUEUE)
+        ],
+        "task_routes": {catalog.SEND_EMAIL: {"queue": EMAIL_QUEUE}},
+    }
+    if amqp:
+        options |= {"task_default_queue_type": "quorum", "task_default_exchange_type": "topic"}
+    return options
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -96,7 +115,7 @@ def make_celery(settings: Settings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_default_queue="relink",
+        task_default_queue=DEFAULT_QUEUE,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=2,
         broker_transport_options=_transport_options(settings),

@@ -1,5 +1,6 @@
-"""The Celery app per broker (RabbitMQ: a quorum queue on a topic exchange, countdowns by native
-delayed delivery; Redis keeps Celery's defaults) and publish-after-commit across savepoints."""
+"""The Celery app per broker (RabbitMQ: quorum queues on a topic exchange, countdowns by native
+delayed delivery; Redis plain queues), the email queue beside the default one, and
+publish-after-commit across savepoints."""
 
 from __future__ import annotations
 
@@ -11,24 +12,43 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from shared.queue import make_celery, publish_after_commit, savepoint
+from shared.events import catalog
+from shared.queue import DEFAULT_QUEUE, EMAIL_QUEUE, make_celery, publish_after_commit, savepoint
 from shared.settings import get_settings
 from tests.conftest import Published
 
 
 @pytest.mark.parametrize("url", ["amqp://guest:guest@rabbit:5672//", "amqps://u:p@rabbit//"])
-def test_rabbitmq_gets_a_quorum_queue_on_a_topic_exchange(url: str) -> None:
+def test_rabbitmq_gets_quorum_queues_on_a_topic_exchange(url: str) -> None:
     app = make_celery(get_settings().model_copy(update={"celery_broker_url": url}))
-    queue = app.amqp.queues["relink"]
-    assert queue.queue_arguments == {"x-queue-type": "quorum"}
-    assert queue.durable
-    assert queue.exchange.type == "topic"
+    for name in (DEFAULT_QUEUE, EMAIL_QUEUE):
+        queue = app.amqp.queues[name]
+        assert queue.queue_arguments == {"x-queue-type": "quorum"}
+        assert queue.durable
+        assert queue.exchange.type == "topic"
 
 
-def test_redis_keeps_a_plain_queue() -> None:
+def test_redis_keeps_plain_queues() -> None:
     app = make_celery(get_settings().model_copy(update={"celery_broker_url": "redis://r:6379/0"}))
-    assert not app.amqp.queues["relink"].queue_arguments
+    assert not app.amqp.queues[DEFAULT_QUEUE].queue_arguments
+    assert not app.amqp.queues[EMAIL_QUEUE].queue_arguments
     assert app.conf.broker_transport_options == {"visibility_timeout": 600}
+
+
+@pytest.mark.parametrize("url", ["redis://r:6379/0", "amqp://guest:guest@rabbit:5672//"])
+def test_emails_go_to_their_own_queue_which_a_worker_consumes_beside_the_default(
+    url: str,
+) -> None:
+    """An email must not wait behind a burst's event tasks (docs/performance.md)."""
+    app = make_celery(get_settings().model_copy(update={"celery_broker_url": url}))
+    router = app.amqp.router
+
+    def queue_of(task: str) -> str:
+        return router.route({}, task)["queue"].name
+
+    assert queue_of(catalog.SEND_EMAIL) == EMAIL_QUEUE
+    assert queue_of(catalog.PROCESS_EVENTS) == queue_of(catalog.SWEEP_OUTBOX) == DEFAULT_QUEUE
+    assert set(app.amqp.queues.consume_from) == {DEFAULT_QUEUE, EMAIL_QUEUE}
 
 
 def test_publish_after_commit_waits_for_the_real_commit_across_savepoints(
