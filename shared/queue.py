@@ -23,7 +23,7 @@ from typing import Protocol, Self, cast
 
 import structlog
 from celery import Celery
-from kombu import Exchange, Queue
+from kombu.entity import Exchange, Queue
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
